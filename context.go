@@ -1,0 +1,27 @@
+package kiln
+
+import "context"
+
+type contextKey int
+
+const principalKey contextKey = iota
+
+// Caller is the authenticated principal of a request, and how it proved it.
+type Caller struct {
+	Principal *Principal
+	// TokenID is set when the caller used a personal access token.
+	TokenID string
+	// Method is "pat", "session" or "offline" (kiln admin on the data dir).
+	Method string
+}
+
+// NewContextWithCaller returns a copy of ctx carrying c.
+func NewContextWithCaller(ctx context.Context, c *Caller) context.Context {
+	return context.WithValue(ctx, principalKey, c)
+}
+
+// CallerFromContext returns the caller in ctx, or nil.
+func CallerFromContext(ctx context.Context) *Caller {
+	c, _ := ctx.Value(principalKey).(*Caller)
+	return c
+}

@@ -1,0 +1,108 @@
+package kiln
+
+import (
+	"strconv"
+	"time"
+)
+
+// PrincipalKind says whether a principal is a person or a machine identity.
+type PrincipalKind string
+
+// The principal kinds.
+const (
+	KindUser             PrincipalKind = "user"
+	KindServicePrincipal PrincipalKind = "service_principal"
+)
+
+// Principal is a user or a service principal: anything that can own a token.
+type Principal struct {
+	// ID is numeric, below 2^53; SCIM renders it as a decimal string.
+	ID   int64
+	Kind PrincipalKind
+	// UserName is the e-mail address of a user, or the application id (a
+	// UUID) of a service principal. It is unique, case-insensitively.
+	UserName    string
+	DisplayName string
+	GivenName   string
+	FamilyName  string
+	ExternalID  string
+	Active      bool
+	// PasswordHash is an argon2id PHC string, or "" when the principal cannot
+	// sign in with a password (service principals, users without one yet).
+	PasswordHash string
+	// PasswordChanged is when the password last changed; console sessions
+	// older than it are void.
+	PasswordChanged time.Time
+	Created         time.Time
+	// Groups lists the groups the principal belongs to directly. Stores fill
+	// it on every read.
+	Groups []GroupRef
+}
+
+// IDString renders the id as SCIM does.
+func (p *Principal) IDString() string { return strconv.FormatInt(p.ID, 10) }
+
+// InGroup reports whether the principal is a direct member of the named group.
+func (p *Principal) InGroup(name string) bool {
+	for _, g := range p.Groups {
+		if g.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// IsAdmin reports whether the principal is an active workspace admin.
+func (p *Principal) IsAdmin() bool { return p.Active && p.InGroup(GroupAdmins) }
+
+// GroupRef names a group a principal belongs to.
+type GroupRef struct {
+	ID   int64
+	Name string
+}
+
+// Group is a workspace-local group of principals.
+type Group struct {
+	ID          int64
+	DisplayName string
+	// Builtin marks admins and users, which cannot be renamed or deleted.
+	Builtin bool
+	Created time.Time
+	// Members lists the member principals. Stores fill it on every read.
+	Members []Member
+}
+
+// Member is one member of a group.
+type Member struct {
+	ID       int64
+	Kind     PrincipalKind
+	UserName string
+	Display  string
+}
+
+// PrincipalFilter selects principals. Zero fields do not filter.
+type PrincipalFilter struct {
+	Kind PrincipalKind
+	// UserName matches exactly, case-insensitively.
+	UserName string
+	// DisplayName matches exactly.
+	DisplayName string
+	// Offset and Limit page the result, ordered by id; Limit 0 means all.
+	Offset, Limit int
+}
+
+// GroupFilter selects groups.
+type GroupFilter struct {
+	DisplayName   string
+	Offset, Limit int
+}
+
+// PrincipalUpdate lists the fields to change; nil fields stay as they are.
+type PrincipalUpdate struct {
+	DisplayName  *string
+	GivenName    *string
+	FamilyName   *string
+	ExternalID   *string
+	Active       *bool
+	PasswordHash *string
+}

@@ -1,0 +1,21 @@
+package kiln
+
+// Workspace setting keys (workspace-conf). Values are always strings and
+// are stored verbatim, as Databricks does, so Terraform sees no drift.
+const (
+	// ConfEnableTokens switches personal access tokens on ("true") or off.
+	ConfEnableTokens = "enableTokensConfig"
+	// ConfMaxTokenLifetimeDays caps the lifetime of new tokens, 1 to 730;
+	// "0" means no cap.
+	ConfMaxTokenLifetimeDays = "maxTokenLifetimeDays"
+	// ConfDefaultTokenLifetimeDays is the lifetime of a token created
+	// without one. kiln's own key (Databricks has none).
+	ConfDefaultTokenLifetimeDays = "defaultTokenLifetimeDays"
+)
+
+// ConfDefaults holds the value of every known key when it was never set.
+var ConfDefaults = map[string]string{
+	ConfEnableTokens:             "false",
+	ConfMaxTokenLifetimeDays:     "730",
+	ConfDefaultTokenLifetimeDays: "90",
+}

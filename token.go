@@ -1,0 +1,56 @@
+package kiln
+
+import "time"
+
+// Token is a personal access token as stored: never its secret value, only
+// a keyed digest of it.
+type Token struct {
+	// ID is 64 lowercase hex characters, random and public, not derived
+	// from the secret.
+	ID string
+	// Digest is HMAC-SHA256(server key, value). Unique.
+	Digest []byte
+	// OwnerID is the principal the token acts as.
+	OwnerID int64
+	// CreatedByID is who minted it: the owner, or an admin for an
+	// on-behalf-of token.
+	CreatedByID int64
+	Comment     string
+	Created     time.Time
+	// Expires is zero for a token that never expires.
+	Expires time.Time
+	// Revoked is zero while the token is not revoked.
+	Revoked   time.Time
+	RevokedBy int64
+	// LastUsedDay is the UTC day of the last use, or zero if never used.
+	LastUsedDay time.Time
+
+	// Owner and CreatedBy user names, filled by list and get reads.
+	OwnerName     string
+	CreatedByName string
+}
+
+// ExpiredAt reports whether the token has expired at time now.
+func (t *Token) ExpiredAt(now time.Time) bool {
+	return !t.Expires.IsZero() && !now.Before(t.Expires)
+}
+
+// TokenFilter selects tokens. Zero fields do not filter.
+type TokenFilter struct {
+	OwnerID     int64
+	CreatedByID int64
+	// CreatedByName matches the creator's user name, case-insensitively.
+	CreatedByName string
+	// Live excludes revoked tokens and tokens expired at LiveAt.
+	Live   bool
+	LiveAt time.Time
+}
+
+// Token policy limits.
+const (
+	// MaxTokensPerUser is the per-principal quota of live tokens, as on
+	// Databricks.
+	MaxTokensPerUser = 600
+	// MaxCommentLength bounds a token comment, in bytes.
+	MaxCommentLength = 512
+)
