@@ -1,0 +1,433 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kiln-dev/kiln"
+)
+
+// Reasons a token check fails. They go to the audit log, never to the
+// caller, who always reads "Invalid access token.".
+const (
+	ReasonMalformed     = "malformed"
+	ReasonUnknown       = "unknown"
+	ReasonRevoked       = "revoked"
+	ReasonExpired       = "expired"
+	ReasonOwnerInactive = "owner inactive"
+	ReasonDisabled      = "tokens disabled"
+	ReasonNoPermission  = "no CAN_USE permission"
+)
+
+// Index answers token checks from memory. It holds every token of the
+// workspace (id, owner, expiry, revocation; never a value) keyed by digest,
+// a snapshot of every principal with the facts a check needs (active,
+// groups, CAN_USE), and whether tokens are enabled. It is authoritative: a
+// digest it does not hold is unknown, so neither valid nor bad tokens cost
+// a database read, and requests never write to the database (last use is
+// written in batches, at most once per token per day).
+//
+// The index follows the store's change notices: [Index.Refresh] applies the
+// changes since the last one it saw. The server calls it after each of its
+// own writes, so a revoked token fails on the very next request, and polls
+// it in [Index.Run] to see what other processes changed (kiln admin on the
+// same data directory, other replicas).
+//
+// An Index is safe for concurrent use.
+type Index struct {
+	store kiln.Store
+	key   *Key
+	now   func() time.Time
+	log   *slog.Logger
+
+	refreshMu sync.Mutex // serialises Load and Refresh
+	lastSeq   int64
+
+	mu         sync.RWMutex
+	tokens     map[[sha256.Size]byte]*tokenEntry
+	digestByID map[string][sha256.Size]byte
+	principals map[int64]*principalState
+	enabled    bool
+	acl        []kiln.ACLEntry
+}
+
+type tokenEntry struct {
+	id      string
+	ownerID int64
+	expires time.Time
+	revoked bool
+	// lastUsedDay is the newest UTC day (days since the epoch) of use seen
+	// in memory; flushedDay is the newest one written to the store.
+	lastUsedDay atomic.Int64
+	flushedDay  atomic.Int64
+}
+
+type principalState struct {
+	p      *kiln.Principal // immutable once published
+	canUse bool
+}
+
+// NewIndex returns an empty index over store; call [Index.Load] before use.
+func NewIndex(store kiln.Store, key *Key, log *slog.Logger) *Index {
+	return &Index{store: store, key: key, now: time.Now, log: log}
+}
+
+// SetClock replaces the clock (tests only; call before Load).
+func (ix *Index) SetClock(now func() time.Time) { ix.now = now }
+
+// Key returns the token key the index digests with.
+func (ix *Index) Key() *Key { return ix.key }
+
+// Denial says why a token check failed: Reason is one of the Reason
+// constants; TokenID and OwnerID are set when the token is known, so the
+// audit log can name a revoked token that some script still uses.
+type Denial struct {
+	Reason  string
+	TokenID string
+	OwnerID int64
+}
+
+// Check authenticates a presented token value. On success it returns the
+// caller and a zero Denial; otherwise a nil caller and why. ReasonNoPermission
+// means the token is valid but its owner may not use tokens.
+func (ix *Index) Check(value string) (*kiln.Caller, Denial) {
+	if !WellFormed(value) {
+		return nil, Denial{Reason: ReasonMalformed}
+	}
+	// The digest is a keyed MAC, so the map lookup's timing tells an
+	// attacker nothing about stored values: no constant-time compare is
+	// needed here, unlike a lookup by raw value.
+	d := ix.key.Digest(value)
+	ix.mu.RLock()
+	e := ix.tokens[d]
+	var ps *principalState
+	if e != nil {
+		ps = ix.principals[e.ownerID]
+	}
+	enabled := ix.enabled
+	ix.mu.RUnlock()
+
+	if e == nil {
+		return nil, Denial{Reason: ReasonUnknown}
+	}
+	now := ix.now()
+	reason := ""
+	switch {
+	case e.revoked:
+		reason = ReasonRevoked
+	case !e.expires.IsZero() && !now.Before(e.expires):
+		reason = ReasonExpired
+	case ps == nil || !ps.p.Active:
+		reason = ReasonOwnerInactive
+	case !enabled:
+		reason = ReasonDisabled
+	case !ps.canUse:
+		reason = ReasonNoPermission
+	}
+	if reason != "" {
+		return nil, Denial{Reason: reason, TokenID: e.id, OwnerID: e.ownerID}
+	}
+	if day := now.Unix() / 86400; e.lastUsedDay.Load() < day {
+		e.lastUsedDay.Store(day)
+	}
+	return &kiln.Caller{Principal: ps.p, TokenID: e.id, Method: "pat"}, Denial{}
+}
+
+// Principal returns the cached snapshot of principal id and whether it may
+// use tokens, or nil. The snapshot must not be modified.
+func (ix *Index) Principal(id int64) (*kiln.Principal, bool) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	ps := ix.principals[id]
+	if ps == nil {
+		return nil, false
+	}
+	return ps.p, ps.canUse
+}
+
+// TokensEnabled reports whether personal access tokens are switched on.
+func (ix *Index) TokensEnabled() bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.enabled
+}
+
+// Load reads the whole state from the store, replacing what the index held.
+func (ix *Index) Load(ctx context.Context) error {
+	ix.refreshMu.Lock()
+	defer ix.refreshMu.Unlock()
+	// Read the change position first: a change committed while loading is
+	// then applied again by the next Refresh, which is harmless.
+	seq, err := ix.store.LastChange(ctx)
+	if err != nil {
+		return err
+	}
+	var toks []*kiln.Token
+	err = ix.store.View(ctx, func(tx kiln.Tx) error {
+		var err error
+		toks, err = tx.Tokens(kiln.TokenFilter{})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	tokens := make(map[[sha256.Size]byte]*tokenEntry, len(toks))
+	byID := make(map[string][sha256.Size]byte, len(toks))
+	for _, t := range toks {
+		e := newEntry(t)
+		var d [sha256.Size]byte
+		copy(d[:], t.Digest)
+		tokens[d] = e
+		byID[t.ID] = d
+	}
+	if err := ix.reloadPrincipals(ctx); err != nil {
+		return err
+	}
+	ix.mu.Lock()
+	// Keep the in-memory last use of tokens we already knew.
+	for d, e := range tokens {
+		if old := ix.tokens[d]; old != nil {
+			e.lastUsedDay.Store(max(e.lastUsedDay.Load(), old.lastUsedDay.Load()))
+		}
+	}
+	ix.tokens, ix.digestByID = tokens, byID
+	ix.mu.Unlock()
+	ix.lastSeq = seq
+	return nil
+}
+
+func newEntry(t *kiln.Token) *tokenEntry {
+	e := &tokenEntry{id: t.ID, ownerID: t.OwnerID, expires: t.Expires, revoked: !t.Revoked.IsZero()}
+	if !t.LastUsedDay.IsZero() {
+		day := t.LastUsedDay.Unix() / 86400
+		e.lastUsedDay.Store(day)
+		e.flushedDay.Store(day)
+	}
+	return e
+}
+
+// reloadPrincipals rebuilds every principal snapshot, the settings and the
+// permission list: they change rarely and depend on each other (a group
+// change alters members' permissions).
+func (ix *Index) reloadPrincipals(ctx context.Context) error {
+	var (
+		ps       []*kiln.Principal
+		settings map[string]string
+		acl      []kiln.ACLEntry
+	)
+	err := ix.store.View(ctx, func(tx kiln.Tx) error {
+		var err error
+		if ps, _, err = tx.Principals(kiln.PrincipalFilter{}); err != nil {
+			return err
+		}
+		if settings, err = tx.Settings(); err != nil {
+			return err
+		}
+		acl, err = tx.TokenACL()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	principals := make(map[int64]*principalState, len(ps))
+	for _, p := range ps {
+		principals[p.ID] = &principalState{p: p, canUse: CanUseTokens(p, acl)}
+	}
+	ix.mu.Lock()
+	ix.principals = principals
+	ix.enabled = TokensEnabledIn(settings)
+	ix.acl = acl
+	ix.mu.Unlock()
+	return nil
+}
+
+// TokensEnabledIn reads enableTokensConfig from stored settings the way the
+// real service does: only "true", in any case, switches tokens on.
+func TokensEnabledIn(settings map[string]string) bool {
+	v, ok := settings[kiln.ConfEnableTokens]
+	if !ok {
+		v = kiln.ConfDefaults[kiln.ConfEnableTokens]
+	}
+	return strings.EqualFold(strings.TrimSpace(v), "true")
+}
+
+// CanUseTokens reports whether p may create and use tokens under acl:
+// admins always may; anyone else needs CAN_USE (or CAN_MANAGE) granted to
+// them by name or to one of their groups.
+func CanUseTokens(p *kiln.Principal, acl []kiln.ACLEntry) bool {
+	if !p.Active {
+		return false
+	}
+	if p.IsAdmin() {
+		return true
+	}
+	for _, e := range acl {
+		if e.Level != kiln.LevelCanUse && e.Level != kiln.LevelCanManage {
+			continue
+		}
+		switch {
+		case e.UserName != "" && p.Kind == kiln.KindUser && strings.EqualFold(e.UserName, p.UserName):
+			return true
+		case e.ServicePrincipalName != "" && p.Kind == kiln.KindServicePrincipal && strings.EqualFold(e.ServicePrincipalName, p.UserName):
+			return true
+		case e.GroupName != "" && p.InGroup(e.GroupName):
+			return true
+		}
+	}
+	return false
+}
+
+// Refresh applies the store's change notices since the last Load or
+// Refresh. After it returns, every change committed before the call is
+// visible to Check.
+func (ix *Index) Refresh(ctx context.Context) error {
+	ix.refreshMu.Lock()
+	defer ix.refreshMu.Unlock()
+	for {
+		changes, err := ix.store.Changes(ctx, ix.lastSeq, 500)
+		if err != nil {
+			return err
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		tokenIDs := map[string]bool{}
+		reloadPrincipals := false
+		for _, c := range changes {
+			switch c.Kind {
+			case kiln.ChangeToken:
+				tokenIDs[c.Ref] = true
+			default:
+				reloadPrincipals = true
+			}
+		}
+		if reloadPrincipals {
+			if err := ix.reloadPrincipals(ctx); err != nil {
+				return err
+			}
+		}
+		for id := range tokenIDs {
+			if err := ix.reloadToken(ctx, id); err != nil {
+				return err
+			}
+		}
+		ix.lastSeq = changes[len(changes)-1].Seq
+	}
+}
+
+func (ix *Index) reloadToken(ctx context.Context, id string) error {
+	var t *kiln.Token
+	err := ix.store.View(ctx, func(tx kiln.Tx) error {
+		var err error
+		t, err = tx.Token(id)
+		return err
+	})
+	if kiln.IsCode(err, kiln.ENotFound) {
+		ix.mu.Lock()
+		if d, ok := ix.digestByID[id]; ok {
+			delete(ix.tokens, d)
+			delete(ix.digestByID, id)
+		}
+		ix.mu.Unlock()
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	e := newEntry(t)
+	var d [sha256.Size]byte
+	copy(d[:], t.Digest)
+	ix.mu.Lock()
+	if old := ix.tokens[d]; old != nil {
+		e.lastUsedDay.Store(max(e.lastUsedDay.Load(), old.lastUsedDay.Load()))
+		e.flushedDay.Store(max(e.flushedDay.Load(), old.flushedDay.Load()))
+	}
+	ix.tokens[d] = e
+	ix.digestByID[id] = d
+	ix.mu.Unlock()
+	return nil
+}
+
+// FlushLastUsed writes the last-used days that changed since the previous
+// flush, in one transaction.
+func (ix *Index) FlushLastUsed(ctx context.Context) error {
+	days := map[string]time.Time{}
+	var flushed []*tokenEntry
+	ix.mu.RLock()
+	for _, e := range ix.tokens {
+		if d := e.lastUsedDay.Load(); d > e.flushedDay.Load() {
+			days[e.id] = time.Unix(d*86400, 0).UTC()
+			flushed = append(flushed, e)
+		}
+	}
+	ix.mu.RUnlock()
+	if len(days) == 0 {
+		return nil
+	}
+	// No change notice: last use does not affect any token check.
+	err := ix.store.Update(ctx, func(tx kiln.Tx) error { return tx.TouchTokens(days) })
+	if err != nil {
+		return err
+	}
+	for _, e := range flushed {
+		e.flushedDay.Store(e.lastUsedDay.Load())
+	}
+	return nil
+}
+
+// LastUsedDay returns the in-memory last-used day of token id, which may be
+// newer than the store's until the next flush; zero if unknown.
+func (ix *Index) LastUsedDay(id string) time.Time {
+	ix.mu.RLock()
+	d, ok := ix.digestByID[id]
+	var e *tokenEntry
+	if ok {
+		e = ix.tokens[d]
+	}
+	ix.mu.RUnlock()
+	if e == nil || e.lastUsedDay.Load() == 0 {
+		return time.Time{}
+	}
+	return time.Unix(e.lastUsedDay.Load()*86400, 0).UTC()
+}
+
+// Run polls the store for changes every interval and flushes last use every
+// flushEvery, until ctx ends; then it flushes once more.
+func (ix *Index) Run(ctx context.Context, interval, flushEvery time.Duration) {
+	poll := time.NewTicker(interval)
+	defer poll.Stop()
+	flush := time.NewTicker(flushEvery)
+	defer flush.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := ix.FlushLastUsed(fctx); err != nil {
+				ix.log.Warn("flushing token last use", "err", err)
+			}
+			cancel()
+			return
+		case <-poll.C:
+			if err := ix.Refresh(ctx); err != nil && ctx.Err() == nil {
+				ix.log.Warn("refreshing token index", "err", err)
+			}
+		case <-flush.C:
+			if err := ix.FlushLastUsed(ctx); err != nil && ctx.Err() == nil {
+				ix.log.Warn("flushing token last use", "err", err)
+			}
+		}
+	}
+}
+
+// String describes the index size for logs.
+func (ix *Index) String() string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return strconv.Itoa(len(ix.tokens)) + " tokens, " + strconv.Itoa(len(ix.principals)) + " principals"
+}
