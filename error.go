@@ -39,6 +39,8 @@ const (
 	EThrottled Code = "throttled"
 	// EUnavailable: a dependency such as the store is down (503).
 	EUnavailable Code = "unavailable"
+	// EMethodNotAllowed: the path exists but not for this method (405).
+	EMethodNotAllowed Code = "method_not_allowed"
 	// EInternal: anything else. Its message never reaches a client.
 	EInternal Code = "internal"
 )

@@ -1,0 +1,297 @@
+// Package api serves the Databricks-compatible REST API: tokens, token
+// management, token permissions, workspace settings, SCIM identities, host
+// metadata, health probes, and kiln's own audit endpoint. It decodes
+// requests leniently where real clients are lenient, authenticates them
+// against the in-memory token index, calls the service, and writes every
+// error through one table (errors.go).
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/auth"
+	"github.com/kiln-dev/kiln/service"
+)
+
+// Config wires a Server.
+type Config struct {
+	Service  *service.Service
+	Index    *auth.Index
+	Denials  *service.Denials
+	Throttle *auth.Throttle
+	Store    kiln.Store // for /readyz
+	Log      *slog.Logger
+	// WorkspaceID is reported in X-Databricks-Org-Id and host metadata.
+	WorkspaceID int64
+	// BaseURL is the public URL of the server, e.g. https://kiln.example.com.
+	BaseURL string
+	// Console, when set, serves every path the API does not (the web
+	// console); otherwise unknown paths are JSON 404s.
+	Console http.Handler
+}
+
+// Server is the REST API handler.
+type Server struct {
+	svc      *service.Service
+	index    *auth.Index
+	denials  *service.Denials
+	throttle *auth.Throttle
+	store    kiln.Store
+	log      *slog.Logger
+	orgID    string
+	wsID     int64
+	baseURL  string
+	mux      *http.ServeMux
+	console  http.Handler
+	handler  http.Handler
+}
+
+// New returns the API server.
+func New(c Config) *Server {
+	s := &Server{
+		svc: c.Service, index: c.Index, denials: c.Denials, throttle: c.Throttle, store: c.Store,
+		log: c.Log, orgID: strconv.FormatInt(c.WorkspaceID, 10), wsID: c.WorkspaceID, baseURL: c.BaseURL,
+		mux: http.NewServeMux(), console: c.Console,
+	}
+	s.routes()
+	s.handler = s.recoverPanics(s.commonHeaders(s.accessLog(http.HandlerFunc(s.serve))))
+	return s
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// handlerFunc is an API handler that returns its error instead of
+// writing it, so that every error goes through writeError.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// public registers a handler that needs no credential.
+func (s *Server) public(pattern string, h handlerFunc) {
+	s.mux.Handle(pattern, s.adapt(h))
+}
+
+// authed registers a handler that needs a valid token.
+func (s *Server) authed(pattern string, h handlerFunc) {
+	s.mux.Handle(pattern, s.authenticate(s.adapt(h)))
+}
+
+func (s *Server) adapt(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// fallbackPattern is the catch-all route; a request that lands on it had
+// no API route for its path, or none for its method.
+const fallbackPattern = "/"
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// notFound answers requests no route matches: 405 when the path exists
+// for another method, the console when it is mounted and the path is not
+// an API path, and a JSON 404 otherwise.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != fallbackPattern && pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		for _, m := range allowed {
+			w.Header().Add("Allow", m)
+		}
+		return kiln.Errorf(kiln.EMethodNotAllowed, "%s is not allowed on %s.", r.Method, r.URL.Path)
+	}
+	if s.console != nil && !isAPIPath(r.URL.Path) {
+		s.console.ServeHTTP(w, r)
+		return nil
+	}
+	return kiln.Errorf(kiln.ENotFound, "No API found for '%s %s'.", r.Method, r.URL.Path)
+}
+
+func isAPIPath(p string) bool {
+	return len(p) >= 5 && p[:5] == "/api/"
+}
+
+type requestIDKey struct{}
+
+// commonHeaders sets the headers every response carries: the workspace id
+// (clients resolve the workspace from it), a request id, and hardening
+// headers.
+func (s *Server) commonHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Databricks-Org-Id", s.orgID)
+		h.Set("X-Request-Id", newRequestID())
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// statusWriter records the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// accessLog logs one line per request at info level (health probes at
+// debug). It logs the path, never the query string or any header: no
+// credential can reach the log.
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		level := slog.LevelInfo
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			level = slog.LevelDebug
+		}
+		if !s.log.Enabled(r.Context(), level) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		s.log.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", sw.status),
+			slog.Duration("duration", time.Since(start)), slog.String("remote", clientAddr(r)),
+			slog.String("request_id", w.Header().Get("X-Request-Id")))
+	})
+}
+
+// recoverPanics turns a panic into a logged 500 with the JSON error shape.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.writeError(w, r, kiln.Internal(fmt.Errorf("panic: %v\n%s", v, debug.Stack())))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clientAddr is the client's IP address (without port).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// authenticate admits requests carrying a valid token. No credential is a
+// 401; a bad, revoked or expired token, or any token while tokens are
+// disabled, is a 403 "Invalid access token." (the reason goes to the audit
+// log); repeated failures from one address become transient 429s.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := kiln.CallerFromContext(r.Context()); c != nil {
+			next.ServeHTTP(w, r) // already authenticated (console session)
+			return
+		}
+		cred, err := auth.ParseAuthorization(r.Header.Get("Authorization"))
+		if err == auth.ErrNoCredential {
+			s.writeError(w, r, kiln.Errorf(kiln.EUnauthenticated, "Credential was not sent or was of an unsupported type for this API."))
+			return
+		}
+		var (
+			caller *kiln.Caller
+			denial auth.Denial
+		)
+		if err != nil {
+			denial = auth.Denial{Reason: auth.ReasonMalformed}
+		} else {
+			caller, denial = s.index.Check(cred.Token)
+			if caller != nil && cred.User != "" && cred.User != "token" && !equalFold(cred.User, caller.Principal.UserName) {
+				caller, denial = nil, auth.Denial{Reason: "basic user does not own the token", TokenID: caller.TokenID, OwnerID: caller.Principal.ID}
+			}
+		}
+		if caller == nil {
+			addr := clientAddr(r)
+			s.denials.Record(addr, denial.Reason, denial.TokenID, denial.OwnerID)
+			if !s.throttle.Fail(addr) {
+				w.Header().Set("Retry-After", strconv.Itoa(int(s.throttle.RetryAfter().Seconds()+0.999)))
+				s.writeError(w, r, kiln.Errorf(kiln.EThrottled, "Too many failed authentication attempts from this address; retry later."))
+				return
+			}
+			if denial.Reason == auth.ReasonNoPermission {
+				s.writeError(w, r, kiln.Errorf(kiln.EPermission, "User does not have permission to use tokens."))
+				return
+			}
+			s.writeError(w, r, kiln.Errorf(kiln.EInvalidToken, "Invalid access token."))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(kiln.NewContextWithCaller(r.Context(), caller)))
+	})
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// WithCaller returns a copy of r authenticated as c: the console uses it to
+// call API handlers for a signed-in user.
+func WithCaller(r *http.Request, c *kiln.Caller) *http.Request {
+	return r.WithContext(kiln.NewContextWithCaller(r.Context(), c))
+}
+

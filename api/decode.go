@@ -1,0 +1,234 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/kiln-dev/kiln"
+)
+
+// maxBodyBytes bounds every request body.
+const maxBodyBytes = 1 << 20
+
+// readBody reads the (bounded) request body.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, kiln.Errorf(kiln.EInvalid, "Request body is too large: the limit is %d bytes.", maxBodyBytes)
+	}
+	if err != nil {
+		return nil, kiln.Errorf(kiln.EMalformed, "Could not read the request body.")
+	}
+	return b, nil
+}
+
+// decodeBody decodes a JSON request body into v. An empty body is an
+// error when required is set (a PATCH without a body, as one JavaScript SDK
+// sends, gets a clear 400), and decodes as {} otherwise.
+func decodeBody(r *http.Request, v any, required bool) error {
+	b, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		if required {
+			return kiln.Errorf(kiln.EMalformed, "A JSON request body is required for %s %s.", r.Method, r.URL.Path)
+		}
+		return nil
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, _ := mime.ParseMediaType(ct)
+		// The legacy Python CLI sends text/json; curl -d sends a form type.
+		if mt != "application/json" && mt != "text/json" && mt != "application/x-www-form-urlencoded" && mt != "text/plain" {
+			return kiln.Errorf(kiln.EMalformed, "Content-Type %q is not supported: send application/json.", mt)
+		}
+	}
+	return unmarshal(b, v)
+}
+
+// unmarshal decodes JSON and turns decoder errors into safe messages that
+// say which field is wrong.
+func unmarshal(b []byte, v any) error {
+	err := json.Unmarshal(b, v)
+	if err == nil {
+		return nil
+	}
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var field *fieldError
+	switch {
+	case errors.As(err, &field):
+		return kiln.Errorf(kiln.EInvalid, "Invalid value for %s: %s.", field.field, field.msg)
+	case errors.As(err, &syntax):
+		return kiln.Errorf(kiln.EMalformed, "Malformed JSON request body at byte %d.", syntax.Offset)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return kiln.Errorf(kiln.EMalformed, "The request body must be a JSON object.")
+		}
+		return kiln.Errorf(kiln.EInvalid, "Invalid value for %s: expected %s, got %s.", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+	default:
+		return kiln.Errorf(kiln.EMalformed, "Malformed JSON request body.")
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	default:
+		return "a number"
+	}
+}
+
+// fieldError reports an invalid value of a lenient field type.
+type fieldError struct{ field, msg string }
+
+func (e *fieldError) Error() string { return e.field + ": " + e.msg }
+
+// flexInt is an int64 that also accepts a JSON string holding a number:
+// Airflow sends every number as a string, and Databricks accepts both.
+type flexInt int64
+
+// UnmarshalJSON accepts 42, "42" and null.
+func (n *flexInt) UnmarshalJSON(b []byte) error {
+	s := string(bytes.TrimSpace(b))
+	if s == "null" {
+		return nil
+	}
+	if len(s) >= 2 && s[0] == '"' {
+		var str string
+		if err := json.Unmarshal(b, &str); err != nil {
+			return err
+		}
+		s = strings.TrimSpace(str)
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return &fieldError{"a number field", fmt.Sprintf("%.40q is not a whole number", s)}
+	}
+	*n = flexInt(v)
+	return nil
+}
+
+// flexBool is a bool that also accepts "true"/"false" in any case, as
+// Python clients send them.
+type flexBool bool
+
+// UnmarshalJSON accepts true, "true", "True" and null.
+func (v *flexBool) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(bytes.TrimSpace(b)), `"`)
+	switch strings.ToLower(s) {
+	case "true":
+		*v = true
+	case "false", "null":
+		*v = false
+	default:
+		return &fieldError{"a boolean field", fmt.Sprintf("%.40q is not true or false", s)}
+	}
+	return nil
+}
+
+// params reads request parameters from the query string and, for GET and
+// DELETE, also from a JSON object body (Airflow's async hook sends GET
+// parameters that way). A parameter repeated with different values is an
+// error unless multi allows it.
+type params struct {
+	values url.Values
+}
+
+func readParams(r *http.Request) (params, error) {
+	q := r.URL.Query()
+	if r.Method == http.MethodGet || r.Method == http.MethodDelete {
+		b, err := readBody(r)
+		if err != nil {
+			return params{}, err
+		}
+		if len(bytes.TrimSpace(b)) > 0 {
+			var body map[string]any
+			if err := json.Unmarshal(b, &body); err != nil {
+				return params{}, kiln.Errorf(kiln.EMalformed, "The request body of a %s must be a JSON object of parameters.", r.Method)
+			}
+			for k, v := range body {
+				switch v := v.(type) {
+				case string:
+					q.Add(k, v)
+				case float64:
+					q.Add(k, strconv.FormatFloat(v, 'f', -1, 64))
+				case bool:
+					q.Add(k, strconv.FormatBool(v))
+				}
+			}
+		}
+	}
+	return params{values: q}, nil
+}
+
+// get returns the single value of key, "" when absent; repeated distinct
+// values are refused.
+func (p params) get(key string) (string, error) {
+	vs := p.values[key]
+	if len(vs) == 0 {
+		return "", nil
+	}
+	for _, v := range vs[1:] {
+		if v != vs[0] {
+			return "", kiln.Errorf(kiln.EInvalid, "Parameter %s is given more than once with different values.", key)
+		}
+	}
+	return vs[0], nil
+}
+
+// int returns key as an integer, def when absent.
+func (p params) int(key string, def int64) (int64, error) {
+	v, err := p.get(key)
+	if err != nil || v == "" {
+		return def, err
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, kiln.Errorf(kiln.EInvalid, "Parameter %s must be a whole number, got %.40q.", key, v)
+	}
+	return n, nil
+}
+
+// list returns every value of key, each split at commas.
+func (p params) list(key string) []string {
+	var out []string
+	for _, v := range p.values[key] {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// empty is the body of verbs without output.
+var empty = struct{}{}

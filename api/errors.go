@@ -1,0 +1,95 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/kiln-dev/kiln"
+)
+
+// wireError is how one kiln error code appears on the wire.
+type wireError struct {
+	status int
+	code   string // Databricks error_code
+}
+
+// wireErrors is the one table from kiln error codes to HTTP status and
+// Databricks error_code. The codes are strings throughout: Go clients
+// built before mid-2024 cannot parse numeric codes. Never 429 or 503 for a
+// permanent condition: the SDKs retry those.
+var wireErrors = map[kiln.Code]wireError{
+	kiln.EInvalid:          {http.StatusBadRequest, "INVALID_PARAMETER_VALUE"},
+	kiln.EMalformed:        {http.StatusBadRequest, "MALFORMED_REQUEST"},
+	kiln.EQuota:            {http.StatusBadRequest, "QUOTA_EXCEEDED"},
+	kiln.EUnauthenticated:  {http.StatusUnauthorized, "UNAUTHENTICATED"},
+	kiln.EInvalidToken:     {http.StatusForbidden, "PERMISSION_DENIED"},
+	kiln.EPermission:       {http.StatusForbidden, "PERMISSION_DENIED"},
+	kiln.ENotFound:         {http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST"},
+	kiln.EDisabled:         {http.StatusNotFound, "FEATURE_DISABLED"},
+	kiln.EMethodNotAllowed: {http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"},
+	kiln.EConflict:         {http.StatusConflict, "RESOURCE_ALREADY_EXISTS"},
+	kiln.EThrottled:        {http.StatusTooManyRequests, "REQUEST_LIMIT_EXCEEDED"},
+	kiln.EInternal:         {http.StatusInternalServerError, "INTERNAL_ERROR"},
+	kiln.EUnavailable:      {http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE"},
+}
+
+func wireOf(err error) wireError {
+	w, ok := wireErrors[kiln.ErrorCode(err)]
+	if !ok {
+		return wireErrors[kiln.EInternal]
+	}
+	return w
+}
+
+// errorBody is Databricks' error shape.
+type errorBody struct {
+	ErrorCode string `json:"error_code"`
+	Message   string `json:"message"`
+}
+
+// scimErrorBody is the RFC 7644 error shape the SCIM endpoints use.
+type scimErrorBody struct {
+	Schemas []string `json:"schemas"`
+	Detail  string   `json:"detail"`
+	Status  string   `json:"status"`
+}
+
+// writeError writes err in the Databricks shape (or the SCIM shape under
+// the SCIM prefix). Internal errors are logged with the request id and
+// reach the client only as "Internal error.".
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	we := wireOf(err)
+	msg := kiln.ErrorMessage(err)
+	if we.status >= 500 {
+		level := slog.LevelError
+		if errors.Is(err, context.Canceled) {
+			level = slog.LevelInfo // the client went away; nothing is wrong
+		}
+		s.log.Log(r.Context(), level, "request failed", "err", err, "request_id", w.Header().Get("X-Request-Id"),
+			"method", r.Method, "path", r.URL.Path)
+	}
+	// Real Databricks repeats the message in this header; clients print it.
+	w.Header().Set("X-Databricks-Reason-Phrase", headerSafe(msg))
+	if strings.HasPrefix(r.URL.Path, scimPrefix) && r.URL.Path != scimPrefix+"Me" && we.status != http.StatusUnauthorized && !kiln.IsCode(err, kiln.EInvalidToken) && !kiln.IsCode(err, kiln.EThrottled) {
+		writeJSON(w, we.status, scimErrorBody{
+			Schemas: []string{"urn:ietf:params:scim:api:messages:2.0:Error"},
+			Detail:  msg, Status: strconv.Itoa(we.status),
+		})
+		return
+	}
+	writeJSON(w, we.status, errorBody{ErrorCode: we.code, Message: msg})
+}
+
+// headerSafe drops characters that cannot appear in a header value.
+func headerSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r > 0x7e {
+			return -1
+		}
+		return r
+	}, s)
+}

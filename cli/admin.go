@@ -1,0 +1,284 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/server"
+	"github.com/kiln-dev/kiln/service"
+)
+
+// adminEnv opens the data directory for one offline command.
+type adminEnv struct {
+	dataDir string
+	logs    logFlags
+	stdio   IO
+}
+
+func (a *adminEnv) open(cmd *cobra.Command) (*server.Parts, context.Context, error) {
+	if err := bindEnv(cmd.Flags()); err != nil {
+		return nil, nil, err
+	}
+	log, err := a.logs.logger(a.stdio.Err)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := secretFromEnv("KILN_TOKEN_KEY")
+	if err != nil {
+		return nil, nil, err
+	}
+	pw, err := secretFromEnv("KILN_ADMIN_PASSWORD")
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx := kiln.NewContextWithCaller(context.Background(), service.OfflineCaller())
+	p, err := server.OpenParts(ctx, server.Config{DataDir: a.dataDir, TokenKey: key, AdminPassword: pw, AdminEmail: getenv("KILN_ADMIN_EMAIL"), Log: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, ctx, nil
+}
+
+func newAdminCmd(stdio IO) *cobra.Command {
+	a := &adminEnv{stdio: stdio}
+	cmd := &cobra.Command{
+		Use:   "admin",
+		Short: "Administer a kiln data directory offline",
+		Long: `Administer a kiln data directory directly, without a token.
+
+These commands work on the data directory while a server runs: the server
+applies their changes within one second. Run them as the user that owns the
+data directory.`,
+	}
+	cmd.PersistentFlags().StringVar(&a.dataDir, "data-dir", "./kiln-data", "the server's data directory")
+	a.logs.register(cmd.PersistentFlags())
+	cmd.PersistentFlags().Lookup("log-level").DefValue = "warn"
+	cmd.PersistentFlags().Set("log-level", "warn")
+	cmd.AddCommand(a.usersCmd(), a.confCmd(), a.tokensCmd())
+	return cmd
+}
+
+func (a *adminEnv) usersCmd() *cobra.Command {
+	users := &cobra.Command{Use: "users", Short: "Manage users"}
+	var (
+		email, displayName string
+		admin, pwStdin     bool
+	)
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a user who can sign in to the console",
+		Long: `Create a user. With --password-stdin the password is read from standard input;
+otherwise a strong password is generated and printed once on standard output.`,
+		Example: `  kiln admin users create --email jane@example.com --admin
+  printf '%s' "$PASSWORD" | kiln admin users create --email ci@example.com --password-stdin`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if email == "" {
+				return usageError{errString("--email is required")}
+			}
+			password := ""
+			if pwStdin {
+				line, err := bufio.NewReader(a.stdio.In).ReadString('\n')
+				if err != nil && err != io.EOF {
+					return fmt.Errorf("reading the password: %w", err)
+				}
+				password = strings.TrimRight(line, "\r\n")
+				if password == "" {
+					return usageError{errString("--password-stdin: standard input was empty")}
+				}
+			}
+			generated := password == ""
+			if generated {
+				password = newPassword()
+			}
+			p, ctx, err := a.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer p.Store.Close()
+			u, err := p.Service.CreatePrincipal(ctx, service.NewPrincipal{Kind: kiln.KindUser, UserName: email, DisplayName: displayName, Password: password, Admin: admin})
+			if err != nil {
+				return errorOf(err)
+			}
+			role := "user"
+			if admin {
+				role = "admin"
+			}
+			fmt.Fprintf(a.stdio.Err, "Created %s %s (id %d).\n", role, u.UserName, u.ID)
+			if generated {
+				fmt.Fprintln(a.stdio.Err, "Initial password (shown once):")
+				fmt.Fprintln(a.stdio.Out, password)
+			}
+			return nil
+		},
+	}
+	create.Flags().StringVar(&email, "email", "", "the user's email address (required)")
+	create.Flags().StringVar(&displayName, "display-name", "", "the user's display name")
+	create.Flags().BoolVar(&admin, "admin", false, "make the user a workspace admin")
+	create.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password from standard input")
+	users.AddCommand(create)
+	return users
+}
+
+func (a *adminEnv) confCmd() *cobra.Command {
+	conf := &cobra.Command{Use: "conf", Short: "Read and change workspace settings"}
+	set := &cobra.Command{
+		Use:     "set KEY=VALUE...",
+		Short:   "Change workspace settings (the same validation as the API)",
+		Example: "  kiln admin conf set enableTokensConfig=true maxTokenLifetimeDays=90",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kv := map[string]string{}
+			for _, arg := range args {
+				k, v, ok := strings.Cut(arg, "=")
+				if !ok || k == "" {
+					return usageError{fmt.Errorf("%q is not KEY=VALUE", arg)}
+				}
+				kv[k] = v
+			}
+			p, ctx, err := a.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer p.Store.Close()
+			if err := p.Service.SetConf(ctx, kv); err != nil {
+				return errorOf(err)
+			}
+			fmt.Fprintf(a.stdio.Err, "Updated %s.\n", strings.Join(sortedKeys(kv), ", "))
+			return nil
+		},
+	}
+	get := &cobra.Command{
+		Use:     "get [KEY...]",
+		Short:   "Show workspace settings (all known keys by default)",
+		Example: "  kiln admin conf get enableTokensConfig",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, ctx, err := a.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer p.Store.Close()
+			if len(args) == 0 {
+				args = service.ConfKeys()
+			}
+			kv, err := p.Service.GetConf(ctx, args)
+			if err != nil {
+				return errorOf(err)
+			}
+			for _, k := range sortedKeys(kv) {
+				fmt.Fprintf(a.stdio.Out, "%s=%s\n", k, kv[k])
+			}
+			return nil
+		},
+	}
+	conf.AddCommand(set, get)
+	return conf
+}
+
+func (a *adminEnv) tokensCmd() *cobra.Command {
+	tokens := &cobra.Command{Use: "tokens", Short: "Create and revoke personal access tokens"}
+	var user, comment, lifetime string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a token for a user; prints only the token on standard output",
+		Long: `Create a personal access token for a user or service principal, under the same
+policy as the API (tokens enabled, CAN_USE, lifetime cap, quota). Only the token
+is printed on standard output, so it can be captured: TOKEN=$(kiln admin tokens create ...).`,
+		Example: `  kiln admin tokens create --user admin@kiln.local --comment "REST API" --lifetime 90d`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if user == "" {
+				return usageError{errString("--user is required")}
+			}
+			params := service.CreateTokenParams{Comment: comment}
+			if lifetime != "" {
+				d, err := service.ParseLifetime(lifetime)
+				if err != nil {
+					return usageError{fmt.Errorf("--lifetime: %v", err)}
+				}
+				params.Lifetime = &d
+			}
+			p, ctx, err := a.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer p.Store.Close()
+			nt, err := p.Service.CreateTokenFor(ctx, user, params)
+			if err != nil {
+				return errorOf(err)
+			}
+			fmt.Fprintf(a.stdio.Err, "Created token %s for %s, expires %s.\n", nt.Info.ID, nt.Info.OwnerName, nt.Info.Expires.Format(time.RFC3339))
+			fmt.Fprintln(a.stdio.Out, nt.Value)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&user, "user", "", "user name (email) or service principal application id that will own the token (required)")
+	create.Flags().StringVar(&comment, "comment", "", "what the token is for")
+	create.Flags().StringVar(&lifetime, "lifetime", "", "lifetime such as 90d, 12h or 3600s (default: the workspace default)")
+	revoke := &cobra.Command{
+		Use:     "revoke TOKEN_ID",
+		Short:   "Revoke a token by id",
+		Example: "  kiln admin tokens revoke 5f2c0e3b9d8a7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, ctx, err := a.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer p.Store.Close()
+			if err := p.Service.RevokeToken(ctx, args[0]); err != nil {
+				return errorOf(err)
+			}
+			fmt.Fprintf(a.stdio.Err, "Revoked token %s.\n", args[0])
+			return nil
+		},
+	}
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List live tokens",
+		Example: "  kiln admin tokens list",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, ctx, err := a.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer p.Store.Close()
+			toks, err := p.Service.ListTokens(ctx, service.TokenListFilter{})
+			if err != nil {
+				return errorOf(err)
+			}
+			fmt.Fprintf(a.stdio.Out, "%-64s  %-30s  %-20s  %s\n", "ID", "OWNER", "EXPIRES", "COMMENT")
+			for _, t := range toks {
+				exp := "never"
+				if !t.Expires.IsZero() {
+					exp = t.Expires.Format("2006-01-02 15:04")
+				}
+				fmt.Fprintf(a.stdio.Out, "%-64s  %-30s  %-20s  %s\n", t.ID, t.OwnerName, exp, t.Comment)
+			}
+			return nil
+		},
+	}
+	tokens.AddCommand(create, revoke, list)
+	return tokens
+}
+
+// errorOf returns the client-safe message of a service error.
+func errorOf(err error) error { return errString(kiln.ErrorMessage(err)) }
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

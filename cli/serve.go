@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"context"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kiln-dev/kiln/server"
+)
+
+func newServeCmd(stdio IO) *cobra.Command {
+	var (
+		cfg  server.Config
+		logs logFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the kiln server",
+		Long: `Run the kiln server: the Databricks-compatible REST API on one address.
+
+The first start initialises the data directory: a workspace, the groups admins
+and users, and a first admin (KILN_ADMIN_EMAIL / KILN_ADMIN_PASSWORD, or
+admin@kiln.local with a generated password printed once to the log).
+Personal access tokens start disabled; enable them with
+"kiln admin conf set enableTokensConfig=true".
+
+Secrets come from the environment only: KILN_ADMIN_PASSWORD (or
+KILN_ADMIN_PASSWORD_FILE) and KILN_TOKEN_KEY (or KILN_TOKEN_KEY_FILE; by
+default the key is the file token.key in the data directory).`,
+		Example: `  kiln serve
+  kiln serve --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --base-url https://kiln.example.com
+  KILN_DATA_DIR=/var/lib/kiln KILN_LOG_FORMAT=json kiln serve`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := bindEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			log, err := logs.logger(stdio.Err)
+			if err != nil {
+				return err
+			}
+			cfg.Log = log
+			if cfg.AdminPassword, err = secretFromEnv("KILN_ADMIN_PASSWORD"); err != nil {
+				return err
+			}
+			if cfg.TokenKey, err = secretFromEnv("KILN_TOKEN_KEY"); err != nil {
+				return err
+			}
+			if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+				return usageError{errString("--tls-cert and --tls-key go together")}
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			srv, err := server.New(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			if err := srv.Listen(); err != nil {
+				srv.Store.Close()
+				return err
+			}
+			return srv.Serve(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&cfg.DataDir, "data-dir", "./kiln-data", "directory holding the SQLite database and the token key")
+	f.StringVar(&cfg.BaseURL, "base-url", "", "public URL of this server, used in links (default: derived from each request)")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	f.StringVar(&cfg.AdminEmail, "admin-email", "", "first admin's email, used only when initialising (default admin@kiln.local)")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on SIGINT/SIGTERM")
+	logs.register(f)
+	return cmd
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
