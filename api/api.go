@@ -294,4 +294,3 @@ func equalFold(a, b string) bool {
 func WithCaller(r *http.Request, c *kiln.Caller) *http.Request {
 	return r.WithContext(kiln.NewContextWithCaller(r.Context(), c))
 }
-

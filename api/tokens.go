@@ -240,4 +240,3 @@ func (s *Server) updateToken(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, s.adminInfo(t))
 	return nil
 }
-
