@@ -45,6 +45,12 @@ type Config struct {
 	PollInterval time.Duration
 	// ShutdownTimeout bounds the wait for in-flight requests; default 30s.
 	ShutdownTimeout time.Duration
+	// AuditFlushInterval is how often coalesced denied-token events are
+	// written; default 5s.
+	AuditFlushInterval time.Duration
+	// WrapStore, when set, decorates the opened store (tests count writes
+	// through it).
+	WrapStore func(kiln.Store) kiln.Store
 	// Log receives structured logs; default discards.
 	Log *slog.Logger
 	// Console, when set, builds the web console handler.
@@ -85,6 +91,9 @@ func (c *Config) defaults() {
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
 	}
+	if c.AuditFlushInterval <= 0 {
+		c.AuditFlushInterval = 5 * time.Second
+	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
@@ -115,9 +124,13 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 	} else if key, _, err = auth.LoadOrCreateKeyFile(KeyPath(c.DataDir)); err != nil {
 		return nil, fmt.Errorf("token key: %w", err)
 	}
-	store, err := sqlstore.Open(ctx, DatabasePath(c.DataDir))
+	var store kiln.Store
+	store, err = sqlstore.Open(ctx, DatabasePath(c.DataDir))
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
+	}
+	if c.WrapStore != nil {
+		store = c.WrapStore(store)
 	}
 	res, err := service.Bootstrap(ctx, store, service.BootstrapParams{
 		AdminEmail: c.AdminEmail, AdminPassword: c.AdminPassword, KeyFingerprint: key.Fingerprint(),
@@ -214,7 +227,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.Index.Run(bg, s.Config.PollInterval, time.Minute) }()
-	go func() { defer s.wg.Done(); s.Denials.Run(bg, 5*time.Second) }()
+	go func() { defer s.wg.Done(); s.Denials.Run(bg, s.Config.AuditFlushInterval) }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()

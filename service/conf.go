@@ -84,11 +84,7 @@ func (s *Service) GetConf(ctx context.Context, keys []string) (map[string]string
 	}
 	out := make(map[string]string, len(keys))
 	for _, k := range keys {
-		v, ok := stored[k]
-		if !ok {
-			v = kiln.ConfDefaults[k]
-		}
-		out[k] = v
+		out[k] = valueOr(stored, k)
 	}
 	return out, nil
 }
@@ -172,8 +168,10 @@ func (s *Service) TokenPolicy(ctx context.Context) (TokenPolicy, error) {
 	return p, err
 }
 
+// valueOr returns the stored value of key, or its default when unset or
+// reset to "".
 func valueOr(stored map[string]string, key string) string {
-	if v, ok := stored[key]; ok {
+	if v := stored[key]; v != "" {
 		return v
 	}
 	return kiln.ConfDefaults[key]

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/kiln-dev/kiln"
+)
+
+// checkClientError fails unless err is nil or a client error with a safe
+// message: a decoder must never produce an internal error.
+func checkClientError(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	code := kiln.ErrorCode(err)
+	if code != kiln.EInvalid && code != kiln.EMalformed {
+		t.Fatalf("decoder returned %v (%s), want a 400", err, code)
+	}
+	if kiln.ErrorMessage(err) == "" {
+		t.Fatal("empty message")
+	}
+}
+
+// FuzzDecodeBodies feeds arbitrary bytes to every request body decoder.
+func FuzzDecodeBodies(f *testing.F) {
+	for _, s := range []string{
+		`{"lifetime_seconds": "3600", "comment": "x"}`, `{"lifetime_seconds": 1e400}`, `{"token_id": 5}`,
+		`{"token": {"comment": "x"}, "update_mask": "comment"}`, `{"access_control_list": [{"user_name": "a", "permission_level": "CAN_USE"}]}`,
+		`{"Operations": [{"op": "add", "path": "members", "value": [{"value": "1"}]}]}`, `{"active": "True"}`, `null`, `[]`, `"`, `{"a":`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var c createTokenRequest
+		checkClientError(t, unmarshal(b, &c))
+		var u updateTokenRequest
+		checkClientError(t, unmarshal(b, &u))
+		var r scimResource
+		checkClientError(t, unmarshal(b, &r))
+		var p struct {
+			Operations []patchOp `json:"Operations"`
+		}
+		if err := unmarshal(b, &p); err == nil {
+			for _, k := range scimKinds {
+				_, _, err := parsePatch(k, p.Operations)
+				checkClientError(t, err)
+			}
+		} else {
+			checkClientError(t, err)
+		}
+		var conf map[string]json.RawMessage
+		checkClientError(t, unmarshal(b, &conf))
+	})
+}
+
+// FuzzSCIMFilter checks the filter parser never panics and only accepts
+// the eq form.
+func FuzzSCIMFilter(f *testing.F) {
+	for _, s := range []string{`userName eq "a@b.c"`, `displayName eq "x \" y"`, `userName co "a"`, `eq`, `a eq "`, `a.b eq "\u0000"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		attr, _, err := parseFilter(s)
+		checkClientError(t, err)
+		if err == nil && strings.TrimSpace(s) != "" && attr == "" {
+			t.Fatalf("accepted %q without an attribute", s)
+		}
+	})
+}
+
+// FuzzParams feeds arbitrary query strings and GET bodies to the parameter
+// reader.
+func FuzzParams(f *testing.F) {
+	f.Add("keys=a,b&keys=c", `{"keys": "d"}`)
+	f.Add("created_by_id=1&created_by_id=2", "")
+	f.Add("?&=&", `[1]`)
+	f.Fuzz(func(t *testing.T, query, body string) {
+		r := httptest.NewRequest("GET", "/x", strings.NewReader(body))
+		r.URL.RawQuery = query
+		p, err := readParams(r)
+		checkClientError(t, err)
+		if err != nil {
+			return
+		}
+		_, err = p.int("created_by_id", 0)
+		checkClientError(t, err)
+		_, err = p.get("keys")
+		checkClientError(t, err)
+		p.list("keys")
+	})
+}

@@ -1,0 +1,219 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/kiln-dev/kiln/kilntest"
+)
+
+const scim = "/api/2.0/preview/scim/v2/"
+
+type listResponse struct {
+	TotalResults int              `json:"totalResults"`
+	StartIndex   int              `json:"startIndex"`
+	ItemsPerPage int              `json:"itemsPerPage"`
+	Resources    []map[string]any `json:"Resources"`
+}
+
+func scimList(t *testing.T, e *kilntest.Env, tok, path string) listResponse {
+	t.Helper()
+	r := e.Do(t, "GET", path, tok, nil)
+	if r.Status != 200 {
+		t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+	}
+	var l listResponse
+	if err := json.Unmarshal(r.Body, &l); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestSCIMUsersPagingAndFilter(t *testing.T) {
+	e := kilntest.Start(t)
+	admin := e.AdminToken(t)
+	for i := range 4 {
+		r := e.Do(t, "POST", scim+"Users", admin, map[string]any{"userName": fmt.Sprintf("u%d@example.com", i), "displayName": fmt.Sprintf("User %d", i)})
+		if r.Status != 201 {
+			t.Fatalf("create: %d %s", r.Status, r.Body)
+		}
+	}
+	all := scimList(t, e, admin, scim+"Users")
+	if all.TotalResults != 5 || len(all.Resources) != 5 || all.StartIndex != 1 {
+		t.Fatalf("list all: %+v", all)
+	}
+	// The SDK's paging: startIndex advances by the page length until empty.
+	seen := map[string]bool{}
+	for start := 1; ; {
+		page := scimList(t, e, admin, fmt.Sprintf("%sUsers?startIndex=%d&count=2", scim, start))
+		if page.StartIndex != start {
+			t.Fatalf("startIndex not echoed: got %d, want %d", page.StartIndex, start)
+		}
+		if len(page.Resources) == 0 {
+			break
+		}
+		for _, u := range page.Resources {
+			if seen[u["id"].(string)] {
+				t.Fatalf("user %v on two pages", u["userName"])
+			}
+			seen[u["id"].(string)] = true
+		}
+		start += len(page.Resources)
+		if start > 20 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if len(seen) != 5 {
+		t.Fatalf("paged through %d users, want 5", len(seen))
+	}
+	past := scimList(t, e, admin, scim+"Users?startIndex=100")
+	if past.Resources == nil || len(past.Resources) != 0 || past.TotalResults != 5 {
+		t.Fatalf("past the end: %+v", past)
+	}
+	f := scimList(t, e, admin, scim+"Users?filter="+url.QueryEscape(`userName eq "U2@EXAMPLE.COM"`))
+	if len(f.Resources) != 1 || f.Resources[0]["userName"] != "u2@example.com" {
+		t.Fatalf("filter userName: %+v", f)
+	}
+	f = scimList(t, e, admin, scim+"Users?filter="+url.QueryEscape(`displayName eq "User 3"`))
+	if len(f.Resources) != 1 || f.Resources[0]["displayName"] != "User 3" {
+		t.Fatalf("filter displayName: %+v", f)
+	}
+	r := e.Do(t, "GET", scim+"Users?filter="+url.QueryEscape(`userName co "u"`), admin, nil)
+	if r.Status != 400 || !strings.Contains(string(r.Body), "Unsupported filter") {
+		t.Fatalf("unsupported filter: %d %s", r.Status, r.Body)
+	}
+	ex := e.Do(t, "GET", scim+"Me?excludedAttributes=entitlements,groups", admin, nil).JSON(t)
+	if _, ok := ex["entitlements"]; ok || ex["userName"] == nil {
+		t.Fatalf("excludedAttributes: %v", ex)
+	}
+}
+
+func TestSCIMUserLifecycle(t *testing.T) {
+	e := kilntest.Start(t)
+	admin := e.AdminToken(t)
+	r := e.Do(t, "POST", scim+"Users", admin, map[string]any{"userName": "jane@example.com", "name": map[string]string{"givenName": "Jane", "familyName": "Doe"}})
+	if r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	jane := r.JSON(t)
+	id := jane["id"].(string)
+	if jane["displayName"] != "Jane Doe" || !strings.Contains(string(r.Body), `"display":"users"`) {
+		t.Fatalf("created user: %s", r.Body)
+	}
+	wantSCIM := func(r kilntest.Response, status int) {
+		t.Helper()
+		if r.Status != status || !strings.Contains(string(r.Body), "urn:ietf:params:scim:api:messages:2.0:Error") {
+			t.Fatalf("got %d %s, want a %d SCIM error", r.Status, r.Body, status)
+		}
+	}
+	wantSCIM(e.Do(t, "POST", scim+"Users", admin, map[string]any{"userName": "JANE@example.com"}), 409)
+	wantSCIM(e.Do(t, "POST", scim+"Users", admin, map[string]any{"userName": "not-an-email"}), 400)
+	wantSCIM(e.Do(t, "GET", scim+"Users/123", admin, nil), 404)
+	wantSCIM(e.Do(t, "GET", scim+"Users/abc", admin, nil), 404)
+	wantSCIM(e.Do(t, "PATCH", scim+"Users/"+id, admin, nil), 400)
+	wantSCIM(e.Do(t, "PATCH", scim+"Users/"+id, admin, `{"Operations": [{"op": "explode", "path": "active"}]}`), 400)
+
+	tok := e.Token(t, "jane@example.com", 0)
+	if r := e.Do(t, "GET", scim+"Me", tok, nil); r.Status != 200 {
+		t.Fatalf("jane's token: %d", r.Status)
+	}
+	// Deactivate: her token stops working at once.
+	r = e.Do(t, "PATCH", scim+"Users/"+id, admin, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`)
+	if r.Status != 200 || r.JSON(t)["active"] != false {
+		t.Fatalf("deactivate: %d %s", r.Status, r.Body)
+	}
+	wantError(t, e.Do(t, "GET", scim+"Me", tok, nil), 403, "PERMISSION_DENIED", invalidToken)
+	// Reactivate (Python style boolean string), then make her admin via groups.
+	e.Do(t, "PATCH", scim+"Users/"+id, admin, `{"Operations":[{"op":"replace","value":{"active":"True"}}]}`)
+	if r := e.Do(t, "GET", scim+"Me", tok, nil); r.Status != 200 {
+		t.Fatalf("reactivated: %d %s", r.Status, r.Body)
+	}
+	admins := scimList(t, e, admin, scim+"Groups?filter="+url.QueryEscape(`displayName eq "admins"`)).Resources[0]["id"].(string)
+	r = e.Do(t, "PATCH", scim+"Groups/"+admins, admin, fmt.Sprintf(`{"Operations":[{"op":"add","path":"members","value":[{"value":"%s"}]}]}`, id))
+	if r.Status != 200 {
+		t.Fatalf("add to admins: %d %s", r.Status, r.Body)
+	}
+	if r := e.Do(t, "GET", "/api/2.0/token-management/tokens", tok, nil); r.Status != 200 {
+		t.Fatalf("jane as admin: %d %s", r.Status, r.Body)
+	}
+	r = e.Do(t, "PATCH", scim+"Groups/"+admins, admin, fmt.Sprintf(`{"Operations":[{"op":"remove","path":"members[value eq \"%s\"]"}]}`, id))
+	if r.Status != 200 || strings.Contains(string(r.Body), id) {
+		t.Fatalf("remove from admins: %d %s", r.Status, r.Body)
+	}
+	wantError(t, e.Do(t, "GET", "/api/2.0/token-management/tokens", tok, nil), 403, "PERMISSION_DENIED", "")
+
+	// The last admin cannot be removed or deactivated.
+	me := e.Do(t, "GET", scim+"Me", admin, nil).JSON(t)["id"].(string)
+	wantSCIM(e.Do(t, "PATCH", scim+"Users/"+me, admin, `{"Operations":[{"op":"replace","path":"active","value":false}]}`), 400)
+	wantSCIM(e.Do(t, "DELETE", scim+"Users/"+me, admin, nil), 400)
+
+	// Delete: her tokens go with her.
+	if r := e.Do(t, "DELETE", scim+"Users/"+id, admin, nil); r.Status != 204 {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	wantError(t, e.Do(t, "GET", scim+"Me", tok, nil), 403, "PERMISSION_DENIED", invalidToken)
+	wantSCIM(e.Do(t, "GET", scim+"Users/"+id, admin, nil), 404)
+}
+
+func TestSCIMGroupsAndServicePrincipals(t *testing.T) {
+	e := kilntest.Start(t)
+	admin := e.AdminToken(t)
+	r := e.Do(t, "POST", scim+"ServicePrincipals", admin, map[string]any{"displayName": "etl"})
+	if r.Status != 201 {
+		t.Fatalf("create SP: %d %s", r.Status, r.Body)
+	}
+	sp := r.JSON(t)
+	appID, spID := sp["applicationId"].(string), sp["id"].(string)
+	if len(appID) != 36 {
+		t.Fatalf("applicationId %q is not a UUID", appID)
+	}
+	f := scimList(t, e, admin, scim+"ServicePrincipals?filter="+url.QueryEscape(`applicationId eq "`+appID+`"`))
+	if len(f.Resources) != 1 {
+		t.Fatalf("filter by applicationId: %+v", f)
+	}
+	// On-behalf-of token for the SP, which then acts as the SP.
+	r = e.Do(t, "POST", "/api/2.0/token-management/on-behalf-of/tokens", admin, map[string]any{"application_id": appID, "comment": "sp token", "lifetime_seconds": 3600})
+	if r.Status != 200 {
+		t.Fatalf("OBO: %d %s", r.Status, r.Body)
+	}
+	obo := r.JSON(t)
+	info := obo["token_info"].(map[string]any)
+	if fmt.Sprint(int64(info["owner_id"].(float64))) != spID || info["created_by_username"] != kilntest.AdminEmail {
+		t.Fatalf("OBO token info: %v", info)
+	}
+	me := e.Do(t, "GET", scim+"Me", obo["token_value"].(string), nil).JSON(t)
+	if me["applicationId"] != appID {
+		t.Fatalf("OBO token acts as %v, want the SP", me)
+	}
+
+	r = e.Do(t, "POST", scim+"Groups", admin, map[string]any{"displayName": "data-eng", "members": []map[string]string{{"value": spID}}})
+	if r.Status != 201 || !strings.Contains(string(r.Body), "ServicePrincipals/"+spID) {
+		t.Fatalf("create group: %d %s", r.Status, r.Body)
+	}
+	gid := r.JSON(t)["id"].(string)
+	if r := e.Do(t, "POST", scim+"Groups", admin, map[string]any{"displayName": "data-eng"}); r.Status != 409 {
+		t.Fatalf("duplicate group: %d %s", r.Status, r.Body)
+	}
+	users := scimList(t, e, admin, scim+"Groups?filter="+url.QueryEscape(`displayName eq "users"`)).Resources[0]["id"].(string)
+	if r := e.Do(t, "DELETE", scim+"Groups/"+users, admin, nil); r.Status != 400 {
+		t.Fatalf("deleting a built-in group: %d %s", r.Status, r.Body)
+	}
+	r = e.Do(t, "PUT", scim+"Groups/"+gid, admin, map[string]any{"displayName": "data-engineering", "members": []any{}})
+	if r.Status != 200 || r.JSON(t)["displayName"] != "data-engineering" || strings.Contains(string(r.Body), spID) {
+		t.Fatalf("replace group: %d %s", r.Status, r.Body)
+	}
+	if r := e.Do(t, "DELETE", scim+"Groups/"+gid, admin, nil); r.Status != 204 {
+		t.Fatalf("delete group: %d %s", r.Status, r.Body)
+	}
+	if r := e.Do(t, "DELETE", scim+"ServicePrincipals/"+spID, admin, nil); r.Status != 204 {
+		t.Fatalf("delete SP: %d %s", r.Status, r.Body)
+	}
+	// A user id is not a service principal id.
+	meID := e.Do(t, "GET", scim+"Me", admin, nil).JSON(t)["id"].(string)
+	if r := e.Do(t, "GET", scim+"ServicePrincipals/"+meID, admin, nil); r.Status != 404 {
+		t.Fatalf("user fetched as SP: %d %s", r.Status, r.Body)
+	}
+}
