@@ -39,8 +39,11 @@ func NewThrottle(rate, burst float64) *Throttle {
 }
 
 // Fail records a failed attempt from addr and reports whether it is still
-// within budget (false: answer 429).
+// within budget (false: answer 429). A throttle with a zero burst is off.
 func (t *Throttle) Fail(addr string) bool {
+	if t.Burst <= 0 {
+		return true
+	}
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -63,6 +66,9 @@ func (t *Throttle) Fail(addr string) bool {
 
 // RetryAfter is how long a throttled client should wait for one attempt.
 func (t *Throttle) RetryAfter() time.Duration {
+	if t.Rate <= 0 {
+		return time.Minute
+	}
 	return time.Duration(float64(time.Second) / t.Rate)
 }
 

@@ -73,6 +73,8 @@ default the key is the file token.key in the data directory).`,
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&cfg.AdminEmail, "admin-email", "", "first admin's email, used only when initialising (default admin@kiln.local)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on SIGINT/SIGTERM")
+	f.Float64Var(&cfg.AuthFailureRate, "auth-failure-rate", 10, "failed authentications per second allowed per client address, after the burst")
+	f.IntVar(&cfg.AuthFailureBurst, "auth-failure-burst", 50, "failed authentications a client address may make before being slowed down with 429s; -1 turns the throttle off")
 	logs.register(f)
 	return cmd
 }

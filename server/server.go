@@ -48,6 +48,12 @@ type Config struct {
 	// AuditFlushInterval is how often coalesced denied-token events are
 	// written; default 5s.
 	AuditFlushInterval time.Duration
+	// AuthFailureRate and AuthFailureBurst throttle clients that keep
+	// presenting bad credentials: each address may fail AuthFailureBurst
+	// times, refilled at AuthFailureRate per second, before getting 429s.
+	// Defaults 10 and 50; a negative burst turns the throttle off.
+	AuthFailureRate  float64
+	AuthFailureBurst int
 	// WrapStore, when set, decorates the opened store (tests count writes
 	// through it).
 	WrapStore func(kiln.Store) kiln.Store
@@ -90,6 +96,12 @@ func (c *Config) defaults() {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.AuthFailureRate <= 0 {
+		c.AuthFailureRate = 10
+	}
+	if c.AuthFailureBurst == 0 {
+		c.AuthFailureBurst = 50
 	}
 	if c.AuditFlushInterval <= 0 {
 		c.AuditFlushInterval = 5 * time.Second
@@ -154,7 +166,7 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 	}
 	p := &Parts{
 		Store: store, Key: key, Index: index, Service: service.New(store, index, c.Log),
-		Denials: service.NewDenials(store, c.Log), Throttle: auth.NewThrottle(10, 50),
+		Denials: service.NewDenials(store, c.Log), Throttle: auth.NewThrottle(c.AuthFailureRate, float64(max(c.AuthFailureBurst, 0))),
 		Workspace: res.Workspace, Log: c.Log, Config: c,
 	}
 	return p, nil

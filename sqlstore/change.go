@@ -1,0 +1,70 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/kiln-dev/kiln"
+)
+
+// DefaultChangesLimit is how many change notices Changes returns when
+// asked for limit 0 or less.
+const DefaultChangesLimit = 1000
+
+// Notify records a change notice at the transaction time. It is written
+// with the transaction, so a rolled-back Update leaves no notice.
+//
+// Sequence numbers come from the single SQLite writer and so become visible
+// in order; a dialect with concurrent writers (PostgreSQL) must preserve
+// that, or pollers reading "after seq" could skip a notice.
+func (t *tx) Notify(kind kiln.ChangeKind, ref string) error {
+	const op = "notify change"
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	if _, err := t.exec(`INSERT INTO changes (kind, ref, at) VALUES (?, ?, ?)`,
+		string(kind), ref, t.now.UnixMilli()); err != nil {
+		return internal(op, err)
+	}
+	return nil
+}
+
+// Changes returns the change notices with a sequence number above after,
+// oldest first, at most limit of them (DefaultChangesLimit if limit <= 0).
+func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]kiln.Change, error) {
+	const op = "read changes"
+	if limit <= 0 {
+		limit = DefaultChangesLimit
+	}
+	rows, err := s.read.QueryContext(ctx,
+		s.d.rebind(`SELECT seq, kind, ref, at FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`), after, limit)
+	if err != nil {
+		return nil, internal(op, err)
+	}
+	defer rows.Close()
+	var cs []kiln.Change
+	for rows.Next() {
+		var c kiln.Change
+		var kind string
+		var at int64
+		if err := rows.Scan(&c.Seq, &kind, &c.Ref, &at); err != nil {
+			return nil, internal(op, err)
+		}
+		c.Kind, c.Time = kiln.ChangeKind(kind), kiln.TimeOfMillis(at)
+		cs = append(cs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(op, err)
+	}
+	return cs, nil
+}
+
+// LastChange returns the highest change sequence number, 0 if none: where
+// a new poller starts.
+func (s *Store) LastChange(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.read.QueryRowContext(ctx, s.d.rebind(`SELECT COALESCE(MAX(seq), 0) FROM changes`)).Scan(&seq)
+	if err != nil {
+		return 0, internal("read last change", err)
+	}
+	return seq, nil
+}

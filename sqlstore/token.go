@@ -1,0 +1,199 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"time"
+
+	"github.com/kiln-dev/kiln"
+)
+
+// tokenSelect reads tokens with their owner's and creator's user names. The
+// creator may have been deleted (or be 0, kiln itself), hence the LEFT JOIN
+// and an empty name.
+const tokenSelect = `SELECT t.id, t.digest, t.owner_id, t.created_by_id, t.comment, t.created_at,
+	t.expires_at, t.revoked_at, t.revoked_by, t.last_used_day,
+	COALESCE(o.user_name, ''), COALESCE(c.user_name, '')
+	FROM tokens t
+	LEFT JOIN principals o ON o.id = t.owner_id
+	LEFT JOIN principals c ON c.id = t.created_by_id`
+
+// The token lookups by id and by digest: the second is on the path of
+// every token-authenticated request.
+const (
+	qTokenByID     = tokenSelect + ` WHERE t.id = ?`
+	qTokenByDigest = tokenSelect + ` WHERE t.digest = ?`
+)
+
+// liveCond selects tokens neither revoked nor expired at the bound time.
+// A token expires at Expires exactly ([kiln.Token.ExpiredAt]).
+const liveCond = `t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`
+
+func scanToken(r scanner) (*kiln.Token, error) {
+	tk := &kiln.Token{}
+	var created int64
+	var expires, revoked, lastUsed sql.NullInt64
+	if err := r.Scan(&tk.ID, &tk.Digest, &tk.OwnerID, &tk.CreatedByID, &tk.Comment, &created,
+		&expires, &revoked, &tk.RevokedBy, &lastUsed, &tk.OwnerName, &tk.CreatedByName); err != nil {
+		return nil, err
+	}
+	tk.Created = kiln.TimeOfMillis(created)
+	tk.Expires = timeOfNull(expires)
+	tk.Revoked = timeOfNull(revoked)
+	tk.LastUsedDay = timeOfNull(lastUsed)
+	return tk, nil
+}
+
+// CreateToken inserts tk as given (Revoked and LastUsedDay included); a
+// zero tk.Created becomes the transaction time, written back to tk.
+// EConflict if the id or the digest exists, ENotFound if the owner does not.
+func (t *tx) CreateToken(tk *kiln.Token) error {
+	const op = "create token"
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	created := tk.Created
+	if created.IsZero() {
+		created = t.now
+	}
+	_, err := t.exec(`INSERT INTO tokens (id, digest, owner_id, created_by_id, comment, created_at,
+		expires_at, revoked_at, revoked_by, last_used_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		tk.ID, tk.Digest, tk.OwnerID, tk.CreatedByID, tk.Comment, kiln.MillisOf(created),
+		nullMillis(tk.Expires), nullMillis(tk.Revoked), tk.RevokedBy, nullMillis(tk.LastUsedDay))
+	if err != nil {
+		return t.fail(op, err, principalNotFound(tk.OwnerID),
+			kiln.Errorf(kiln.EConflict, "Token already exists."))
+	}
+	tk.Created = created
+	return nil
+}
+
+// Token returns the token with the given id, or ENotFound.
+func (t *tx) Token(id string) (*kiln.Token, error) {
+	tk, err := scanToken(t.queryRow(qTokenByID, id))
+	if err != nil {
+		return nil, t.fail("read token", err, tokenNotFound(id), nil)
+	}
+	return tk, nil
+}
+
+// TokenByDigest returns the token with the given digest, revoked or
+// expired ones included (the caller decides), or ENotFound.
+func (t *tx) TokenByDigest(digest []byte) (*kiln.Token, error) {
+	tk, err := scanToken(t.queryRow(qTokenByDigest, digest))
+	if err != nil {
+		// The message must not echo the digest.
+		return nil, t.fail("read token by digest", err,
+			kiln.Errorf(kiln.ENotFound, "Token does not exist."), nil)
+	}
+	return tk, nil
+}
+
+// Tokens returns the tokens f selects, oldest first. With f.Live, a zero
+// f.LiveAt means the transaction time.
+func (t *tx) Tokens(f kiln.TokenFilter) ([]*kiln.Token, error) {
+	const op = "list tokens"
+	var conds []string
+	var args []any
+	if f.OwnerID != 0 {
+		conds, args = append(conds, "t.owner_id = ?"), append(args, f.OwnerID)
+	}
+	if f.CreatedByID != 0 {
+		conds, args = append(conds, "t.created_by_id = ?"), append(args, f.CreatedByID)
+	}
+	if f.CreatedByName != "" {
+		conds, args = append(conds, "c.user_name_key = ?"), append(args, foldName(f.CreatedByName))
+	}
+	if f.Live {
+		at := f.LiveAt
+		if at.IsZero() {
+			at = t.now
+		}
+		conds, args = append(conds, liveCond), append(args, at.UnixMilli())
+	}
+	rows, err := t.query(tokenSelect+whereClause(conds)+` ORDER BY t.created_at, t.id`, args...)
+	if err != nil {
+		return nil, internal(op, err)
+	}
+	defer rows.Close()
+	var tks []*kiln.Token
+	for rows.Next() {
+		tk, err := scanToken(rows)
+		if err != nil {
+			return nil, internal(op, err)
+		}
+		tks = append(tks, tk)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(op, err)
+	}
+	return tks, nil
+}
+
+// CountLiveTokens counts the owner's tokens neither revoked nor expired at
+// now (the transaction time if now is zero): the quota check.
+func (t *tx) CountLiveTokens(ownerID int64, now time.Time) (int, error) {
+	if now.IsZero() {
+		now = t.now
+	}
+	var n int
+	err := t.queryRow(`SELECT COUNT(*) FROM tokens t WHERE t.owner_id = ? AND `+liveCond,
+		ownerID, now.UnixMilli()).Scan(&n)
+	if err != nil {
+		return 0, internal("count live tokens", err)
+	}
+	return n, nil
+}
+
+// UpdateTokenComment sets the token's comment, revoked or not. ENotFound if
+// it does not exist.
+func (t *tx) UpdateTokenComment(id, comment string) error {
+	const op = "update token comment"
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	return t.execOne(op, tokenNotFound(id), `UPDATE tokens SET comment = ? WHERE id = ?`, comment, id)
+}
+
+// RevokeToken marks the token revoked at the transaction time, by the
+// given principal (0 for kiln itself). ENotFound if it does not exist or is
+// already revoked, so that of two concurrent revocations exactly one wins.
+func (t *tx) RevokeToken(id string, by int64) error {
+	const op = "revoke token"
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	return t.execOne(op, tokenNotFound(id),
+		`UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL`,
+		t.now.UnixMilli(), by, id)
+}
+
+// TouchTokens records, for each token id, the day it was last used. Each
+// time is truncated to its UTC day, and a stored day only ever moves
+// forward, so that batches flushed out of order cannot move it back. Ids
+// of tokens that no longer exist and zero times are ignored.
+func (t *tx) TouchTokens(days map[string]time.Time) error {
+	const op = "touch tokens"
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	if len(days) == 0 {
+		return nil
+	}
+	// One statement compiled once for the whole batch.
+	stmt, err := t.sql.PrepareContext(t.ctx, t.s.d.rebind(`UPDATE tokens SET last_used_day = ?
+		WHERE id = ? AND (last_used_day IS NULL OR last_used_day < ?)`))
+	if err != nil {
+		return internal(op, err)
+	}
+	defer stmt.Close()
+	for id, day := range days {
+		if day.IsZero() {
+			continue
+		}
+		ms := day.UTC().Truncate(24 * time.Hour).UnixMilli()
+		if _, err := stmt.ExecContext(t.ctx, ms, id, ms); err != nil {
+			return internal(op, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kiln-dev/kiln"
+)
+
+// tx is the [kiln.Tx] of one View or Update. Its methods are split by
+// subject over principal.go, group.go, token.go and the rest.
+type tx struct {
+	ctx      context.Context
+	s        *Store
+	sql      *sql.Tx
+	now      time.Time
+	readOnly bool
+	stmts    stmtCache // the pool's prepared statements
+}
+
+var _ kiln.Tx = (*tx)(nil)
+
+// Now returns the transaction's instant, in UTC, truncated to milliseconds.
+func (t *tx) Now() time.Time { return t.now }
+
+// writable fails a write method called in a View. The read pool is
+// query_only too, but checking here gives a clear error on every dialect
+// and before any statement runs.
+func (t *tx) writable(op string) error {
+	if t.readOnly {
+		return kiln.Internal(fmt.Errorf("sqlstore: %s: write in a read-only transaction", op))
+	}
+	return nil
+}
+
+func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	return t.sql.ExecContext(t.ctx, t.s.d.rebind(query), args...)
+}
+
+func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmts[query]; st != nil {
+		return t.sql.StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
+	}
+	return t.sql.QueryContext(t.ctx, t.s.d.rebind(query), args...)
+}
+
+func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	if st := t.stmts[query]; st != nil {
+		return t.sql.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
+	}
+	return t.sql.QueryRowContext(t.ctx, t.s.d.rebind(query), args...)
+}
+
+// execOne runs a statement that must affect a row; it returns notFound
+// (already a *kiln.Error) when none matched.
+func (t *tx) execOne(op string, notFound error, query string, args ...any) error {
+	res, err := t.exec(query, args...)
+	if err != nil {
+		return t.fail(op, err, nil, nil)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return t.fail(op, err, nil, nil)
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// exists reports whether query (a SELECT 1 …) returns a row.
+func (t *tx) exists(query string, args ...any) (bool, error) {
+	var one int
+	err := t.queryRow(query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Times are stored as epoch milliseconds. Optional times (expiry,
+// revocation, …) are NULL when zero, so that "IS NULL" reads as "never".
+
+// nullMillis is the column value of an optional time.
+func nullMillis(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// timeOfNull reads an optional time column.
+func timeOfNull(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(n.Int64).UTC()
+}
