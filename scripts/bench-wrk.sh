@@ -26,22 +26,22 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-go build -o "$work/kiln" ./cmd/kiln
-go build -o "$work/bare" ./bench/bare
+go build -o "$work/bin/kiln" ./cmd/kiln
+go build -o "$work/bin/bare" ./bench/bare
 
 wait_ready() { for _ in $(seq 100); do curl -fs "$1" >/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; exit 1; }
 
-"$work/bare" -addr 127.0.0.1:18090 & pids+=($!)
+"$work/bin/bare" -addr 127.0.0.1:18090 & pids+=($!)
 start_kiln() { # name port extra-flags...
   local dir="$work/$1" port=$2; shift 2
-  "$work/kiln" serve --data-dir "$dir" --addr "127.0.0.1:$port" --log-level warn "$@" 2>"$work/$port.log" & pids+=($!)
+  "$work/bin/kiln" serve --data-dir "$dir" --addr "127.0.0.1:$port" --log-level warn "$@" 2>"$work/$port.log" & pids+=($!)
   wait_ready "http://127.0.0.1:$port/readyz"
 }
 start_kiln kiln 18091
 start_kiln kiln-nothrottle 18092 --auth-failure-burst -1
 wait_ready http://127.0.0.1:18090/
-for d in kiln kiln-nothrottle; do "$work/kiln" admin --data-dir "$work/$d" conf set enableTokensConfig=true 2>/dev/null; done
-TOKEN=$("$work/kiln" admin --data-dir "$work/kiln" tokens create --user admin@kiln.local --comment bench)
+for d in kiln kiln-nothrottle; do "$work/bin/kiln" admin --data-dir "$work/$d" conf set enableTokensConfig=true 2>/dev/null; done
+TOKEN=$("$work/bin/kiln" admin --data-dir "$work/kiln" tokens create --user admin@kiln.local --comment bench)
 sleep 1 # the server picks up offline changes within a second
 curl -fs -H "Authorization: Bearer $TOKEN" http://127.0.0.1:18091/api/2.0/preview/scim/v2/Me >/dev/null
 
@@ -50,7 +50,7 @@ run() { # name url tokens
   local out rps
   out=$(TOKENS="$3" WRK_PATH="$4" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s bench/wrk/token.lua "$2" 2>&1)
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  echo "$1 $rps $(echo "$out" | grep '^requests=')" >&2
+  echo "$1 $rps req/s $(echo "$out" | grep '^requests=') non-2xx=$(echo "$out" | awk '/Non-2xx/ {print $5}')" >&2
   echo "$rps"
 }
 before=$(size)
