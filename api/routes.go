@@ -51,4 +51,5 @@ func (s *Server) routes() {
 
 	// kiln's own API, outside the Databricks paths.
 	s.authed("GET /api/kiln/v1/audit", s.listAudit)
+	s.authed("GET /api/kiln/v1/token/current", s.currentToken)
 }

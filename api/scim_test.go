@@ -217,3 +217,26 @@ func TestSCIMGroupsAndServicePrincipals(t *testing.T) {
 		t.Fatalf("user fetched as SP: %d %s", r.Status, r.Body)
 	}
 }
+
+func TestPermissionsFollowRenamesAndDeletes(t *testing.T) {
+	e := kilntest.Start(t)
+	admin := e.AdminToken(t)
+	gid := e.Do(t, "POST", scim+"Groups", admin, map[string]any{"displayName": "etl"}).JSON(t)["id"].(string)
+	uid := e.Do(t, "POST", scim+"Users", admin, map[string]any{"userName": "gone@example.com"}).JSON(t)["id"].(string)
+	r := e.Do(t, "PATCH", "/api/2.0/permissions/authorization/tokens", admin, map[string]any{"access_control_list": []map[string]string{
+		{"group_name": "etl", "permission_level": "CAN_USE"}, {"user_name": "gone@example.com", "permission_level": "CAN_USE"},
+	}})
+	if r.Status != 200 {
+		t.Fatalf("grant: %d %s", r.Status, r.Body)
+	}
+	e.Do(t, "PATCH", scim+"Groups/"+gid, admin, `{"Operations":[{"op":"replace","path":"displayName","value":"etl-team"}]}`)
+	e.Do(t, "DELETE", scim+"Users/"+uid, admin, nil)
+	perms := string(e.Do(t, "GET", "/api/2.0/permissions/authorization/tokens", admin, nil).Body)
+	if !strings.Contains(perms, `"group_name":"etl-team"`) || strings.Contains(perms, `"etl"`) || strings.Contains(perms, "gone@example.com") {
+		t.Fatalf("permissions after rename and delete: %s", perms)
+	}
+	e.Do(t, "DELETE", scim+"Groups/"+gid, admin, nil)
+	if perms := string(e.Do(t, "GET", "/api/2.0/permissions/authorization/tokens", admin, nil).Body); strings.Contains(perms, "etl-team") {
+		t.Fatalf("a deleted group keeps its grant: %s", perms)
+	}
+}

@@ -123,6 +123,9 @@ func (s *Service) UpdateGroup(ctx context.Context, id int64, ch GroupChange) (*k
 			if err := tx.RenameGroup(id, name); err != nil {
 				return err
 			}
+			if err := renameGrantee(tx, "group", g.DisplayName, name); err != nil {
+				return err
+			}
 		}
 		add, remove := ch.AddMembers, ch.RemoveMembers
 		if ch.ReplaceMembers {
@@ -184,6 +187,9 @@ func (s *Service) DeleteGroup(ctx context.Context, id int64) error {
 			return kiln.Errorf(kiln.EInvalid, "The built-in group %s cannot be deleted.", g.DisplayName)
 		}
 		if err := tx.DeleteGroup(id); err != nil {
+			return err
+		}
+		if err := renameGrantee(tx, "group", g.DisplayName, ""); err != nil {
 			return err
 		}
 		if err := tx.Audit(auditEvent(c, kiln.AuditGroupDelete, "group:"+g.DisplayName)); err != nil {

@@ -293,6 +293,13 @@ func (s *Service) DeletePrincipal(ctx context.Context, kind kiln.PrincipalKind, 
 		if err := tx.DeletePrincipal(id); err != nil {
 			return err
 		}
+		kind := "user"
+		if p.Kind == kiln.KindServicePrincipal {
+			kind = "service_principal"
+		}
+		if err := renameGrantee(tx, kind, p.UserName, ""); err != nil {
+			return err
+		}
 		if err := ensureAdminRemains(tx); err != nil {
 			return err
 		}

@@ -146,3 +146,42 @@ func mergeACL(cur, add []kiln.ACLEntry) []kiln.ACLEntry {
 	}
 	return out
 }
+
+// renameGrantee rewrites or (with newName "") drops the permission entries
+// naming a principal or group that is renamed or deleted, so a later
+// principal of the same name does not inherit them.
+func renameGrantee(tx kiln.Tx, kind, name, newName string) error {
+	acl, err := tx.TokenACL()
+	if err != nil {
+		return err
+	}
+	var out []kiln.ACLEntry
+	changed := false
+	for _, e := range acl {
+		k, n := e.Subject()
+		if k != kind || !strings.EqualFold(n, name) {
+			out = append(out, e)
+			continue
+		}
+		changed = true
+		if newName == "" {
+			continue
+		}
+		switch kind {
+		case "group":
+			e.GroupName = newName
+		case "user":
+			e.UserName = newName
+		default:
+			e.ServicePrincipalName = newName
+		}
+		out = append(out, e)
+	}
+	if !changed {
+		return nil
+	}
+	if err := tx.SetTokenACL(out); err != nil {
+		return err
+	}
+	return tx.Notify(kiln.ChangePermission, "")
+}
