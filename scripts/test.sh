@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every kiln test suite, installing what the suites need first. This
+# is the README's test command and what CI runs (.ci/run); nothing in it
+# skips: a missing browser, Node.js package or database fails the run.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh -short     skip nothing, but run fewer fuzz seconds (default 0)
+#
+# Environment: FUZZTIME (e.g. 10s) additionally runs each fuzz target for
+# that long; KILN_SCREENSHOT_DIR keeps the console tests' screenshots.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+need_apt=()
+command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v node >/dev/null || need_apt+=(nodejs npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  step "installing ${need_apt[*]} from Debian"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+step "gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './compat/js/*'))
+if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
+go vet ./...
+(cd compat/go && go vet ./...)
+
+step "go test -race ./... (unit, store conformance, API end to end, CLI, console in Chromium)"
+go test -race -count=1 ./...
+
+step "compatibility: official Databricks Go SDK v0.175.0"
+(cd compat/go && go test -race -count=1 ./...)
+
+step "compatibility: official Databricks JavaScript SDK 0.17.0"
+bash compat/js/run.sh
+
+if [ -n "${FUZZTIME:-}" ]; then
+  step "fuzzing each target for $FUZZTIME"
+  for pkg in ./auth ./api; do
+    for target in $(go test -list 'Fuzz.*' "$pkg" | grep '^Fuzz'); do
+      go test -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME" "$pkg"
+    done
+  done
+fi
+step "all suites passed"
