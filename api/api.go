@@ -53,6 +53,7 @@ type Server struct {
 	mux      *http.ServeMux
 	console  http.Handler
 	handler  http.Handler
+	meBodies renderedPrincipals
 }
 
 // New returns the API server.

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/kiln-dev/kiln"
 	"github.com/kiln-dev/kiln/service"
@@ -133,8 +134,59 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, projectAttributes(renderPrincipal(me), p))
+	if len(p.values) > 0 {
+		writeJSON(w, http.StatusOK, projectAttributes(renderPrincipal(me), p))
+		return nil
+	}
+	// /Me is what every client calls first and most often; its body only
+	// changes with the principal snapshot, so it is rendered once per
+	// snapshot.
+	body := s.meBodies.get(me)
+	if body == nil {
+		if body, err = json.Marshal(renderPrincipal(me)); err != nil {
+			return kiln.Internal(err)
+		}
+		body = append(body, '\n')
+		s.meBodies.put(me, body)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
 	return nil
+}
+
+// renderedPrincipals caches the /Me body of each principal snapshot. A
+// snapshot is immutable, and a changed principal gets a new snapshot, so
+// the pointer tells whether an entry is current.
+type renderedPrincipals struct {
+	mu sync.RWMutex
+	m  map[int64]renderedPrincipal
+}
+
+type renderedPrincipal struct {
+	p    *kiln.Principal
+	body []byte
+}
+
+// maxRendered bounds the cache; past it the cache starts over.
+const maxRendered = 100_000
+
+func (c *renderedPrincipals) get(p *kiln.Principal) []byte {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if e, ok := c.m[p.ID]; ok && e.p == p {
+		return e.body
+	}
+	return nil
+}
+
+func (c *renderedPrincipals) put(p *kiln.Principal, body []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxRendered {
+		c.m = map[int64]renderedPrincipal{}
+	}
+	c.m[p.ID] = renderedPrincipal{p: p, body: body}
 }
 
 // filterRE is the filter grammar kiln supports: one attribute, eq, and a

@@ -139,11 +139,17 @@ func TestSCIMUserLifecycle(t *testing.T) {
 	if r := e.Do(t, "GET", "/api/2.0/token-management/tokens", tok, nil); r.Status != 200 {
 		t.Fatalf("jane as admin: %d %s", r.Status, r.Body)
 	}
+	if me := e.Do(t, "GET", scim+"Me", tok, nil); !strings.Contains(string(me.Body), `"display":"admins"`) {
+		t.Fatalf("/Me does not show the new group: %s", me.Body)
+	}
 	r = e.Do(t, "PATCH", scim+"Groups/"+admins, admin, fmt.Sprintf(`{"Operations":[{"op":"remove","path":"members[value eq \"%s\"]"}]}`, id))
 	if r.Status != 200 || strings.Contains(string(r.Body), id) {
 		t.Fatalf("remove from admins: %d %s", r.Status, r.Body)
 	}
 	wantError(t, e.Do(t, "GET", "/api/2.0/token-management/tokens", tok, nil), 403, "PERMISSION_DENIED", "")
+	if me := e.Do(t, "GET", scim+"Me", tok, nil); strings.Contains(string(me.Body), `"display":"admins"`) {
+		t.Fatalf("/Me still shows a group she left: %s", me.Body)
+	}
 
 	// The last admin cannot be removed or deactivated.
 	me := e.Do(t, "GET", scim+"Me", admin, nil).JSON(t)["id"].(string)
