@@ -237,25 +237,19 @@ func (s *Server) scimList(k scimKind) handlerFunc {
 		if err != nil {
 			return err
 		}
-		offset, limit := int(start-1), int(count)
-		var (
-			items []map[string]any
-			total int
-		)
-		if limit == 0 {
-			limit = -1 // count=0 asks for the total only
-		}
+		// count=0 asks for the total only; the store is still asked for one
+		// item because its Limit 0 means "all".
+		offset, limit := int(start-1), max(int(count), 1)
+		items := []map[string]any{}
+		var total int
 		if k.group {
-			gf := kiln.GroupFilter{Offset: offset, Limit: max(limit, 0)}
+			gf := kiln.GroupFilter{Offset: offset, Limit: limit}
 			switch attr {
 			case "":
 			case "displayname":
 				gf.DisplayName = value
 			default:
 				return kiln.Errorf(kiln.EInvalid, "Groups can be filtered by displayName only.")
-			}
-			if limit < 0 {
-				gf.Limit = 1
 			}
 			gs, n, err := s.svc.ListGroups(r.Context(), gf)
 			if err != nil {
@@ -266,7 +260,7 @@ func (s *Server) scimList(k scimKind) handlerFunc {
 				items = append(items, projectAttributes(renderGroup(g), p))
 			}
 		} else {
-			pf := kiln.PrincipalFilter{Kind: k.kind, Offset: offset, Limit: max(limit, 0)}
+			pf := kiln.PrincipalFilter{Kind: k.kind, Offset: offset, Limit: limit}
 			switch {
 			case attr == "":
 			case attr == "username" && k.kind == kiln.KindUser, attr == "applicationid" && k.kind == kiln.KindServicePrincipal:
@@ -275,9 +269,6 @@ func (s *Server) scimList(k scimKind) handlerFunc {
 				pf.DisplayName = value
 			default:
 				return kiln.Errorf(kiln.EInvalid, "Unsupported filter attribute %q.", attr)
-			}
-			if limit < 0 {
-				pf.Limit = 1
 			}
 			ps, n, err := s.svc.ListPrincipals(r.Context(), pf)
 			if err != nil {
@@ -288,8 +279,8 @@ func (s *Server) scimList(k scimKind) handlerFunc {
 				items = append(items, projectAttributes(renderPrincipal(pr), p))
 			}
 		}
-		if limit < 0 || items == nil {
-			items = []map[string]any{}
+		if count == 0 {
+			items = items[:0]
 		}
 		writeJSON(w, http.StatusOK, map[string]any{
 			"schemas": []string{schemaList}, "totalResults": total, "startIndex": start,

@@ -81,12 +81,19 @@ type createTokenResponse struct {
 	TokenInfo  any    `json:"token_info"`
 }
 
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
+// decodeCreateToken reads a token creation body; only on-behalf-of
+// creation requires one (it must name the application).
+func decodeCreateToken(r *http.Request, required bool) (createTokenRequest, service.CreateTokenParams, error) {
 	var req createTokenRequest
-	if err := decodeBody(r, &req, false); err != nil {
-		return err
+	if err := decodeBody(r, &req, required); err != nil {
+		return req, service.CreateTokenParams{}, err
 	}
 	p, err := req.params()
+	return req, p, err
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
+	_, p, err := decodeCreateToken(r, false)
 	if err != nil {
 		return err
 	}
@@ -99,11 +106,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createOBOToken(w http.ResponseWriter, r *http.Request) error {
-	var req createTokenRequest
-	if err := decodeBody(r, &req, true); err != nil {
-		return err
-	}
-	p, err := req.params()
+	req, p, err := decodeCreateToken(r, true)
 	if err != nil {
 		return err
 	}
