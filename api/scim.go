@@ -125,6 +125,18 @@ func projectAttributes(m map[string]any, p params) map[string]any {
 	return m
 }
 
+// renderMe is the /Me form of a principal: a User resource. For a service
+// principal Databricks reports the application id as userName, which
+// Terraform's databricks_current_user and the CLI read (a UUID userName is
+// how they tell a service principal from a user).
+func renderMe(p *kiln.Principal) map[string]any {
+	m := renderPrincipal(p)
+	if p.Kind == kiln.KindServicePrincipal {
+		m["userName"] = p.UserName
+	}
+	return m
+}
+
 func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 	p, err := readParams(r)
 	if err != nil {
@@ -135,7 +147,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(p.values) > 0 {
-		writeJSON(w, http.StatusOK, projectAttributes(renderPrincipal(me), p))
+		writeJSON(w, http.StatusOK, projectAttributes(renderMe(me), p))
 		return nil
 	}
 	// /Me is what every client calls first and most often; its body only
@@ -143,7 +155,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 	// snapshot.
 	body := s.meBodies.get(me)
 	if body == nil {
-		if body, err = json.Marshal(renderPrincipal(me)); err != nil {
+		if body, err = json.Marshal(renderMe(me)); err != nil {
 			return kiln.Internal(err)
 		}
 		body = append(body, '\n')

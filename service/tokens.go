@@ -116,10 +116,17 @@ func (s *Service) mint(ctx context.Context, c *kiln.Caller, ownerOf func(kiln.Tx
 		if n >= kiln.MaxTokensPerUser {
 			return kiln.Errorf(kiln.EQuota, "Token quota exceeded: %s already has %d tokens, the most allowed. Revoke tokens that are no longer used, then try again.", owner.UserName, kiln.MaxTokensPerUser)
 		}
+		creator := c.Principal
+		if c.Method == "offline" {
+			// The operator is not a principal: a token minted offline is
+			// recorded as the owner's own, so created_by filters find it;
+			// the audit event names the operator.
+			creator = owner
+		}
 		tok = &kiln.Token{
-			ID: auth.NewTokenID(), Digest: digest[:], OwnerID: owner.ID, CreatedByID: c.Principal.ID,
+			ID: auth.NewTokenID(), Digest: digest[:], OwnerID: owner.ID, CreatedByID: creator.ID,
 			Comment: p.Comment, Created: now, Expires: now.Add(lifetime),
-			OwnerName: owner.UserName, CreatedByName: c.Principal.UserName,
+			OwnerName: owner.UserName, CreatedByName: creator.UserName,
 		}
 		if err := tx.CreateToken(tok); err != nil {
 			return err
