@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/kiln-dev/kiln"
@@ -365,8 +366,14 @@ func (s *Service) SetPassword(ctx context.Context, id int64, password string) er
 }
 
 // dummyHash is verified against when a login names no known user, so the
-// response time does not reveal which user names exist.
-var dummyHash, _ = auth.HashPassword(auth.NewPassword())
+// response time does not reveal which user names exist. It is computed on
+// first use (New starts that), not at package init: an argon2id hash costs
+// about 150ms and its memory, which every kiln command, down to shell
+// completion, would otherwise pay at startup.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := auth.HashPassword(auth.NewPassword())
+	return h
+})
 
 // Login checks a user name and password and returns the active user.
 // Every failure is the same EInvalid error, and is audited.
@@ -380,7 +387,7 @@ func (s *Service) Login(ctx context.Context, userName, password, remoteAddr stri
 	if err != nil && !kiln.IsCode(err, kiln.ENotFound) {
 		return nil, err
 	}
-	hash := dummyHash
+	hash := dummyHash()
 	if p != nil && p.PasswordHash != "" {
 		hash = p.PasswordHash
 	}

@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kiln-dev/kiln/client"
+)
+
+func (e *clientEnv) authCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "auth",
+		Short: "Check the configured credentials",
+		Example: `  kiln auth describe
+  kiln auth describe --profile ci --output json`,
+	}
+	e.addFlags(cmd)
+	describe := &cobra.Command{
+		Use:   "describe",
+		Short: "Show who you are, on which host and profile, and whether the token works",
+		Long: `Show the host and profile in use and where each setting came from, who the
+token signs in as, whether it works, and when it expires.
+
+Exits 0 when the token works and 3 when it does not, so scripts can test it:
+  kiln auth describe >/dev/null || kiln configure --token`,
+		Example: `  kiln auth describe
+  kiln auth describe -p ci -o json | jq .token.expiry_time`,
+		Args: cobra.NoArgs,
+		RunE: e.run(e.describe),
+	}
+	cmd.AddCommand(describe)
+	return cmd
+}
+
+// authDescription is the JSON form of auth describe.
+type authDescription struct {
+	Host        string            `json:"host"`
+	HostSource  string            `json:"host_source"`
+	Profile     string            `json:"profile,omitempty"`
+	ConfigFile  string            `json:"config_file"`
+	TokenSource string            `json:"token_source"`
+	AuthType    string            `json:"auth_type"`
+	Valid       bool              `json:"valid"`
+	User        *client.Principal `json:"user,omitempty"`
+	WorkspaceID string            `json:"workspace_id,omitempty"`
+	Token       *client.TokenInfo `json:"token,omitempty"`
+	Error       string            `json:"error,omitempty"`
+	Admin       bool              `json:"admin"`
+}
+
+func (e *clientEnv) describe(ctx context.Context, c *client.Client, _ []string) error {
+	d := authDescription{
+		Host: e.cfg.Host, HostSource: e.cfg.HostSource, Profile: e.cfg.Profile, ConfigFile: e.cfg.ConfigFile,
+		TokenSource: e.cfg.TokenSource, AuthType: "pat",
+	}
+	me, err := c.Me(ctx)
+	if err == nil {
+		d.Valid, d.User, d.WorkspaceID, d.Admin = true, &me.Principal, me.WorkspaceID, me.IsAdmin()
+		d.Token, err = e.learnCurrentToken(ctx, c)
+	}
+	err = e.explain(err)
+	if err != nil {
+		d.Valid, d.Error = false, err.Error()
+	}
+	p := e.printer()
+	if p.json {
+		if jerr := p.JSON(d); jerr != nil {
+			return jerr
+		}
+		return err
+	}
+	host := d.Host + " (from " + d.HostSource + ")"
+	if d.HostSource != client.EnvHost {
+		host = fmt.Sprintf("%s (profile %q in %s)", d.Host, d.Profile, client.DisplayPath(d.ConfigFile))
+	}
+	pairs := [][2]string{{"Host", host}, {"Token", "personal access token from " + e.cfg.TokenOrigin()}}
+	if d.User != nil {
+		who := d.User.Login()
+		var notes []string
+		if d.User.ID != "" {
+			notes = append(notes, "id "+d.User.ID)
+		}
+		if d.Admin {
+			notes = append(notes, "workspace admin")
+		}
+		if len(notes) > 0 {
+			who += " (" + strings.Join(notes, ", ") + ")"
+		}
+		pairs = append(pairs, [2]string{"User", who})
+		if d.WorkspaceID != "" {
+			pairs = append(pairs, [2]string{"Workspace", d.WorkspaceID})
+		}
+	}
+	if d.Token != nil {
+		pairs = append(pairs, [2]string{"Token ID", d.Token.TokenID}, [2]string{"Expires", expiryPhrase(d.Token, p.now)})
+	} else if d.Valid {
+		pairs = append(pairs, [2]string{"Expires", "unknown (the server does not say which token is in use)"})
+	}
+	if d.Valid {
+		pairs = append(pairs, [2]string{"Status", "the token works"})
+	} else {
+		pairs = append(pairs, [2]string{"Status", "the token does not work (see below)"})
+	}
+	p.KV(pairs)
+	return err
+}
+
+// expiryPhrase is the Expires line of describe: "in 89 days (2026-…)".
+func expiryPhrase(t *client.TokenInfo, now time.Time) string {
+	exp, ok := t.Expires()
+	if !ok {
+		return "never"
+	}
+	return relative(exp, now) + " (" + stamp(exp) + ")"
+}
+
+func (e *clientEnv) currentUserCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "current-user",
+		Short:   "Show the signed-in identity",
+		Example: "  kiln current-user me",
+	}
+	e.addFlags(cmd)
+	me := &cobra.Command{
+		Use:   "me",
+		Short: "Show the user or service principal the token signs in as",
+		Example: `  kiln current-user me
+  kiln current-user me -o json | jq -r .userName`,
+		Args: cobra.NoArgs,
+		RunE: e.run(func(ctx context.Context, c *client.Client, args []string) error {
+			me, err := c.Me(ctx)
+			if err != nil {
+				return err
+			}
+			p := e.printer()
+			if p.json {
+				return p.JSON(me.Principal)
+			}
+			p.KV(principalDetails(&me.Principal))
+			return nil
+		}),
+	}
+	cmd.AddCommand(me)
+	return cmd
+}
+
+// principalDetails lists a user or service principal for people.
+func principalDetails(pr *client.Principal) [][2]string {
+	pairs := [][2]string{{"ID", pr.ID}}
+	if pr.ApplicationID != "" {
+		pairs = append(pairs, [2]string{"Application ID", pr.ApplicationID})
+	} else {
+		pairs = append(pairs, [2]string{"User name", pr.UserName})
+	}
+	pairs = append(pairs, [2]string{"Display name", pr.DisplayName}, [2]string{"Active", yesNo(pr.IsActive())})
+	var groups []string
+	for _, g := range pr.Groups {
+		groups = append(groups, g.Display)
+	}
+	pairs = append(pairs, [2]string{"Groups", strings.Join(groups, ", ")})
+	return pairs
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
