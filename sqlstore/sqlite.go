@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -107,7 +108,7 @@ func (sqliteDialect) open(ctx context.Context, dsn string, o *options) (read, wr
 	// Connect now: it creates the file and switches it to WAL before any
 	// reader connects (a query_only connection cannot change the journal
 	// mode), and reports a bad path here rather than at the first Update.
-	if err := write.PingContext(ctx); err != nil {
+	if err := pingCreating(ctx, write); err != nil {
 		write.Close()
 		return nil, nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
@@ -133,4 +134,25 @@ func (sqliteDialect) open(ctx context.Context, dsn string, o *options) (read, wr
 func sqliteURI(path string, q url.Values) string {
 	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(path), RawQuery: q.Encode()}
 	return u.String()
+}
+
+// pingCreating connects the write pool, retrying briefly on SQLITE_BUSY:
+// when two processes create the same new file at once (kiln serve and kiln
+// admin started together), switching it to WAL can fail with SQLITE_BUSY
+// without consulting busy_timeout, because SQLite refuses to wait where
+// waiting could deadlock. The loser succeeds once the winner is done.
+func pingCreating(ctx context.Context, db *sql.DB) error {
+	var err error
+	for attempt := range 50 {
+		var se *sqlite.Error
+		if err = db.PingContext(ctx); err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(10+attempt*5) * time.Millisecond):
+		}
+	}
+	return err
 }
