@@ -60,13 +60,13 @@ func FuzzDecodeBodies(f *testing.F) {
 // FuzzSCIMFilter checks the filter parser never panics and only accepts
 // the eq form.
 func FuzzSCIMFilter(f *testing.F) {
-	for _, s := range []string{`userName eq "a@b.c"`, `displayName eq "x \" y"`, `userName co "a"`, `eq`, `a eq "`, `a.b eq "\u0000"`} {
+	for _, s := range []string{`userName eq "a@b.c"`, `displayName eq "x \" y"`, `userName co "a"`, `userName gt "a"`, `eq`, `a eq "`, `a.b eq "\u0000"`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		attr, _, err := parseFilter(s)
+		f, err := parseFilter(s)
 		checkClientError(t, err)
-		if err == nil && strings.TrimSpace(s) != "" && attr == "" {
+		if err == nil && strings.TrimSpace(s) != "" && (f.attr == "" || f.op == "") {
 			t.Fatalf("accepted %q without an attribute", s)
 		}
 	})

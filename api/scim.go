@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,23 +202,53 @@ func (c *renderedPrincipals) put(p *kiln.Principal, body []byte) {
 	c.m[p.ID] = renderedPrincipal{p: p, body: body}
 }
 
-// filterRE is the filter grammar kiln supports: one attribute, eq, and a
-// quoted value, which covers what the SDKs and Terraform send.
-var filterRE = regexp.MustCompile(`(?i)^\s*([a-z.]+)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$`)
+// filterRE is the filter grammar kiln supports: one attribute, one of the
+// operators eq, ne, co and sw that the SDKs document, and a quoted value.
+var filterRE = regexp.MustCompile(`(?i)^\s*([a-z.]+)\s+(eq|ne|co|sw)\s+"((?:[^"\\]|\\.)*)"\s*$`)
 
-func parseFilter(filter string) (attr, value string, err error) {
+// scimFilter is a parsed filter; a zero filter matches everything.
+type scimFilter struct {
+	attr  string // lower case
+	op    string // lower case
+	value string
+}
+
+func parseFilter(filter string) (scimFilter, error) {
 	if strings.TrimSpace(filter) == "" {
-		return "", "", nil
+		return scimFilter{}, nil
 	}
 	m := filterRE.FindStringSubmatch(filter)
 	if m == nil {
-		return "", "", kiln.Errorf(kiln.EInvalid, "Unsupported filter %.80q: kiln supports one attribute compared with eq, such as userName eq \"jane@example.com\".", filter)
+		return scimFilter{}, kiln.Errorf(kiln.EInvalid, "Unsupported filter %.80q: kiln supports one attribute compared with eq, ne, co or sw, such as userName eq \"jane@example.com\".", filter)
 	}
-	value, uerr := strconv.Unquote(`"` + m[2] + `"`)
+	value, uerr := strconv.Unquote(`"` + m[3] + `"`)
 	if uerr != nil {
-		return "", "", kiln.Errorf(kiln.EInvalid, "Filter value %.80q is not a valid quoted string.", m[2])
+		return scimFilter{}, kiln.Errorf(kiln.EInvalid, "Filter value %.80q is not a valid quoted string.", m[3])
 	}
-	return strings.ToLower(m[1]), value, nil
+	return scimFilter{attr: strings.ToLower(m[1]), op: strings.ToLower(m[2]), value: value}, nil
+}
+
+// match applies a ne, co or sw filter to an attribute value; SCIM compares
+// userName and displayName case-insensitively.
+func (f scimFilter) match(v string) bool {
+	v, want := strings.ToLower(v), strings.ToLower(f.value)
+	switch f.op {
+	case "ne":
+		return v != want
+	case "co":
+		return strings.Contains(v, want)
+	case "sw":
+		return strings.HasPrefix(v, want)
+	}
+	return v == want
+}
+
+// page cuts one page out of a list filtered in memory.
+func page[T any](all []T, offset, limit int) []T {
+	if offset >= len(all) {
+		return nil
+	}
+	return all[offset:min(len(all), offset+limit)]
 }
 
 func (s *Server) scimList(k scimKind) handlerFunc {
@@ -245,21 +276,29 @@ func (s *Server) scimList(k scimKind) handlerFunc {
 		if err != nil {
 			return err
 		}
-		attr, value, err := parseFilter(f)
+		flt, err := parseFilter(f)
 		if err != nil {
 			return err
 		}
 		// count=0 asks for the total only; the store is still asked for one
-		// item because its Limit 0 means "all".
+		// item because its Limit 0 means "all". eq filters run in the store;
+		// the other operators filter the whole list in memory, which suits a
+		// workspace's few thousand identities.
 		offset, limit := int(start-1), max(int(count), 1)
+		inMemory := flt.op != "" && flt.op != "eq"
+		if inMemory {
+			offset, limit = 0, 0
+		}
 		items := []map[string]any{}
 		var total int
 		if k.group {
 			gf := kiln.GroupFilter{Offset: offset, Limit: limit}
-			switch attr {
+			switch flt.attr {
 			case "":
 			case "displayname":
-				gf.DisplayName = value
+				if !inMemory {
+					gf.DisplayName = flt.value
+				}
 			default:
 				return kiln.Errorf(kiln.EInvalid, "Groups can be filtered by displayName only.")
 			}
@@ -267,24 +306,36 @@ func (s *Server) scimList(k scimKind) handlerFunc {
 			if err != nil {
 				return err
 			}
+			if inMemory {
+				gs = slices.DeleteFunc(gs, func(g *kiln.Group) bool { return !flt.match(g.DisplayName) })
+				n, gs = len(gs), page(gs, int(start-1), max(int(count), 1))
+			}
 			total = n
 			for _, g := range gs {
 				items = append(items, projectAttributes(renderGroup(g), p))
 			}
 		} else {
 			pf := kiln.PrincipalFilter{Kind: k.kind, Offset: offset, Limit: limit}
+			var field func(*kiln.Principal) string
 			switch {
-			case attr == "":
-			case attr == "username" && k.kind == kiln.KindUser, attr == "applicationid" && k.kind == kiln.KindServicePrincipal:
-				pf.UserName = value
-			case attr == "displayname":
-				pf.DisplayName = value
+			case flt.attr == "":
+			case flt.attr == "username" && k.kind == kiln.KindUser, flt.attr == "applicationid" && k.kind == kiln.KindServicePrincipal:
+				pf.UserName, field = flt.value, func(p *kiln.Principal) string { return p.UserName }
+			case flt.attr == "displayname":
+				pf.DisplayName, field = flt.value, func(p *kiln.Principal) string { return p.DisplayName }
 			default:
-				return kiln.Errorf(kiln.EInvalid, "Unsupported filter attribute %q.", attr)
+				return kiln.Errorf(kiln.EInvalid, "Unsupported filter attribute %q.", flt.attr)
+			}
+			if inMemory {
+				pf.UserName, pf.DisplayName = "", ""
 			}
 			ps, n, err := s.svc.ListPrincipals(r.Context(), pf)
 			if err != nil {
 				return err
+			}
+			if inMemory {
+				ps = slices.DeleteFunc(ps, func(p *kiln.Principal) bool { return !flt.match(field(p)) })
+				n, ps = len(ps), page(ps, int(start-1), max(int(count), 1))
 			}
 			total = n
 			for _, pr := range ps {

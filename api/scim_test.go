@@ -81,7 +81,19 @@ func TestSCIMUsersPagingAndFilter(t *testing.T) {
 	if len(f.Resources) != 1 || f.Resources[0]["displayName"] != "User 3" {
 		t.Fatalf("filter displayName: %+v", f)
 	}
-	r := e.Do(t, "GET", scim+"Users?filter="+url.QueryEscape(`userName co "u"`), admin, nil)
+	for _, tt := range []struct {
+		filter string
+		want   int
+	}{
+		{`userName co "EXAMPLE"`, 5}, {`userName sw "u"`, 4}, {`userName ne "u1@example.com"`, 4},
+		{`displayName sw "user "`, 4}, {`displayName co "3"`, 1},
+	} {
+		l := scimList(t, e, admin, scim+"Users?count=2&filter="+url.QueryEscape(tt.filter))
+		if l.TotalResults != tt.want || len(l.Resources) != min(2, tt.want) {
+			t.Fatalf("filter %s: total %d, page %d; want total %d", tt.filter, l.TotalResults, len(l.Resources), tt.want)
+		}
+	}
+	r := e.Do(t, "GET", scim+"Users?filter="+url.QueryEscape(`userName gt "u"`), admin, nil)
 	if r.Status != 400 || !strings.Contains(string(r.Body), "Unsupported filter") {
 		t.Fatalf("unsupported filter: %d %s", r.Status, r.Body)
 	}
