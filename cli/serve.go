@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"net/http"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kiln-dev/kiln/console"
 	"github.com/kiln-dev/kiln/server"
 )
 
@@ -43,6 +45,7 @@ default the key is the file token.key in the data directory).`,
 				return err
 			}
 			cfg.Log = log
+			cfg.Console = func(p *server.Parts) http.Handler { return console.New(p) }
 			if cfg.AdminPassword, err = secretFromEnv("KILN_ADMIN_PASSWORD"); err != nil {
 				return err
 			}

@@ -1,0 +1,117 @@
+// kiln console: conveniences on top of pages that work without scripts.
+//
+// - A form with data-dialog="ID" opens <dialog id=ID> instead of loading
+//   the page that holds the same form.
+// - A form with data-confirm-title asks in the shared confirm dialog, which
+//   posts to the form's address; without scripts the form loads a
+//   confirmation page instead.
+// - A dialog with data-modal is opened as a modal (it is rendered open, so
+//   it also shows without scripts).
+// - Copy buttons (hidden until this script shows them) copy a field.
+// - A form with data-done leaves a page that shows a secret: the value is
+//   cleared and the page is replaced in history, so Back cannot bring the
+//   secret back. A dialog with data-done-on-cancel does the same on Escape.
+"use strict";
+
+(function () {
+  function leave(form) {
+    document.querySelectorAll("[data-secret]").forEach(function (el) { el.value = ""; });
+    window.location.replace(form.action);
+  }
+
+  function openConfirm(form) {
+    var dialog = document.getElementById("confirm-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") {
+      return false;
+    }
+    var params = new URLSearchParams(new FormData(form)).toString();
+    var post = dialog.querySelector("form");
+    post.action = form.action.split("?")[0] + (params ? "?" + params : "");
+    document.getElementById("confirm-dialog-title").textContent = form.dataset.confirmTitle;
+    document.getElementById("confirm-dialog-text").textContent = form.dataset.confirmText || "";
+    var submit = document.getElementById("confirm-dialog-submit");
+    submit.className = form.dataset.confirmDanger ? "danger" : "primary";
+    dialog.showModal();
+    return true;
+  }
+
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!(form instanceof HTMLFormElement)) {
+      return;
+    }
+    if (form.dataset.dialog) {
+      var dialog = document.getElementById(form.dataset.dialog);
+      if (dialog && typeof dialog.showModal === "function") {
+        e.preventDefault();
+        dialog.showModal();
+      }
+    } else if (form.dataset.confirmTitle) {
+      if (openConfirm(form)) {
+        e.preventDefault();
+      }
+    } else if (form.hasAttribute("data-done")) {
+      e.preventDefault();
+      leave(form);
+    }
+  });
+
+  document.addEventListener("click", function (e) {
+    var close = e.target.closest("[data-close]");
+    if (close && close.closest("dialog")) {
+      e.preventDefault();
+      close.closest("dialog").close();
+      return;
+    }
+    var copy = e.target.closest("[data-copy]");
+    if (copy) {
+      var field = document.getElementById(copy.dataset.copy);
+      var status = copy.closest(".field").querySelector("[data-copy-status]");
+      var done = function () { if (status) { status.textContent = "Copied to the clipboard."; } };
+      var fallback = function () {
+        field.focus();
+        field.select();
+        try {
+          if (document.execCommand("copy")) { done(); return; }
+        } catch (err) { /* fall through */ }
+        if (status) { status.textContent = "Press Ctrl+C (or ⌘C) to copy the selected text."; }
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done, fallback);
+      } else {
+        fallback();
+      }
+    }
+  });
+
+  document.querySelectorAll("[data-copy]").forEach(function (b) { b.hidden = false; });
+
+  document.querySelectorAll("dialog[data-modal]").forEach(function (dialog) {
+    if (typeof dialog.showModal !== "function") {
+      return;
+    }
+    if (dialog.open) {
+      dialog.close();
+    }
+    dialog.showModal();
+    var secret = dialog.querySelector("[data-secret]");
+    if (secret) {
+      secret.focus();
+      secret.select();
+    }
+    if (dialog.hasAttribute("data-done-on-cancel")) {
+      dialog.addEventListener("cancel", function (e) {
+        e.preventDefault();
+        var done = dialog.querySelector("form[data-done]");
+        if (done) {
+          leave(done);
+        }
+      });
+    }
+  });
+
+  // A secret field selects itself when focused, ready to copy by hand.
+  document.querySelectorAll("[data-secret]").forEach(function (el) {
+    el.addEventListener("focus", function () { el.select(); });
+  });
+})();

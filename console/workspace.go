@@ -1,0 +1,206 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/service"
+)
+
+// tokensData is the Tokens tab: every live token of the workspace, the
+// console's view of the token-management API.
+type tokensData struct {
+	Owner  string
+	Error  string
+	Tokens []tokenRow
+	Owners []*kiln.Principal
+	Now    time.Time
+}
+
+func (c *Console) tokensPage(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	d := &tokensData{Owner: truncate(strings.TrimSpace(r.URL.Query().Get("owner")), 256), Now: c.now()}
+	status := http.StatusOK
+	var f service.TokenListFilter
+	if d.Owner != "" {
+		p, err := c.svc.PrincipalByName(ctx, d.Owner)
+		switch {
+		case kiln.IsCode(err, kiln.ENotFound):
+			d.Error = "There is no user or service principal named " + d.Owner + "."
+			status = http.StatusNotFound
+		case err != nil:
+			return err
+		default:
+			f.OwnerID = p.ID
+		}
+	}
+	if d.Error == "" {
+		toks, err := c.svc.ListTokens(ctx, f)
+		if err != nil {
+			return err
+		}
+		back := "/admin/tokens"
+		if d.Owner != "" {
+			back += "?" + url.Values{"owner": {d.Owner}}.Encode()
+		}
+		for _, t := range toks {
+			d.Tokens = append(d.Tokens, tokenRow{
+				Token:       t,
+				ExpiresSoon: !t.Expires.IsZero() && t.Expires.Sub(d.Now) < expiresSoon,
+				Revoke:      revokeConfirmation("/admin/tokens/"+t.ID+"/revoke", back, t, true),
+			})
+		}
+	}
+	owners, _, err := c.svc.ListPrincipals(ctx, kiln.PrincipalFilter{})
+	if err != nil {
+		return err
+	}
+	d.Owners = owners
+	c.render(w, r, status, "tokens", &page{Title: "Tokens", Section: adminSection, Tab: "/admin/tokens", Data: d})
+	return nil
+}
+
+func (c *Console) confirmRevokeToken(w http.ResponseWriter, r *http.Request) error {
+	t, err := c.svc.GetToken(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	c.showConfirmation(w, r, adminSection, "/admin/tokens", revokeConfirmation("/admin/tokens/"+t.ID+"/revoke", "/admin/tokens", t, true))
+	return nil
+}
+
+func (c *Console) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	if err := c.svc.RevokeToken(r.Context(), r.PathValue("id")); err != nil {
+		if kiln.IsCode(err, kiln.ENotFound) {
+			c.redirectWith(w, r, "/admin/tokens", "error", "This token does not exist or is already revoked.")
+			return nil
+		}
+		return err
+	}
+	c.redirectWith(w, r, "/admin/tokens", "ok", "The token has been revoked.")
+	return nil
+}
+
+// auditActions are the events the Audit Log can filter by.
+var auditActions = []string{
+	kiln.AuditLogin, kiln.AuditLoginFailed,
+	kiln.AuditTokenCreate, kiln.AuditTokenRevoke, kiln.AuditTokenUpdate, kiln.AuditTokenDenied,
+	kiln.AuditConfUpdate, kiln.AuditPermissionUpdate,
+	kiln.AuditPrincipalCreate, kiln.AuditPrincipalUpdate, kiln.AuditPrincipalDelete,
+	kiln.AuditGroupCreate, kiln.AuditGroupUpdate, kiln.AuditGroupDelete,
+	kiln.AuditWorkspaceInit,
+}
+
+// auditPageSize is how many events one Audit Log page shows.
+const auditPageSize = 50
+
+type auditData struct {
+	Actions []string
+	Event   string
+	Actor   string
+	From    string
+	To      string
+	Error   string
+	Events  []auditRow
+	// Older is the link to the next page of older events, if any.
+	Older string
+}
+
+type auditRow struct {
+	kiln.AuditEvent
+	Details []field
+}
+
+// datetimeLocal is the format of <input type="datetime-local">; the
+// console reads and shows times in UTC.
+const datetimeLocal = "2006-01-02T15:04"
+
+func parseLocal(v string) (time.Time, bool) {
+	for _, layout := range []string{datetimeLocal, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	d := &auditData{
+		Actions: auditActions,
+		Event:   q.Get("event"), Actor: truncate(strings.TrimSpace(q.Get("actor")), 256),
+		From: truncate(strings.TrimSpace(q.Get("from")), 32), To: truncate(strings.TrimSpace(q.Get("to")), 32),
+	}
+	f := kiln.AuditFilter{ActorName: d.Actor, Limit: auditPageSize + 1}
+	if d.Event != "" {
+		known := false
+		for _, a := range auditActions {
+			known = known || a == d.Event
+		}
+		if !known {
+			d.Error = "Choose an event from the list."
+		}
+		f.Action = d.Event
+	}
+	if d.From != "" {
+		t, ok := parseLocal(d.From)
+		if !ok {
+			d.Error = "From must be a date and time, such as 2026-03-01T09:00."
+		}
+		f.Since = t
+	}
+	if d.To != "" {
+		t, ok := parseLocal(d.To)
+		if !ok {
+			d.Error = "To must be a date and time, such as 2026-03-01T17:00."
+		}
+		// The minute typed is included.
+		f.Until = t.Add(time.Minute)
+	}
+	if before := q.Get("before"); before != "" {
+		id, err := strconv.ParseInt(before, 10, 64)
+		if err != nil || id <= 0 {
+			d.Error = "The page of older events is not valid; start again from the newest."
+		}
+		f.BeforeID = id
+	}
+	status := http.StatusOK
+	if d.Error != "" {
+		status = http.StatusBadRequest
+	} else {
+		evs, err := c.svc.ListAudit(r.Context(), f)
+		if err != nil {
+			return err
+		}
+		if len(evs) > auditPageSize {
+			evs = evs[:auditPageSize]
+			older := url.Values{}
+			for k, v := range map[string]string{"event": d.Event, "actor": d.Actor, "from": d.From, "to": d.To} {
+				if v != "" {
+					older.Set(k, v)
+				}
+			}
+			older.Set("before", strconv.FormatInt(evs[len(evs)-1].ID, 10))
+			d.Older = "/admin/audit?" + older.Encode()
+		}
+		for _, ev := range evs {
+			row := auditRow{AuditEvent: ev}
+			keys := make([]string, 0, len(ev.Detail))
+			for k := range ev.Detail {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				row.Details = append(row.Details, field{k, ev.Detail[k]})
+			}
+			d.Events = append(d.Events, row)
+		}
+	}
+	c.render(w, r, status, "audit", &page{Title: "Audit Log", Section: adminSection, Tab: "/admin/audit", Data: d})
+	return nil
+}
