@@ -104,7 +104,9 @@ func (e *Env) SetConf(t testing.TB, kv map[string]string) {
 }
 
 // EnableTokens switches personal access tokens on.
-func (e *Env) EnableTokens(t testing.TB) { e.SetConf(t, map[string]string{kiln.ConfEnableTokens: "true"}) }
+func (e *Env) EnableTokens(t testing.TB) {
+	e.SetConf(t, map[string]string{kiln.ConfEnableTokens: "true"})
+}
 
 // NewUser creates a user with a password.
 func (e *Env) NewUser(t testing.TB, email string, admin bool) *kiln.Principal {
