@@ -47,10 +47,24 @@ const (
 
 // Error is kiln's one error type. Message is safe to show to the caller;
 // Err, when set, is the internal cause and is only ever logged.
+//
+// Reason, when set, is the Databricks error_code the API sends instead of
+// the one its table gives Code (say DIRECTORY_NOT_EMPTY for an EInvalid):
+// some clients branch on those specific codes, and naming them here keeps
+// the closed set of Codes small. The HTTP status still comes from Code
+// alone, and Reason is ignored for EInternal.
 type Error struct {
 	Code    Code
 	Message string
 	Err     error
+	Reason  string
+}
+
+// WithReason sets e.Reason and returns e, for
+// kiln.Errorf(...).WithReason("DIRECTORY_NOT_EMPTY").
+func (e *Error) WithReason(reason string) *Error {
+	e.Reason = reason
+	return e
 }
 
 // Error returns the safe message, followed by the internal cause for logs.
@@ -99,6 +113,16 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "Internal error."
+}
+
+// ErrorReason returns the Reason of the first [Error] in err's chain, ""
+// when there is none or it is internal.
+func ErrorReason(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != EInternal {
+		return e.Reason
+	}
+	return ""
 }
 
 // IsCode reports whether err carries the given code.

@@ -42,6 +42,10 @@ type Tx interface {
 	SettingsTx
 	PermissionTx
 	AuditTx
+	ObjectTx
+	SecretTx
+	JobTx
+	RunTx
 
 	// Now is the transaction's clock, truncated to milliseconds: every
 	// timestamp written by one transaction is the same instant.

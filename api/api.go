@@ -85,9 +85,18 @@ func (s *Server) authed(pattern string, h handlerFunc) {
 	s.mux.Handle(pattern, s.authenticate(s.adapt(h)))
 }
 
-func (s *Server) adapt(h handlerFunc) http.Handler {
+// authedLimit is authed with its own request body limit instead of
+// maxBodyBytes, for the few routes that take uploads (workspace import,
+// DBFS put and add-block).
+func (s *Server) authedLimit(pattern string, limit int64, h handlerFunc) {
+	s.mux.Handle(pattern, s.authenticate(s.adaptLimit(h, limit)))
+}
+
+func (s *Server) adapt(h handlerFunc) http.Handler { return s.adaptLimit(h, maxBodyBytes) }
+
+func (s *Server) adaptLimit(h handlerFunc, limit int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}

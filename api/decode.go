@@ -15,7 +15,8 @@ import (
 	"github.com/kiln-dev/kiln"
 )
 
-// maxBodyBytes bounds every request body.
+// maxBodyBytes bounds every request body, except on the upload routes
+// registered with authedLimit.
 const maxBodyBytes = 1 << 20
 
 // readBody reads the (bounded) request body.
@@ -26,7 +27,10 @@ func readBody(r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return nil, kiln.Errorf(kiln.EInvalid, "Request body is too large: the limit is %d bytes.", maxBodyBytes)
+		// Err keeps the cause: upload handlers answer it with their own
+		// error_code (MAX_NOTEBOOK_SIZE_EXCEEDED, MAX_BLOCK_SIZE_EXCEEDED).
+		return nil, &kiln.Error{Code: kiln.EInvalid, Err: tooBig,
+			Message: fmt.Sprintf("Request body is too large: the limit is %d bytes.", tooBig.Limit)}
 	}
 	if err != nil {
 		return nil, kiln.Errorf(kiln.EMalformed, "Could not read the request body.")

@@ -18,7 +18,8 @@ type wireError struct {
 }
 
 // wireErrors is the one table from kiln error codes to HTTP status and
-// Databricks error_code. The codes are strings throughout: Go clients
+// Databricks error_code (a kiln.Error's Reason may name a more specific
+// error_code; the status is still this table's). The codes are strings throughout: Go clients
 // built before mid-2024 cannot parse numeric codes. Never 429 or 503 for a
 // permanent condition: the SDKs retry those.
 var wireErrors = map[kiln.Code]wireError{
@@ -81,7 +82,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		})
 		return
 	}
-	writeJSON(w, we.status, errorBody{ErrorCode: we.code, Message: msg})
+	code := we.code
+	if reason := kiln.ErrorReason(err); reason != "" {
+		code = reason // a specific Databricks code; the status stays the table's
+	}
+	writeJSON(w, we.status, errorBody{ErrorCode: code, Message: msg})
 }
 
 // headerSafe drops characters that cannot appear in a header value.

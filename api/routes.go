@@ -49,6 +49,9 @@ func (s *Server) routes() {
 		s.authed("DELETE "+scimPrefix+k.resource+"/{id}", s.scimDelete(k))
 	}
 
+	s.workspaceRoutes() // Workspace, Secrets and DBFS (workspace.go)
+	s.jobsRoutes()      // Jobs, runs, and the clusters verbs of connection checks (jobs.go)
+
 	// kiln's own API, outside the Databricks paths.
 	s.authed("GET /api/kiln/v1/audit", s.listAudit)
 	s.authed("GET /api/kiln/v1/token/current", s.currentToken)

@@ -49,6 +49,15 @@ type Index struct {
 	refreshMu sync.Mutex // serialises Load and Refresh
 	lastSeq   int64
 
+	// Miss refresh (SetMissRefresh): a lookup that misses waits for a
+	// refresh that started after it, at most one every missEvery.
+	missEvery   time.Duration
+	missMu      sync.Mutex
+	missNext    chan struct{} // closed when the next refresh, not yet started, ends
+	missRunning bool          // missLoop is running
+	missLast    time.Time     // when the last miss refresh started
+	missCount   atomic.Int64  // miss refreshes run, for tests and metrics
+
 	mu         sync.RWMutex
 	tokens     map[[sha256.Size]byte]*tokenEntry
 	digestByID map[string][sha256.Size]byte
@@ -113,6 +122,16 @@ func (ix *Index) Check(value string) (*kiln.Caller, Denial) {
 	enabled := ix.enabled
 	ix.mu.RUnlock()
 
+	if e == nil && ix.missEvery > 0 && ix.awaitFreshRefresh() {
+		// The token may have been created a moment ago by another
+		// replica whose change notice has not arrived yet.
+		ix.mu.RLock()
+		if e = ix.tokens[d]; e != nil {
+			ps = ix.principals[e.ownerID]
+		}
+		enabled = ix.enabled
+		ix.mu.RUnlock()
+	}
 	if e == nil {
 		return nil, Denial{Reason: ReasonUnknown}
 	}
@@ -140,15 +159,94 @@ func (ix *Index) Check(value string) (*kiln.Caller, Denial) {
 }
 
 // Principal returns the cached snapshot of principal id and whether it may
-// use tokens, or nil. The snapshot must not be modified.
+// use tokens, or nil. The snapshot must not be modified. With
+// [Index.SetMissRefresh], an unknown id first waits for a fresh refresh,
+// as a token check does.
 func (ix *Index) Principal(id int64) (*kiln.Principal, bool) {
 	ix.mu.RLock()
-	defer ix.mu.RUnlock()
 	ps := ix.principals[id]
+	ix.mu.RUnlock()
+	if ps == nil && ix.missEvery > 0 && ix.awaitFreshRefresh() {
+		ix.mu.RLock()
+		ps = ix.principals[id]
+		ix.mu.RUnlock()
+	}
 	if ps == nil {
 		return nil, false
 	}
 	return ps.p, ps.canUse
+}
+
+// missWait bounds how long a lookup waits for a miss refresh; past it the
+// lookup answers from what the index holds.
+const missWait = time.Second
+
+// SetMissRefresh makes a lookup that finds nothing (a well-formed token
+// whose digest is unknown, a principal id that is not there) wait for a
+// refresh that started after the lookup, then look again, so that a token
+// or user created a moment ago through another replica is known even if
+// its change notice has not arrived. Concurrent misses share one refresh,
+// and refreshes for misses start at most once every minInterval, so a
+// flood of bad tokens costs the store at most 1/minInterval reads a second
+// and delays each bad request by up to minInterval plus one read. Valid
+// tokens are unaffected. Zero (the default) turns it off. Call before use.
+func (ix *Index) SetMissRefresh(minInterval time.Duration) { ix.missEvery = minInterval }
+
+// MissRefreshes returns how many miss refreshes have run.
+func (ix *Index) MissRefreshes() int64 { return ix.missCount.Load() }
+
+// awaitFreshRefresh waits for a refresh that starts after the call and
+// reports whether it ended (successfully or not) within missWait.
+func (ix *Index) awaitFreshRefresh() bool {
+	ix.missMu.Lock()
+	if ix.missNext == nil {
+		ix.missNext = make(chan struct{})
+	}
+	done := ix.missNext
+	if !ix.missRunning {
+		ix.missRunning = true
+		go ix.missLoop()
+	}
+	ix.missMu.Unlock()
+	t := time.NewTimer(missWait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// missLoop runs miss refreshes while lookups wait for one. Each round takes
+// the waiters registered so far (missNext), so every one of them waits
+// for a refresh that starts after it registered.
+func (ix *Index) missLoop() {
+	for {
+		ix.missMu.Lock()
+		if ix.missNext == nil {
+			ix.missRunning = false
+			ix.missMu.Unlock()
+			return
+		}
+		wait := ix.missEvery - time.Since(ix.missLast)
+		ix.missMu.Unlock()
+		if wait > 0 {
+			time.Sleep(wait) // lookups arriving meanwhile join this round
+		}
+		ix.missMu.Lock()
+		done := ix.missNext
+		ix.missNext = nil
+		ix.missLast = time.Now()
+		ix.missMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), missWait)
+		if err := ix.Refresh(ctx); err != nil {
+			ix.log.Warn("refreshing the token index for an unknown token", "err", err)
+		}
+		cancel()
+		ix.missCount.Add(1)
+		close(done)
+	}
 }
 
 // TokensEnabled reports whether personal access tokens are switched on.
@@ -397,13 +495,27 @@ func (ix *Index) LastUsedDay(id string) time.Time {
 	return time.Unix(e.lastUsedDay.Load()*86400, 0).UTC()
 }
 
+// changeWatcher is implemented by stores that announce committed change
+// notices as they happen (sqlstore on PostgreSQL, through LISTEN/NOTIFY).
+type changeWatcher interface {
+	WatchChanges(ctx context.Context) <-chan struct{}
+}
+
 // Run polls the store for changes every interval and flushes last use every
-// flushEvery, until ctx ends; then it flushes once more.
+// flushEvery, until ctx ends; then it flushes once more. When the store
+// announces changes (a PostgreSQL store shared by replicas), Run also
+// refreshes as soon as one is announced, so changes made through another
+// replica apply within milliseconds; the poll then only bounds the delay
+// of a notice that was lost (a dropped listener connection, say).
 func (ix *Index) Run(ctx context.Context, interval, flushEvery time.Duration) {
 	poll := time.NewTicker(interval)
 	defer poll.Stop()
 	flush := time.NewTicker(flushEvery)
 	defer flush.Stop()
+	var notices <-chan struct{} // nil, never ready, without a watcher
+	if w, ok := ix.store.(changeWatcher); ok {
+		notices = w.WatchChanges(ctx)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -414,6 +526,10 @@ func (ix *Index) Run(ctx context.Context, interval, flushEvery time.Duration) {
 			cancel()
 			return
 		case <-poll.C:
+			if err := ix.Refresh(ctx); err != nil && ctx.Err() == nil {
+				ix.log.Warn("refreshing token index", "err", err)
+			}
+		case <-notices:
 			if err := ix.Refresh(ctx); err != nil && ctx.Err() == nil {
 				ix.log.Warn("refreshing token index", "err", err)
 			}

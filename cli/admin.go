@@ -19,8 +19,10 @@ import (
 // adminEnv opens the data directory for one offline command.
 type adminEnv struct {
 	dataDir string
-	logs    logFlags
-	stdio   IO
+	// databaseURL is --database-url: the PostgreSQL store, if any.
+	databaseURL string
+	logs        logFlags
+	stdio       IO
 }
 
 func (a *adminEnv) open(cmd *cobra.Command) (*server.Parts, context.Context, error) {
@@ -39,8 +41,16 @@ func (a *adminEnv) open(cmd *cobra.Command) (*server.Parts, context.Context, err
 	if err != nil {
 		return nil, nil, err
 	}
+	secretsKey, err := secretFromEnv("KILN_SECRETS_KEY")
+	if err != nil {
+		return nil, nil, err
+	}
+	dbURL, err := resolveDatabaseURL(a.databaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
 	ctx := kiln.NewContextWithCaller(context.Background(), service.OfflineCaller())
-	p, err := server.OpenParts(ctx, server.Config{DataDir: a.dataDir, TokenKey: key, AdminPassword: pw, AdminEmail: getenv("KILN_ADMIN_EMAIL"), Log: log})
+	p, err := server.OpenParts(ctx, server.Config{DataDir: a.dataDir, DatabaseURL: dbURL, TokenKey: key, SecretsKey: secretsKey, AdminPassword: pw, AdminEmail: getenv("KILN_ADMIN_EMAIL"), Log: log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -54,15 +64,19 @@ func newAdminCmd(stdio IO) *cobra.Command {
 		Short: "Administer a kiln data directory offline",
 		Long: `Administer a kiln data directory directly, without a token.
 
-These commands work on the data directory while a server runs: the server
-applies their changes within one second. Run them as the user that owns the
+These commands work on the data directory, or with --database-url (or
+KILN_DATABASE_URL[_FILE], and the shared KILN_TOKEN_KEY_FILE and
+KILN_SECRETS_KEY_FILE) on the PostgreSQL database of several replicas, while
+servers run: they apply the changes within one second. Run them as the user that owns the
 data directory.`,
 	}
 	cmd.PersistentFlags().StringVar(&a.dataDir, "data-dir", "./kiln-data", "the server's data directory")
 	a.logs.register(cmd.PersistentFlags())
 	cmd.PersistentFlags().Lookup("log-level").DefValue = "warn"
 	cmd.PersistentFlags().Set("log-level", "warn")
+	registerDatabaseURL(cmd.PersistentFlags(), &a.databaseURL)
 	cmd.AddCommand(a.usersCmd(), a.confCmd(), a.tokensCmd())
+	cmd.AddCommand(a.migrateCmd(), a.backupCmd(), a.restoreCmd(), a.migrateStoreCmd())
 	return cmd
 }
 

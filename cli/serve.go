@@ -30,11 +30,20 @@ Personal access tokens start disabled; enable them with
 "kiln admin conf set enableTokensConfig=true".
 
 Secrets come from the environment only: KILN_ADMIN_PASSWORD (or
-KILN_ADMIN_PASSWORD_FILE) and KILN_TOKEN_KEY (or KILN_TOKEN_KEY_FILE; by
-default the key is the file token.key in the data directory).`,
+KILN_ADMIN_PASSWORD_FILE), KILN_TOKEN_KEY (or KILN_TOKEN_KEY_FILE; by
+default the key is the file token.key in the data directory) and
+KILN_SECRETS_KEY (or KILN_SECRETS_KEY_FILE; by default secrets.key).
+
+Several replicas: with --database-url (or KILN_DATABASE_URL[_FILE]) the store
+is a PostgreSQL database that any number of replicas share behind a load
+balancer. The keys must then be the same on every replica and come from
+KILN_TOKEN_KEY_FILE and KILN_SECRETS_KEY_FILE; the database records their
+fingerprints and a replica with other keys refuses to start. --no-api makes
+an executor-only node, which runs jobs from the shared queue.`,
 		Example: `  kiln serve
   kiln serve --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --base-url https://kiln.example.com
-  KILN_DATA_DIR=/var/lib/kiln KILN_LOG_FORMAT=json kiln serve`,
+  KILN_DATA_DIR=/var/lib/kiln KILN_LOG_FORMAT=json kiln serve
+  KILN_DATABASE_URL_FILE=/etc/kiln/db-url KILN_TOKEN_KEY_FILE=/etc/kiln/token.key KILN_SECRETS_KEY_FILE=/etc/kiln/secrets.key kiln serve --addr 127.0.0.1:8081`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := bindEnv(cmd.Flags()); err != nil {
@@ -51,6 +60,15 @@ default the key is the file token.key in the data directory).`,
 			}
 			if cfg.TokenKey, err = secretFromEnv("KILN_TOKEN_KEY"); err != nil {
 				return err
+			}
+			if cfg.SecretsKey, err = secretFromEnv("KILN_SECRETS_KEY"); err != nil {
+				return err
+			}
+			if cfg.DatabaseURL, err = resolveDatabaseURL(cfg.DatabaseURL); err != nil {
+				return err
+			}
+			if cfg.UnknownTokenRefresh == 0 {
+				cfg.UnknownTokenRefresh = -1 // the flag's 0 is "off"
 			}
 			if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 				return usageError{errString("--tls-cert and --tls-key go together")}
@@ -74,10 +92,15 @@ default the key is the file token.key in the data directory).`,
 	f.StringVar(&cfg.BaseURL, "base-url", "", "public URL of this server, used in links (default: derived from each request)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	registerDatabaseURL(f, &cfg.DatabaseURL)
+	f.DurationVar(&cfg.UnknownTokenRefresh, "unknown-token-refresh", server.MissRefreshInterval, "with --database-url: how often at most to re-read the store on meeting an unknown token, so that one just created through another replica works at once; 0 turns it off")
 	f.StringVar(&cfg.AdminEmail, "admin-email", "", "first admin's email, used only when initialising (default admin@kiln.local)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on SIGINT/SIGTERM")
 	f.Float64Var(&cfg.AuthFailureRate, "auth-failure-rate", 10, "failed authentications per second allowed per client address, after the burst")
 	f.IntVar(&cfg.AuthFailureBurst, "auth-failure-burst", 50, "failed authentications a client address may make before being slowed down with 429s; -1 turns the throttle off")
+	f.IntVar(&cfg.MaxConcurrentRuns, "max-concurrent-runs", server.DefaultMaxConcurrentRuns, "how many job task runs this server executes at once; the others wait, QUEUED")
+	f.BoolVar(&cfg.NoAPI, "no-api", false, "executor-only node (with --database-url): execute runs from the shared store; serve only /healthz and /readyz")
+	f.DurationVar(&cfg.TaskLease, "task-lease", 30*time.Second, "how long a running task's lease lasts unless renewed: the tasks of a server that died are retried or failed by the others after about this long")
 	logs.register(f)
 	return cmd
 }

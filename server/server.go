@@ -15,12 +15,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/kiln-dev/kiln"
 	"github.com/kiln-dev/kiln/api"
 	"github.com/kiln-dev/kiln/auth"
+	"github.com/kiln-dev/kiln/runner"
 	"github.com/kiln-dev/kiln/service"
 	"github.com/kiln-dev/kiln/sqlstore"
 )
@@ -30,7 +32,8 @@ type Config struct {
 	// Addr is the listen address; default 127.0.0.1:8080. Port 0 picks a
 	// free port (tests).
 	Addr string
-	// DataDir holds kiln.db and token.key; default ./kiln-data.
+	// DataDir holds kiln.db, token.key, secrets.key and the DBFS tree
+	// dbfs/; default ./kiln-data.
 	DataDir string
 	// BaseURL is the public URL, used in links.
 	BaseURL string
@@ -38,6 +41,20 @@ type Config struct {
 	TLSCert, TLSKey string
 	// TokenKey overrides the key file in DataDir (hex, 64 characters).
 	TokenKey string
+	// SecretsKey overrides the secrets.key file in DataDir (hex, 64
+	// characters): the key sealing Secrets API values.
+	SecretsKey string
+	// DatabaseURL, a postgres:// URL, puts the store in that PostgreSQL
+	// database instead of DataDir/kiln.db, so that several replicas can
+	// share it. It requires TokenKey and SecretsKey: every replica must
+	// use the same keys, which a per-directory key file cannot promise.
+	DatabaseURL string
+	// UnknownTokenRefresh, on a shared (PostgreSQL) store, is how often at
+	// most a replica re-reads the store's changes when it meets an unknown
+	// token or principal, so that one created through another replica a
+	// moment ago works at once (auth.Index.SetMissRefresh). Default
+	// MissRefreshInterval; negative turns it off. Unused on SQLite.
+	UnknownTokenRefresh time.Duration
 	// AdminEmail and AdminPassword name the first admin at first start.
 	AdminEmail, AdminPassword string
 	// PollInterval is how often the server looks for changes made by other
@@ -61,12 +78,27 @@ type Config struct {
 	Log *slog.Logger
 	// Console, when set, builds the web console handler.
 	Console func(*Parts) http.Handler
+	// MaxConcurrentRuns is how many task runs this server executes at
+	// once; default 4. Other runs wait, QUEUED, in the store.
+	MaxConcurrentRuns int
+	// Runner, when set, adjusts the executor's configuration (tests use
+	// it for short leases and grace periods).
+	Runner func(*runner.Config)
+	// NoAPI makes an executor-only node: it executes runs from the shared
+	// store and serves nothing on Addr but /healthz and /readyz.
+	NoAPI bool
+	// TaskLease is how long a task's lease lasts without renewal (default
+	// 30s): a replica that dies mid-run has its tasks retried or ended as
+	// INTERNAL_ERROR by the others within about TaskLease plus a sixth of
+	// it (the sweep interval).
+	TaskLease time.Duration
 }
 
 // Parts are the assembled pieces, for commands and tests that need them.
 type Parts struct {
 	Store     kiln.Store
 	Key       *auth.Key
+	DBFS      *service.DBFS // the DBFS tree in DataDir/dbfs
 	Index     *auth.Index
 	Service   *service.Service
 	Denials   *service.Denials
@@ -79,6 +111,8 @@ type Parts struct {
 // Server is a running (or ready to run) kiln server.
 type Server struct {
 	*Parts
+	// Runner executes job runs; it starts and stops with Serve.
+	Runner   *runner.Runner
 	http     *http.Server
 	listener net.Listener
 	wg       sync.WaitGroup
@@ -117,11 +151,90 @@ func DatabasePath(dataDir string) string { return filepath.Join(dataDir, "kiln.d
 // KeyPath is the token key file inside a data directory.
 func KeyPath(dataDir string) string { return filepath.Join(dataDir, "token.key") }
 
+// SecretsKeyPath is the secrets key file inside a data directory.
+func SecretsKeyPath(dataDir string) string { return filepath.Join(dataDir, "secrets.key") }
+
+// DBFSPath is the DBFS tree inside a data directory.
+func DBFSPath(dataDir string) string { return filepath.Join(dataDir, "dbfs") }
+
+// MissRefreshInterval spaces the token index refreshes that lookups of
+// unknown tokens trigger on a shared (PostgreSQL) store: a flood of bad
+// tokens costs each replica at most 200 small reads a second, and delays
+// each bad token by at most about 5ms. docs/benchmarks.md has the figures
+// behind the choice.
+const MissRefreshInterval = 5 * time.Millisecond
+
+// healthOnly is the handler of an executor-only node: liveness and
+// readiness (the store answers) for whatever supervises it, nothing else.
+func healthOnly(store kiln.Store) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if err := store.Ping(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"status":"unavailable"}`))
+			return
+		}
+		w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"This kiln node executes runs only (--no-api)."}`))
+	})
+	return mux
+}
+
+// dsn is the store the configuration names.
+func (c *Config) dsn() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return DatabasePath(c.DataDir)
+}
+
+// checkShared refuses a PostgreSQL configuration without shared keys:
+// each replica would otherwise make its own key files and refuse (or, on a
+// first start, split) the workspace. The fingerprints recorded in the
+// database then catch keys that are given but differ.
+func (c *Config) checkShared() error {
+	if c.DatabaseURL == "" {
+		if c.NoAPI {
+			// On SQLite the node would share the serving process's data
+			// directory, and so its executor identity.
+			return fmt.Errorf("--no-api needs --database-url: executor-only nodes share a PostgreSQL store with the replicas that serve the API")
+		}
+		return nil
+	}
+	if !sqlstore.IsPostgresURL(c.DatabaseURL) {
+		return fmt.Errorf("--database-url must be a postgres:// or postgresql:// URL")
+	}
+	var missing []string
+	if c.TokenKey == "" {
+		missing = append(missing, "KILN_TOKEN_KEY_FILE (or KILN_TOKEN_KEY)")
+	}
+	if c.SecretsKey == "" {
+		missing = append(missing, "KILN_SECRETS_KEY_FILE (or KILN_SECRETS_KEY)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("with --database-url every replica must use the same keys, so kiln will not make its own per data directory: set %s to a file holding the shared key (64 hex characters, such as the output of: od -An -tx1 -N32 /dev/urandom | tr -d ' \\n')",
+			strings.Join(missing, " and "))
+	}
+	return nil
+}
+
 // OpenParts opens the data directory, initialises it on first use
 // (printing a generated admin password once, to the log), and loads the
 // token index. Close the store when done.
 func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 	c.defaults()
+	if err := c.checkShared(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
@@ -136,8 +249,21 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 	} else if key, _, err = auth.LoadOrCreateKeyFile(KeyPath(c.DataDir)); err != nil {
 		return nil, fmt.Errorf("token key: %w", err)
 	}
+	// The secrets key has the token key's format, in its own file.
+	var secretsKey *auth.Key
+	if c.SecretsKey != "" {
+		if secretsKey, err = auth.ParseKey(c.SecretsKey); err != nil {
+			return nil, fmt.Errorf("KILN_SECRETS_KEY: %w", err)
+		}
+	} else if secretsKey, _, err = auth.LoadOrCreateKeyFile(SecretsKeyPath(c.DataDir)); err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
+	}
+	box, err := service.NewSecretBox(secretsKey)
+	if err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
+	}
 	var store kiln.Store
-	store, err = sqlstore.Open(ctx, DatabasePath(c.DataDir))
+	store, err = sqlstore.Open(ctx, c.dsn())
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
@@ -159,13 +285,35 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 				"admin", res.AdminEmail, "password", res.GeneratedPassword)
 		}
 	}
+	if err := service.InitSecrets(ctx, store, box); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("initialising secrets: %s", kiln.ErrorMessage(err))
+	}
+	dbfs, err := service.OpenDBFS(DBFSPath(c.DataDir))
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("opening DBFS: %w", err)
+	}
 	index := auth.NewIndex(store, key, c.Log)
+	if c.DatabaseURL != "" && c.UnknownTokenRefresh >= 0 {
+		// Replicas: a token or user created through another replica a
+		// moment ago must work here at once (see SetMissRefresh).
+		every := c.UnknownTokenRefresh
+		if every == 0 {
+			every = MissRefreshInterval
+		}
+		index.SetMissRefresh(every)
+	}
 	if err := index.Load(ctx); err != nil {
+		dbfs.Close()
 		store.Close()
 		return nil, fmt.Errorf("loading tokens: %w", err)
 	}
+	svc := service.New(store, index, c.Log)
+	svc.SetSecretBox(box)
+	svc.SetDBFS(dbfs)
 	p := &Parts{
-		Store: store, Key: key, Index: index, Service: service.New(store, index, c.Log),
+		Store: store, Key: key, DBFS: dbfs, Index: index, Service: svc,
 		Denials: service.NewDenials(store, c.Log), Throttle: auth.NewThrottle(c.AuthFailureRate, float64(max(c.AuthFailureBurst, 0))),
 		Workspace: res.Workspace, Log: c.Log, Config: c,
 	}
@@ -183,11 +331,18 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	if p.Config.Console != nil {
 		console = p.Config.Console(p)
 	}
-	handler := api.New(api.Config{
+	var handler http.Handler = api.New(api.Config{
 		Service: p.Service, Index: p.Index, Denials: p.Denials, Throttle: p.Throttle, Store: p.Store,
 		Log: p.Log, WorkspaceID: p.Workspace.ID, BaseURL: p.Config.BaseURL, Console: console,
 	})
+	if p.Config.NoAPI {
+		handler = healthOnly(p.Store)
+	}
 	s := &Server{Parts: p}
+	if s.Runner, err = newRunner(p); err != nil {
+		p.Store.Close()
+		return nil, err
+	}
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -241,9 +396,20 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { defer s.wg.Done(); s.Index.Run(bg, s.Config.PollInterval, time.Minute) }()
 	go func() { defer s.wg.Done(); s.Denials.Run(bg, s.Config.AuditFlushInterval) }()
 
+	if err := s.Runner.Start(ctx); err != nil {
+		stopBG()
+		s.wg.Wait()
+		s.Store.Close()
+		s.DBFS.Close()
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()
-	s.Log.Info("kiln is serving", "url", s.URL(), "workspace_id", s.Workspace.ID, "data_dir", s.Config.DataDir)
+	if s.Config.NoAPI {
+		s.Log.Info("kiln is executing runs (no API: --no-api)", "health", s.URL()+"/readyz", "workspace_id", s.Workspace.ID, "data_dir", s.Config.DataDir)
+	} else {
+		s.Log.Info("kiln is serving", "url", s.URL(), "workspace_id", s.Workspace.ID, "data_dir", s.Config.DataDir)
+	}
 
 	var serveErr error
 	select {
@@ -257,11 +423,13 @@ func (s *Server) Serve(ctx context.Context) error {
 		cancel()
 		<-errc
 	}
+	s.stopRunner()
 	stopBG()
 	s.wg.Wait()
 	if err := s.Store.Close(); err != nil {
 		s.Log.Warn("closing the store", "err", err)
 	}
+	s.DBFS.Close()
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}

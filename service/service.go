@@ -23,12 +23,17 @@ type Service struct {
 	index *auth.Index
 	log   *slog.Logger
 	now   func() time.Time
+
+	secrets *SecretBox  // seals secret values; see SetSecretBox
+	dbfs    *DBFS       // the DBFS tree; see SetDBFS
+	jobs    jobsRuntime // the executor's hooks and compute; see SetRunner
 }
 
 // New returns a service over store. index must be loaded; the service
 // refreshes it after each of its own writes so that they take effect on
 // the next request.
 func New(store kiln.Store, index *auth.Index, log *slog.Logger) *Service {
+	go dummyHash() // ready before the first login needs it
 	return &Service{store: store, index: index, log: log, now: time.Now}
 }
 

@@ -13,17 +13,29 @@ const DefaultChangesLimit = 1000
 // Notify records a change notice at the transaction time. It is written
 // with the transaction, so a rolled-back Update leaves no notice.
 //
-// Sequence numbers come from the single SQLite writer and so become visible
-// in order; a dialect with concurrent writers (PostgreSQL) must preserve
-// that, or pollers reading "after seq" could skip a notice.
+// Sequence numbers must become visible in order, or pollers reading
+// "after seq" could skip a notice. They do because writers take turns:
+// SQLite's single writer, PostgreSQL's write lock (see postgresDialect),
+// which is released only once the commit is visible.
+//
+// On PostgreSQL the first Notify of a transaction also queues a
+// notification on ChangesChannel, delivered to listeners at commit (and
+// dropped with a rollback).
 func (t *tx) Notify(kind kiln.ChangeKind, ref string) error {
 	const op = "notify change"
 	if err := t.writable(op); err != nil {
 		return err
 	}
-	if _, err := t.exec(`INSERT INTO changes (kind, ref, at) VALUES (?, ?, ?)`,
+	// Unguarded: nothing here can conflict, so a failure is fatal anyway.
+	if _, err := t.sql.ExecContext(t.ctx, t.s.d.rebind(`INSERT INTO changes (kind, ref, at) VALUES (?, ?, ?)`),
 		string(kind), ref, t.now.UnixMilli()); err != nil {
 		return internal(op, err)
+	}
+	if q := t.s.d.notifyQuery(); q != "" && !t.notified {
+		if _, err := t.sql.ExecContext(t.ctx, q); err != nil {
+			return internal(op, err)
+		}
+		t.notified = true
 	}
 	return nil
 }

@@ -19,13 +19,14 @@ import (
 //   - driver errors are classified by the engine's error code, never by
 //     message text, which changes between versions and locales.
 //
-// Adding PostgreSQL means writing a pgx-backed dialect (SQLSTATE 23505 is
-// errUnique, 23503 errForeignKey), a migrations/postgres directory mirroring
-// migrations/sqlite, and a case in dialectFor; callers keep calling Open.
-// Two behaviours the conformance suite pins down need care there: a
-// failed statement must not doom its transaction (PostgreSQL aborts the
-// whole transaction, so statements that may conflict need a SAVEPOINT),
-// and change sequence numbers must become visible in order (see Notify).
+// Two dialects exist: SQLite (sqlite.go) and PostgreSQL (postgres.go),
+// each with its migrations/<name> directory mirroring the other. Two
+// behaviours the conformance suite pins down differ between engines and
+// are handled through this interface: a failed statement must not doom its
+// transaction (PostgreSQL aborts the whole transaction, so write
+// statements run under a SAVEPOINT: savepoints), and change sequence
+// numbers must become visible in order (writers are serialised:
+// beginWrite).
 type dialect interface {
 	// name is the dialect's name, also the migrations subdirectory.
 	name() string
@@ -40,6 +41,32 @@ type dialect interface {
 	rebind(query string) string
 	// classify says what kind of failure a driver error is.
 	classify(err error) errClass
+
+	// beginWrite runs first in every Update's transaction: where the
+	// engine does not serialise writers by itself, it takes the store-wide
+	// write lock that makes Updates run one at a time across processes.
+	beginWrite(ctx context.Context, tx *sql.Tx) error
+	// lockMigrations makes conn the only one migrating, across processes,
+	// until unlock; a nil unlock means the dialect needs no lock (each
+	// migration's own write transaction is enough).
+	lockMigrations(ctx context.Context, conn *sql.Conn) (unlock func(), err error)
+	// savepoints reports whether a failed statement aborts the whole
+	// transaction, so that write statements must run under a savepoint
+	// for the transaction to go on after a conflict.
+	savepoints() bool
+	// notifyQuery is the statement that announces committed change
+	// notices to other processes, run once in a transaction that calls
+	// Notify; "" when the dialect has no such channel.
+	notifyQuery() string
+	// watch returns a channel that receives a value after any process
+	// commits change notices, or nil if the dialect cannot tell.
+	watch(ctx context.Context) <-chan struct{}
+	// close releases what open started besides the pools.
+	close() error
+	// lostConnection reports whether err means the connection was lost or
+	// closed by the server, so that a transaction that has not started
+	// may be tried again on another connection.
+	lostConnection(err error) bool
 }
 
 // errClass is a driver error's meaning to the store.
@@ -60,11 +87,17 @@ func dialectFor(dsn string) (dialect, error) {
 	switch {
 	case dsn == "":
 		return nil, errors.New("sqlstore: empty DSN")
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, fmt.Errorf("sqlstore: PostgreSQL is not supported yet")
+	case IsPostgresURL(dsn):
+		return &postgresDialect{}, nil
 	default:
 		return sqliteDialect{}, nil
 	}
+}
+
+// IsPostgresURL reports whether dsn names a PostgreSQL database
+// (postgres:// or postgresql://) rather than a SQLite file.
+func IsPostgresURL(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // rebindNumbered rewrites "?" placeholders as $1, $2, … (PostgreSQL's

@@ -180,23 +180,38 @@ type fsDialect struct {
 
 func (d fsDialect) migrations() fs.FS { return d.fsys }
 
-func TestMigrationsAreAppendOnly(t *testing.T) {
-	initSQL, err := fs.ReadFile(sqliteDialect{}.migrations(), "0001_init.sql")
+// realMigrations returns the embedded SQLite migrations, to which a test
+// adds or in which it edits one. Copying all of them (rather than naming
+// 0001 alone) keeps the test true as migrations are appended.
+func realMigrations(t *testing.T) fstest.MapFS {
+	t.Helper()
+	m := fstest.MapFS{}
+	err := fs.WalkDir(sqliteDialect{}.migrations(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(sqliteDialect{}.migrations(), p)
+		m[p] = &fstest.MapFile{Data: b}
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+func TestMigrationsAreAppendOnly(t *testing.T) {
+	added := realMigrations(t)
+	added["9000_extra.sql"] = &fstest.MapFile{Data: []byte(`CREATE TABLE extra (x INTEGER) STRICT;`)}
+	edited := realMigrations(t)
+	edited["0001_init.sql"] = &fstest.MapFile{Data: append([]byte("-- edited\n"), edited["0001_init.sql"].Data...)}
 	for _, c := range []struct {
 		name    string
 		fsys    fstest.MapFS
 		wantErr string // "" for success
 	}{
-		{"AddedMigrationApplies", fstest.MapFS{
-			"0001_init.sql":  {Data: initSQL},
-			"0002_extra.sql": {Data: []byte(`CREATE TABLE extra (x INTEGER) STRICT;`)},
-		}, ""},
-		{"EditedMigrationRefused", fstest.MapFS{
-			"0001_init.sql": {Data: append([]byte("-- edited\n"), initSQL...)},
-		}, "was changed after it was applied"},
+		{"AddedMigrationApplies", added, ""},
+		{"EditedMigrationRefused", edited, "was changed after it was applied"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, path := open(t) // applies the real migrations
@@ -267,7 +282,7 @@ func TestConcurrentOpensOfANewFileBothSucceed(t *testing.T) {
 }
 
 func TestOpenRejectsNonPaths(t *testing.T) {
-	for _, dsn := range []string{"", ":memory:", "file:kiln.db?mode=memory", "postgres://localhost/kiln"} {
+	for _, dsn := range []string{"", ":memory:", "file:kiln.db?mode=memory", "postgres://127.0.0.1:1/kiln"} {
 		if s, err := Open(t.Context(), dsn); err == nil {
 			s.Close()
 			t.Errorf("Open(%q): got a store, want an error", dsn)

@@ -53,6 +53,27 @@ func (sqliteDialect) classify(err error) errClass {
 	return errOther
 }
 
+// beginWrite does nothing: BEGIN IMMEDIATE (_txlock, see open) already
+// makes SQLite's writers take turns, across processes too.
+func (sqliteDialect) beginWrite(context.Context, *sql.Tx) error { return nil }
+
+// lockMigrations needs no lock: each migration runs in an immediate
+// transaction that re-checks whether another process applied it.
+func (sqliteDialect) lockMigrations(context.Context, *sql.Conn) (func(), error) { return nil, nil }
+
+// savepoints is false: SQLite fails the statement, not the transaction.
+func (sqliteDialect) savepoints() bool { return false }
+
+// notifyQuery is empty: other processes on the file see notices by polling.
+func (sqliteDialect) notifyQuery() string { return "" }
+
+func (sqliteDialect) watch(context.Context) <-chan struct{} { return nil }
+
+func (sqliteDialect) close() error { return nil }
+
+// lostConnection is false: a file has no connection to lose.
+func (sqliteDialect) lostConnection(error) bool { return false }
+
 // open opens two pools on the same file.
 //
 // SQLite allows one writer at a time. The write pool therefore has a single

@@ -1,6 +1,7 @@
-// Package sqlstore implements [kiln.Store] on a SQL database: today a single
-// SQLite file (pure Go, modernc.org/sqlite), designed so that PostgreSQL can
-// be added as a second dialect without changing callers.
+// Package sqlstore implements [kiln.Store] on a SQL database: a single
+// SQLite file (pure Go, modernc.org/sqlite), the default, or a PostgreSQL
+// database (github.com/jackc/pgx/v5) shared by several kiln replicas. The
+// two are dialects behind one implementation; callers do not see which.
 //
 // Open a store with [Open], which also brings the schema up to date with the
 // embedded migrations:
@@ -32,9 +33,9 @@ import (
 )
 
 // Store is a [kiln.Store] backed by a SQL database. It is safe for
-// concurrent use. Updates are serialised (one writer at a time); Views run
-// concurrently with each other and with an Update, each on a consistent
-// snapshot.
+// concurrent use. Updates are serialised (one writer at a time, across
+// every process using the database); Views run concurrently with each
+// other and with an Update, each on a consistent snapshot.
 type Store struct {
 	d     dialect
 	read  *sql.DB
@@ -86,8 +87,9 @@ func withIDs(next func() int64) Option {
 }
 
 // Open opens the store at dsn, creating it if needed, and applies any
-// pending migrations before returning. dsn is the path of a SQLite database
-// file (the directory must exist). Opening an up-to-date store again, even
+// pending migrations before returning. dsn is a postgres:// or
+// postgresql:// URL (the database must exist), or else the path of a SQLite
+// database file (the directory must exist). Opening an up-to-date store again, even
 // from another process, changes nothing.
 //
 // Open fails if the database was migrated by a newer kiln (it holds a
@@ -103,12 +105,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 
 // openDialect is Open with the dialect chosen; tests substitute their own.
 func openDialect(ctx context.Context, d dialect, dsn string, opts ...Option) (*Store, error) {
-	o := options{
-		clock:       time.Now,
-		busyTimeout: 10 * time.Second,
-		readConns:   max(4, runtime.GOMAXPROCS(0)),
-		newID:       randomID,
-	}
+	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -135,6 +132,15 @@ func openDialect(ctx context.Context, d dialect, dsn string, opts ...Option) (*S
 	return s, nil
 }
 
+func defaultOptions() options {
+	return options{
+		clock:       time.Now,
+		busyTimeout: 10 * time.Second,
+		readConns:   max(4, runtime.GOMAXPROCS(0)),
+		newID:       randomID,
+	}
+}
+
 // Minimum and bound of generated ids: 16 digits like Databricks ids, and
 // below 2^53 so that JavaScript reads them exactly.
 const (
@@ -151,6 +157,11 @@ func randomID() int64 { return minID + rand.Int64N(maxID-minID) }
 // Tx after it returns.
 func (s *Store) View(ctx context.Context, fn func(kiln.Tx) error) error {
 	sqlTx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil && s.d.lostConnection(err) {
+		// A pooled connection the server dropped (a restart, a failover)
+		// fails at BEGIN; nothing ran yet, so a new connection may retry.
+		sqlTx, err = s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	}
 	if err != nil {
 		return kiln.Internal(fmt.Errorf("sqlstore: begin view: %w", err))
 	}
@@ -164,7 +175,11 @@ func (s *Store) View(ctx context.Context, fn func(kiln.Tx) error) error {
 // Updates run one at a time, so fn must not call Update on the same store:
 // it would wait for itself forever.
 func (s *Store) Update(ctx context.Context, fn func(kiln.Tx) error) (err error) {
-	sqlTx, err := s.write.BeginTx(ctx, nil)
+	sqlTx, err := s.beginUpdate(ctx)
+	if err != nil && s.d.lostConnection(err) {
+		// As in View: fn has not run, so a new connection may retry.
+		sqlTx, err = s.beginUpdate(ctx)
+	}
 	if err != nil {
 		return kiln.Internal(fmt.Errorf("sqlstore: begin update: %w", err))
 	}
@@ -176,7 +191,7 @@ func (s *Store) Update(ctx context.Context, fn func(kiln.Tx) error) (err error) 
 	}()
 	// The clock is read once the write lock is held, so transactions'
 	// times follow their commit order.
-	if err := fn(&tx{ctx: ctx, s: s, sql: sqlTx, now: s.txTime(), stmts: s.writeStmts}); err != nil {
+	if err := fn(&tx{ctx: ctx, s: s, sql: sqlTx, now: s.txTime(), stmts: s.writeStmts, guard: s.d.savepoints()}); err != nil {
 		return err
 	}
 	committed = true // Commit ends the transaction even when it fails
@@ -184,6 +199,19 @@ func (s *Store) Update(ctx context.Context, fn func(kiln.Tx) error) (err error) 
 		return kiln.Internal(fmt.Errorf("sqlstore: commit: %w", err))
 	}
 	return nil
+}
+
+// beginUpdate begins a write transaction holding the dialect's write lock.
+func (s *Store) beginUpdate(ctx context.Context) (*sql.Tx, error) {
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.d.beginWrite(ctx, sqlTx); err != nil {
+		sqlTx.Rollback()
+		return nil, err
+	}
+	return sqlTx, nil
 }
 
 // txTime is the instant of a new transaction: the clock truncated to
@@ -202,13 +230,21 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// WatchChanges implements [kiln.ChangeWatcher]: on PostgreSQL the
+// returned channel receives a value soon after any process (this one
+// included) commits change notices, through LISTEN/NOTIFY; on SQLite it is
+// nil, and other processes' notices are seen by polling Changes. A value
+// means "read Changes now", never which notices: several commits may
+// share one. The subscription ends with ctx or Close.
+func (s *Store) WatchChanges(ctx context.Context) <-chan struct{} { return s.d.watch(ctx) }
+
 // Close closes the store, waiting for running transactions to finish.
 // Calling it again returns the first result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		// Readers first, so that the writer's connection is the last one
 		// and SQLite can checkpoint the WAL into the main file on close.
-		err := errors.Join(s.readStmts.close(), s.writeStmts.close(), s.read.Close(), s.write.Close())
+		err := errors.Join(s.d.close(), s.readStmts.close(), s.writeStmts.close(), s.read.Close(), s.write.Close())
 		if err != nil {
 			s.closeErr = kiln.Internal(fmt.Errorf("sqlstore: close: %w", err))
 		}

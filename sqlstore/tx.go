@@ -19,6 +19,10 @@ type tx struct {
 	now      time.Time
 	readOnly bool
 	stmts    stmtCache // the pool's prepared statements
+	// guard runs each exec under a savepoint (dialect.savepoints).
+	guard bool
+	// notified records that the dialect's notifyQuery ran.
+	notified bool
 }
 
 var _ kiln.Tx = (*tx)(nil)
@@ -37,10 +41,15 @@ func (t *tx) writable(op string) error {
 }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	args = storableText(args)
+	if t.guard {
+		return t.execGuarded(query, args...)
+	}
 	return t.sql.ExecContext(t.ctx, t.s.d.rebind(query), args...)
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	args = storableText(args)
 	if st := t.stmts[query]; st != nil {
 		return t.sql.StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
 	}
@@ -48,6 +57,7 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 }
 
 func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	args = storableText(args)
 	if st := t.stmts[query]; st != nil {
 		return t.sql.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
 	}

@@ -9,6 +9,27 @@ import (
 )
 
 var settingsTests = []test{
+	{"Text/UnstorableBytesAreReplacedAlike", func(t *testing.T, s kiln.Store) {
+		// NUL and invalid UTF-8 read back as U+FFFD on every backend, and a
+		// lookup by such a name finds nothing instead of failing.
+		update(t, s, func(tx kiln.Tx) error {
+			return tx.SetSettings(map[string]string{"k": "a\x00b\xffc"})
+		})
+		view(t, s, func(tx kiln.Tx) error {
+			kv, err := tx.Settings()
+			if err != nil || kv["k"] != "a\uFFFDb\uFFFDc" {
+				t.Errorf("Settings: got %q, %v, want %q", kv["k"], err, "a\uFFFDb\uFFFDc")
+			}
+			if _, err := tx.PrincipalByName("nobody\x00@example.com"); kiln.ErrorCode(err) != kiln.ENotFound {
+				t.Errorf("PrincipalByName with NUL: got %v, want ENotFound", err)
+			}
+			ps, _, err := tx.Principals(kiln.PrincipalFilter{DisplayName: "\xff\xfe"})
+			if err != nil || len(ps) != 0 {
+				t.Errorf("Principals filtered by invalid UTF-8: got %v, %v, want none", ps, err)
+			}
+			return nil
+		})
+	}},
 	{"Settings/EmptyBeforeAnySet", func(t *testing.T, s kiln.Store) {
 		view(t, s, func(tx kiln.Tx) error {
 			kv, err := tx.Settings()

@@ -1,0 +1,156 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/service"
+)
+
+// secretsRoutes registers the Secrets API. secrets/get is answered with
+// 403 for every caller: values are readable only by task runs (through
+// service.SecretForRun), never over the API.
+func (s *Server) secretsRoutes() {
+	s.authed("POST /api/2.0/secrets/scopes/create", s.createSecretScope)
+	s.authed("GET /api/2.0/secrets/scopes/list", s.listSecretScopes)
+	s.authed("POST /api/2.0/secrets/scopes/delete", s.deleteSecretScope)
+	s.authed("POST /api/2.0/secrets/put", s.putSecret)
+	s.authed("GET /api/2.0/secrets/list", s.listSecrets)
+	s.authed("POST /api/2.0/secrets/delete", s.deleteSecret)
+	s.authed("GET /api/2.0/secrets/get", s.getSecret)
+}
+
+type createScopeRequest struct {
+	Scope                  string `json:"scope"`
+	InitialManagePrincipal string `json:"initial_manage_principal"`
+	ScopeBackendType       string `json:"scope_backend_type"`
+}
+
+func (s *Server) createSecretScope(w http.ResponseWriter, r *http.Request) error {
+	var req createScopeRequest
+	if err := decodeBody(r, &req, true); err != nil {
+		return err
+	}
+	if err := s.svc.CreateSecretScope(r.Context(), req.Scope, req.InitialManagePrincipal, req.ScopeBackendType); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, empty)
+	return nil
+}
+
+type scopeInfo struct {
+	Name        string `json:"name"`
+	BackendType string `json:"backend_type"`
+}
+
+// Empty lists are left out, as Databricks does.
+type listScopesResponse struct {
+	Scopes []scopeInfo `json:"scopes,omitempty"`
+}
+
+func (s *Server) listSecretScopes(w http.ResponseWriter, r *http.Request) error {
+	scs, err := s.svc.ListSecretScopes(r.Context())
+	if err != nil {
+		return err
+	}
+	var resp listScopesResponse
+	for _, sc := range scs {
+		resp.Scopes = append(resp.Scopes, scopeInfo{Name: sc.Name, BackendType: sc.BackendType})
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+type scopeRequest struct {
+	Scope string `json:"scope"`
+	Key   string `json:"key"`
+}
+
+func (s *Server) deleteSecretScope(w http.ResponseWriter, r *http.Request) error {
+	var req scopeRequest
+	if err := decodeBody(r, &req, true); err != nil {
+		return err
+	}
+	if err := s.svc.DeleteSecretScope(r.Context(), req.Scope); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, empty)
+	return nil
+}
+
+type putSecretRequest struct {
+	Scope       string  `json:"scope"`
+	Key         string  `json:"key"`
+	StringValue *string `json:"string_value"`
+	BytesValue  *string `json:"bytes_value"`
+}
+
+func (s *Server) putSecret(w http.ResponseWriter, r *http.Request) error {
+	var req putSecretRequest
+	if err := decodeBody(r, &req, true); err != nil {
+		return err
+	}
+	p := service.PutSecretParams{Scope: req.Scope, Key: req.Key, StringValue: req.StringValue}
+	if req.BytesValue != nil {
+		b, err := decodeBase64("bytes_value", *req.BytesValue)
+		if err != nil {
+			return err
+		}
+		p.BytesValue = b
+		if p.BytesValue == nil {
+			p.BytesValue = []byte{}
+		}
+	}
+	if err := s.svc.PutSecret(r.Context(), p); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, empty)
+	return nil
+}
+
+type secretInfo struct {
+	Key                  string `json:"key"`
+	LastUpdatedTimestamp int64  `json:"last_updated_timestamp"`
+}
+
+type listSecretsResponse struct {
+	Secrets []secretInfo `json:"secrets,omitempty"`
+}
+
+func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
+	q, err := readParams(r)
+	if err != nil {
+		return err
+	}
+	scope, err := q.get("scope")
+	if err != nil {
+		return err
+	}
+	list, err := s.svc.ListSecrets(r.Context(), scope)
+	if err != nil {
+		return err
+	}
+	var resp listSecretsResponse
+	for _, sec := range list {
+		resp.Secrets = append(resp.Secrets, secretInfo{Key: sec.Key, LastUpdatedTimestamp: kiln.MillisOf(sec.Updated)})
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request) error {
+	var req scopeRequest
+	if err := decodeBody(r, &req, true); err != nil {
+		return err
+	}
+	if err := s.svc.DeleteSecret(r.Context(), req.Scope, req.Key); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, empty)
+	return nil
+}
+
+// getSecret refuses every caller, admins included.
+func (s *Server) getSecret(w http.ResponseWriter, r *http.Request) error {
+	return kiln.Errorf(kiln.EPermission, "Secret values are not readable over the API: tasks read them with dbutils.secrets.get.")
+}

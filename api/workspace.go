@@ -1,0 +1,327 @@
+package api
+
+import (
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/service"
+)
+
+// importBodyLimit bounds a workspace/import body: kiln.MaxObjectSize of
+// content as base64 (4/3 larger) plus room for the other fields and
+// multipart framing. Larger bodies are MAX_NOTEBOOK_SIZE_EXCEEDED.
+const importBodyLimit = kiln.MaxObjectSize/3*4 + 1<<20
+
+// workspaceRoutes registers the Workspace, Secrets and DBFS APIs (one
+// call from routes()).
+func (s *Server) workspaceRoutes() {
+	s.authedLimit("POST /api/2.0/workspace/import", importBodyLimit, s.importObject)
+	s.authed("GET /api/2.0/workspace/export", s.exportObject)
+	s.authed("GET /api/2.0/workspace/list", s.listObjects)
+	s.authed("GET /api/2.0/workspace/get-status", s.objectStatus)
+	s.authed("POST /api/2.0/workspace/mkdirs", s.mkdirs)
+	s.authed("POST /api/2.0/workspace/delete", s.deleteObject)
+	s.secretsRoutes()
+	s.dbfsRoutes()
+}
+
+// objectInfo is the Workspace API's ObjectInfo. object_id is always sent
+// (the root's is 0); zero times and sizes are left out, as Databricks
+// leaves out unset fields.
+type objectInfo struct {
+	ObjectType string `json:"object_type"`
+	ObjectID   int64  `json:"object_id"`
+	Path       string `json:"path"`
+	Language   string `json:"language,omitempty"`
+	CreatedAt  int64  `json:"created_at,omitempty"`
+	ModifiedAt int64  `json:"modified_at,omitempty"`
+	Size       int64  `json:"size,omitempty"`
+	ResourceID string `json:"resource_id"`
+}
+
+func infoOf(o *kiln.WorkspaceObject) objectInfo {
+	return objectInfo{
+		ObjectType: string(o.Type), ObjectID: o.ID, Path: o.Path, Language: string(o.Language),
+		CreatedAt: kiln.MillisOf(o.Created), ModifiedAt: kiln.MillisOf(o.Modified), Size: o.Size,
+		ResourceID: strconv.FormatInt(o.ID, 10),
+	}
+}
+
+// decodeBase64 decodes a base64 field, padded or not.
+func decodeBase64(field, s string) ([]byte, error) {
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	if b, err := base64.RawStdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return nil, kiln.Errorf(kiln.EInvalid, "%s must be base64-encoded.", field)
+}
+
+// parseBool reads a boolean parameter as Python and Go clients send it:
+// true/True/1 and false/False/0; empty is false.
+func parseBool(name, v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1":
+		return true, nil
+	case "", "false", "0":
+		return false, nil
+	}
+	return false, kiln.Errorf(kiln.EInvalid, "Parameter %s must be true or false, got %.40q.", name, v)
+}
+
+// bodyTooLarge reports whether err is the body limit being hit.
+func bodyTooLarge(err error) bool {
+	var tooBig *http.MaxBytesError
+	return errors.As(err, &tooBig)
+}
+
+type importRequest struct {
+	Path      string   `json:"path"`
+	Format    string   `json:"format"`
+	Language  string   `json:"language"`
+	Content   string   `json:"content"`
+	Overwrite flexBool `json:"overwrite"`
+}
+
+// isMultipart reports whether r carries multipart/form-data.
+func isMultipart(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "multipart/form-data"
+}
+
+// maxFormField bounds a non-file multipart field.
+const maxFormField = 64 << 10
+
+// readFormField reads a small multipart field.
+func readFormField(p io.Reader, name string) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(p, maxFormField+1))
+	if err != nil {
+		return "", err
+	}
+	if len(b) > maxFormField {
+		return "", kiln.Errorf(kiln.EInvalid, "Form field %s is too large.", name)
+	}
+	return string(b), nil
+}
+
+// importParams decodes an import request: JSON with base64 content, or
+// multipart/form-data with fields path, format, language, overwrite and
+// the raw bytes in the part named content (a file part, as the Go SDK's
+// Upload sends, or a plain field; either way not base64).
+func importParams(r *http.Request) (service.ImportParams, error) {
+	var p service.ImportParams
+	if !isMultipart(r) {
+		var req importRequest
+		if err := decodeBody(r, &req, true); err != nil {
+			return p, err
+		}
+		if base64.StdEncoding.DecodedLen(len(req.Content)) > kiln.MaxObjectSize+2 {
+			return p, service.TooLargeObject()
+		}
+		content, err := decodeBase64("content", req.Content)
+		if err != nil {
+			return p, err
+		}
+		return service.ImportParams{Path: req.Path, Format: req.Format, Language: req.Language,
+			Content: content, Overwrite: bool(req.Overwrite)}, nil
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return p, kiln.Errorf(kiln.EMalformed, "Malformed multipart request body.")
+	}
+	seen := false
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return p, multipartError(err)
+		}
+		name := part.FormName()
+		if name == "content" {
+			b, err := io.ReadAll(io.LimitReader(part, kiln.MaxObjectSize+1))
+			if err != nil {
+				return p, multipartError(err)
+			}
+			if len(b) > kiln.MaxObjectSize {
+				return p, service.TooLargeObject()
+			}
+			p.Content, seen = b, true
+			continue
+		}
+		v, err := readFormField(part, name)
+		if err != nil {
+			return p, multipartError(err)
+		}
+		switch name {
+		case "path":
+			p.Path = v
+		case "format":
+			p.Format = v
+		case "language":
+			p.Language = v
+		case "overwrite":
+			if p.Overwrite, err = parseBool("overwrite", v); err != nil {
+				return p, err
+			}
+		}
+	}
+	if !seen {
+		return p, kiln.Errorf(kiln.EInvalid, "The multipart request has no content part.")
+	}
+	return p, nil
+}
+
+// multipartError turns a multipart reading error into a client error.
+func multipartError(err error) error {
+	var ke *kiln.Error
+	switch {
+	case errors.As(err, &ke):
+		return err
+	case bodyTooLarge(err):
+		// Err keeps the cause for the handler's own error_code.
+		return &kiln.Error{Code: kiln.EInvalid, Message: "Request body is too large.", Err: err}
+	}
+	return kiln.Errorf(kiln.EMalformed, "Malformed multipart request body.")
+}
+
+func (s *Server) importObject(w http.ResponseWriter, r *http.Request) error {
+	p, err := importParams(r)
+	if err != nil {
+		if bodyTooLarge(err) { // through kiln.Error's Err too
+			return service.TooLargeObject()
+		}
+		return err
+	}
+	if err := s.svc.ImportObject(r.Context(), p); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, empty)
+	return nil
+}
+
+type exportResponse struct {
+	Content  string `json:"content"`
+	FileType string `json:"file_type,omitempty"`
+}
+
+func (s *Server) exportObject(w http.ResponseWriter, r *http.Request) error {
+	q, err := readParams(r)
+	if err != nil {
+		return err
+	}
+	path, err := q.get("path")
+	if err != nil {
+		return err
+	}
+	format, err := q.get("format")
+	if err != nil {
+		return err
+	}
+	dd, err := q.get("direct_download")
+	if err != nil {
+		return err
+	}
+	direct, err := parseBool("direct_download", dd)
+	if err != nil {
+		return err
+	}
+	ex, err := s.svc.ExportObject(r.Context(), path, format)
+	if err != nil {
+		return err
+	}
+	if direct {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(ex.Content)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(ex.Content)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, exportResponse{Content: base64.StdEncoding.EncodeToString(ex.Content), FileType: ex.FileType})
+	return nil
+}
+
+// listResponse leaves objects out for an empty folder: Databricks sends
+// {} then, and every SDK reads a missing list as empty.
+type listResponse struct {
+	Objects []objectInfo `json:"objects,omitempty"`
+}
+
+func (s *Server) listObjects(w http.ResponseWriter, r *http.Request) error {
+	q, err := readParams(r)
+	if err != nil {
+		return err
+	}
+	path, err := q.get("path")
+	if err != nil {
+		return err
+	}
+	after, err := q.int("notebooks_modified_after", 0)
+	if err != nil {
+		return err
+	}
+	objs, err := s.svc.ListObjects(r.Context(), path, kiln.TimeOfMillis(after))
+	if err != nil {
+		return err
+	}
+	var resp listResponse
+	for _, o := range objs {
+		resp.Objects = append(resp.Objects, infoOf(o))
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) objectStatus(w http.ResponseWriter, r *http.Request) error {
+	q, err := readParams(r)
+	if err != nil {
+		return err
+	}
+	path, err := q.get("path")
+	if err != nil {
+		return err
+	}
+	o, err := s.svc.ObjectStatus(r.Context(), path)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, infoOf(o))
+	return nil
+}
+
+type pathRequest struct {
+	Path      string   `json:"path"`
+	Recursive flexBool `json:"recursive"`
+}
+
+func (s *Server) mkdirs(w http.ResponseWriter, r *http.Request) error {
+	var req pathRequest
+	if err := decodeBody(r, &req, true); err != nil {
+		return err
+	}
+	if err := s.svc.Mkdirs(r.Context(), req.Path); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, empty)
+	return nil
+}
+
+func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request) error {
+	var req pathRequest
+	if err := decodeBody(r, &req, true); err != nil {
+		return err
+	}
+	if err := s.svc.DeleteObject(r.Context(), req.Path, bool(req.Recursive)); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, empty)
+	return nil
+}

@@ -1,0 +1,443 @@
+// Package pgtest gives tests and benchmarks a real PostgreSQL server to
+// run against: the one named by $KILN_TEST_POSTGRES_URL, or else a
+// throwaway server started from Debian's postgresql binaries in a
+// temporary directory, listening on a free loopback port.
+//
+// Tests never skip for want of PostgreSQL: when neither works they fail
+// with a message that says how to provide one. The store's conformance
+// suite, the CLI and the multi-replica tests all depend on it, and a
+// skipped suite would hide exactly the regressions it exists to catch.
+//
+// A started server belongs to the process that started it. It runs under
+// a small shell that holds the read end of a pipe whose write end only
+// this process has: when the process exits for any reason (a finished
+// test binary, a panic, kill -9), the pipe closes, the shell stops
+// PostgreSQL and deletes its directory. No TestMain is needed and nothing
+// is left behind.
+package pgtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvURL names the variable that points the tests at an existing server:
+// a postgres:// URL of a role that may CREATE DATABASE. When it is set no
+// server is started.
+const EnvURL = "KILN_TEST_POSTGRES_URL"
+
+// EnvBin names the variable that overrides where the PostgreSQL binaries
+// (initdb, postgres) are; by default the newest /usr/lib/postgresql/*/bin.
+const EnvBin = "KILN_TEST_POSTGRES_BIN"
+
+// Options configures [Start].
+type Options struct {
+	// Durable keeps PostgreSQL's default crash safety (fsync on every
+	// commit). Tests leave it off for speed: they never survive a power
+	// cut. Benchmarks set it, so they compare with SQLite's
+	// synchronous=FULL on equal terms.
+	Durable bool
+	// Log receives the server's log; nil discards it.
+	Log func(line string)
+}
+
+// Server is a PostgreSQL server to create test databases on.
+type Server struct {
+	// AdminURL connects as a superuser (or a CREATEDB role) to the
+	// maintenance database.
+	AdminURL string
+	// Dir is the server's data directory when this process started it.
+	Dir string
+
+	stop    func() error
+	counter int
+	mu      sync.Mutex
+}
+
+// Start starts a throwaway server from the Debian binaries. Call Close to
+// stop it early; it also stops by itself when this process exits.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	bin, err := binDir()
+	if err != nil {
+		return nil, err
+	}
+	runAs, err := runAsUser()
+	if err != nil {
+		return nil, err
+	}
+	var lastErr error
+	// A free port found now may be taken before postgres binds it; a
+	// couple of retries make that race harmless.
+	for range 3 {
+		s, err := startOnce(ctx, bin, runAs, o)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+// runAsUser is the account postgres runs under: the current one, or, for
+// root (which postgres refuses to run as), the postgres account that
+// Debian's package creates.
+func runAsUser() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root, and PostgreSQL refuses to: no postgres account to run it as (%v); install Debian's postgresql package, which creates one", err)
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return nil, err
+	}
+	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// binDir finds initdb and postgres.
+func binDir() (string, error) {
+	if d := os.Getenv(EnvBin); d != "" {
+		return d, nil
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	// Newest major version first ("9.6" < "15" numerically).
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "postgres")); err == nil {
+			return d, nil
+		}
+	}
+	if p, err := exec.LookPath("postgres"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", errors.New("no PostgreSQL binaries found in /usr/lib/postgresql/*/bin or $PATH: install Debian's postgresql package (apt-get install postgresql), or set " + EnvBin)
+}
+
+func version(binDir string) float64 {
+	v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(binDir)), 64)
+	return v
+}
+
+// wrapper runs postgres in the background and waits for its standard
+// input to close: when the owning process is gone, it stops postgres
+// (fast shutdown) and removes the directory. It also ends when postgres
+// does, so a server that failed to start leaves nothing running.
+const wrapper = `
+bin=$1 dir=$2 port=$3
+shift 3
+# Keep the pipe on fd 3: an asynchronous list's standard input is
+# /dev/null in a non-interactive shell.
+exec 3<&0
+"$bin/postgres" -D "$dir/data" -p "$port" "$@" >"$dir/log" 2>&1 3<&- </dev/null &
+pg=$!
+( read -r _ <&3 ; kill -INT "$pg" 2>/dev/null ) &
+watcher=$!
+exec 3<&-
+wait "$pg"
+kill "$watcher" 2>/dev/null
+rm -rf "$dir"
+`
+
+// tempBase is where the server's directory goes: the usual temporary
+// directory, unless postgres, running as another account, could not reach
+// it (TMPDIR under /root, say); then /tmp.
+func tempBase(runAs *syscall.Credential) string {
+	base := os.TempDir()
+	if runAs == nil {
+		return base
+	}
+	for d := base; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return "/tmp"
+		}
+		if d == filepath.Dir(d) {
+			return base
+		}
+	}
+}
+
+func startOnce(ctx context.Context, bin string, runAs *syscall.Credential, o Options) (*Server, error) {
+	dir, err := os.MkdirTemp(tempBase(runAs), "kiln-pgtest-")
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Server, error) {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if runAs != nil {
+		if err := os.Chown(dir, int(runAs.Uid), int(runAs.Gid)); err != nil {
+			return fail(err)
+		}
+	}
+	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", filepath.Join(dir, "data"),
+		"-U", "kiln", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: runAs}
+	initdb.Dir = dir
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return fail(fmt.Errorf("initdb: %v\n%s", err, out))
+	}
+	port, err := freePort()
+	if err != nil {
+		return fail(err)
+	}
+	settings := []string{
+		"listen_addresses=127.0.0.1",
+		"unix_socket_directories=", // loopback TCP only
+		"max_connections=300",      // three replicas' pools and the tests
+		"shared_buffers=32MB",
+		"log_min_messages=warning",
+	}
+	if !o.Durable {
+		settings = append(settings, "fsync=off", "synchronous_commit=off", "full_page_writes=off")
+	}
+	args := []string{"-c", wrapper, "pgtest", bin, dir, strconv.Itoa(port)}
+	for _, s := range settings {
+		args = append(args, "-c", s)
+	}
+	cmd := exec.Command("/bin/sh", args...)
+	// A process group of its own: a ^C meant for go test must not reach
+	// postgres before the wrapper can shut it down cleanly.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: runAs, Setpgid: true}
+	cmd.Dir = dir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return fail(err)
+	}
+	if err := cmd.Start(); err != nil {
+		return fail(fmt.Errorf("starting postgres: %w", err))
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	s := &Server{
+		AdminURL: fmt.Sprintf("postgres://kiln@127.0.0.1:%d/postgres?sslmode=disable", port),
+		Dir:      dir,
+	}
+	var once sync.Once
+	s.stop = func() error {
+		once.Do(func() {
+			stdin.Close()
+			select {
+			case <-exited:
+			case <-time.After(30 * time.Second):
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				<-exited
+			}
+		})
+		return nil
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		conn, err := pgx.Connect(cctx, s.AdminURL)
+		cancel()
+		if err == nil {
+			conn.Close(ctx)
+			break
+		}
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(dir, "log")) // usually removed already
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("postgres exited at start: %v\n%s", err, log)
+		default:
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			log, _ := os.ReadFile(filepath.Join(dir, "log"))
+			s.stop()
+			return nil, fmt.Errorf("postgres did not accept connections within 30s: %v\n%s", err, log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if o.Log != nil {
+		go tail(filepath.Join(dir, "log"), o.Log, exited)
+	}
+	return s, nil
+}
+
+// tail forwards the server log until the server exits.
+func tail(path string, logf func(string), done <-chan struct{}) {
+	var off int64
+	for {
+		select {
+		case <-done:
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		b, err := os.ReadFile(path)
+		if err != nil || int64(len(b)) <= off {
+			continue
+		}
+		for _, line := range strings.Split(strings.TrimRight(string(b[off:]), "\n"), "\n") {
+			logf(line)
+		}
+		off = int64(len(b))
+	}
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Close stops a server this process started; a no-op for an external one.
+func (s *Server) Close() error {
+	if s.stop == nil {
+		return nil
+	}
+	return s.stop()
+}
+
+// CreateDatabase creates an empty database and returns its URL. Names are
+// unique within the process and random across processes, so test binaries
+// sharing one external server do not collide.
+func (s *Server) CreateDatabase(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	s.counter++
+	n := s.counter
+	s.mu.Unlock()
+	var b [4]byte
+	rand.Read(b[:])
+	name := fmt.Sprintf("kiln_test_%d_%s", n, hex.EncodeToString(b[:]))
+	conn, err := pgx.Connect(ctx, s.AdminURL)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("CREATE DATABASE: %w", err)
+	}
+	u, err := url.Parse(s.AdminURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// DropDatabase drops the database at dbURL, closing its connections.
+func (s *Server) DropDatabase(ctx context.Context, dbURL string) error {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, s.AdminURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{strings.TrimPrefix(u.Path, "/")}.Sanitize()+" WITH (FORCE)")
+	return err
+}
+
+var (
+	sharedOnce   sync.Once
+	sharedServer *Server
+	sharedErr    error
+)
+
+// Shared returns the server of this process: $KILN_TEST_POSTGRES_URL if
+// set, else one started on first use (and stopped when the process exits).
+func Shared() (*Server, error) {
+	sharedOnce.Do(func() {
+		if u := os.Getenv(EnvURL); u != "" {
+			sharedServer = &Server{AdminURL: u}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			conn, err := pgx.Connect(ctx, u)
+			if err != nil {
+				sharedErr = fmt.Errorf("%s=%s: %w", EnvURL, redact(u), err)
+				return
+			}
+			conn.Close(ctx)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		sharedServer, sharedErr = Start(ctx, Options{})
+	})
+	return sharedServer, sharedErr
+}
+
+// NewDatabase returns the URL of a new, empty database on the shared
+// server, dropped when the test ends. It fails the test, never skips it,
+// when no PostgreSQL can be had.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	s, err := Shared()
+	if err != nil {
+		t.Fatalf("pgtest: no PostgreSQL for the tests: %v\n"+
+			"Install Debian's postgresql package (apt-get install postgresql; scripts/test.sh does) "+
+			"or set %s to a server where this role may CREATE DATABASE.", err, EnvURL)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dbURL, err := s.CreateDatabase(ctx)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.DropDatabase(ctx, dbURL); err != nil {
+			t.Logf("pgtest: dropping %s: %v", redact(dbURL), err)
+		}
+	})
+	return dbURL
+}
+
+// redact hides a URL's password for messages.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Describe says which server the tests use, for logs.
+func Describe() string {
+	s, err := Shared()
+	if err != nil {
+		return "none: " + err.Error()
+	}
+	var b bytes.Buffer
+	b.WriteString(redact(s.AdminURL))
+	if s.Dir != "" {
+		b.WriteString(" (throwaway, " + s.Dir + ")")
+	}
+	return b.String()
+}

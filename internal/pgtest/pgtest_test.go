@@ -1,0 +1,109 @@
+package pgtest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestNewDatabaseIsFreshAndSeparate(t *testing.T) {
+	a, b := NewDatabase(t), NewDatabase(t)
+	if a == b {
+		t.Fatalf("two databases share the URL %s", a)
+	}
+	ctx := context.Background()
+	for _, u := range []string{a, b} {
+		conn, err := pgx.Connect(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tables int
+		err = conn.QueryRow(ctx, `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'`).Scan(&tables)
+		conn.Close(ctx)
+		if err != nil || tables != 0 {
+			t.Errorf("%s: %d tables, %v; want an empty database", u, tables, err)
+		}
+	}
+}
+
+// childEnv makes TestServerStopsWithItsProcess the child that starts a
+// server, prints where, and waits to be killed.
+const childEnv = "PGTEST_CHILD"
+
+// TestServerStopsWithItsProcess: a server started by a process that is
+// then killed with SIGKILL (no cleanup code runs) stops by itself and
+// leaves no directory behind.
+func TestServerStopsWithItsProcess(t *testing.T) {
+	if os.Getenv(childEnv) != "" {
+		if os.Getenv(EnvURL) != "" {
+			fmt.Println("external") // nothing is started with an external server
+		} else if s, err := Start(context.Background(), Options{}); err != nil {
+			fmt.Println("error", err)
+		} else {
+			fmt.Println("started", s.AdminURL, s.Dir)
+		}
+		time.Sleep(time.Minute)
+		return
+	}
+	if os.Getenv(EnvURL) != "" {
+		t.Logf("%s is set: this test starts its own server anyway", EnvURL)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServerStopsWithItsProcess$")
+	cmd.Env = append(os.Environ(), childEnv+"=1", EnvURL+"=")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	var adminURL, dir string
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) > 0 && f[0] == "started" {
+			adminURL, dir = f[1], f[2]
+			break
+		} else if len(f) > 0 && f[0] == "error" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("child: %s", sc.Text())
+		}
+	}
+	if dir == "" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("the child started no server")
+	}
+	conn, err := pgx.Connect(context.Background(), adminURL)
+	if err != nil {
+		t.Fatalf("the child's server does not answer: %v", err)
+	}
+	conn.Close(context.Background())
+	cmd.Process.Kill() // SIGKILL
+	cmd.Wait()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, statErr := os.Stat(dir)
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn, connErr := pgx.Connect(cctx, adminURL)
+		cancel()
+		if connErr == nil {
+			conn.Close(context.Background())
+		}
+		if os.IsNotExist(statErr) && connErr != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30s after its process was killed: directory stat %v, server connect %v; want both gone", statErr, connErr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

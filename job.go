@@ -1,0 +1,324 @@
+package kiln
+
+import "time"
+
+// Job is a saved job definition. Settings is the Databricks JobSettings
+// object kept as JSON, so fields kiln does not interpret round-trip
+// unchanged.
+type Job struct {
+	// ID is numeric, below 2^53.
+	ID        int64
+	Name      string // settings.name, denormalised for list filters
+	CreatorID int64
+	// CreatorName is the creator's user name, filled on read ("" once the
+	// creator is deleted).
+	CreatorName string
+	Settings    []byte // JSON JobSettings
+	Created     time.Time
+}
+
+// JobFilter selects jobs, ordered by creation (oldest first, then id).
+// Zero fields do not filter.
+type JobFilter struct {
+	// Name matches settings.name exactly.
+	Name string
+	// CreatorID keeps the jobs of one creator (what a non-admin may see).
+	CreatorID int64
+	// AfterCreated and AfterID page by key: only jobs after that one in
+	// the list order. Set both from the last job of the previous page.
+	AfterCreated time.Time
+	AfterID      int64
+	// Offset skips jobs (the legacy paging); Limit 0 means all.
+	Offset, Limit int
+}
+
+// Life cycle and result states of runs and task runs, exactly as
+// Databricks names them (orchestrators poll them and refuse values they do
+// not know).
+const (
+	LifeCyclePending         = "PENDING"
+	LifeCycleQueued          = "QUEUED"
+	LifeCycleBlocked         = "BLOCKED"
+	LifeCycleWaitingForRetry = "WAITING_FOR_RETRY"
+	LifeCycleRunning         = "RUNNING"
+	LifeCycleTerminating     = "TERMINATING"
+	LifeCycleTerminated      = "TERMINATED"
+	LifeCycleSkipped         = "SKIPPED"
+	LifeCycleInternalErr     = "INTERNAL_ERROR"
+
+	ResultSuccess          = "SUCCESS"
+	ResultFailed           = "FAILED"
+	ResultTimedOut         = "TIMEDOUT"
+	ResultCanceled         = "CANCELED"
+	ResultExcluded         = "EXCLUDED"
+	ResultUpstream         = "UPSTREAM_FAILED"
+	ResultUpstreamCanceled = "UPSTREAM_CANCELED"
+)
+
+// Run types.
+const (
+	RunTypeJob    = "JOB_RUN"    // jobs/run-now
+	RunTypeSubmit = "SUBMIT_RUN" // jobs/runs/submit
+)
+
+// Run conditions of a task (run_if): when it runs once its dependencies
+// are done. "" means RunIfAllSuccess.
+const (
+	RunIfAllSuccess        = "ALL_SUCCESS"
+	RunIfAllDone           = "ALL_DONE"
+	RunIfNoneFailed        = "NONE_FAILED"
+	RunIfAtLeastOneSuccess = "AT_LEAST_ONE_SUCCESS"
+	RunIfAllFailed         = "ALL_FAILED"
+	RunIfAtLeastOneFailed  = "AT_LEAST_ONE_FAILED"
+)
+
+// LocalClusterID is the one cluster kiln has: this server's executors.
+// existing_cluster_id must name it.
+const LocalClusterID = "kiln-local"
+
+// Run is one run of a job (run-now) or a one-time submitted run, with its
+// task runs. Its state is derived from its tasks' (see run_state.go);
+// stores persist it, they never decide it.
+type Run struct {
+	ID int64
+	// Seq orders runs by submission: a store assigns increasing values.
+	// Runs pages by it.
+	Seq int64
+	// JobID is the saved job of a JOB_RUN; a SUBMIT_RUN gets a one-time job
+	// id of its own that names no saved job (clients read job_id of every
+	// run).
+	JobID int64
+	// OwnerID is who the run runs as and who may see it (with admins): the
+	// submitter, or the job's creator for run-now. OwnerName is filled on
+	// read.
+	OwnerID   int64
+	OwnerName string
+	RunName   string
+	RunType   string
+	// Spec is opaque JSON the service keeps for rendering the run (the
+	// submitted settings, the overriding parameters); stores store it.
+	Spec []byte
+	// IdempotencyToken, when set, is unique per owner.
+	IdempotencyToken string
+	// Timeout bounds the run from its start (0: none). MaxConcurrent is the
+	// job's max_concurrent_runs: a queued run of a job with that many
+	// active runs waits (0: no limit).
+	Timeout       time.Duration
+	MaxConcurrent int
+
+	LifeCycleState string
+	ResultState    string
+	StateMessage   string
+	// Stop is "" while the run goes its course, or ResultCanceled or
+	// ResultTimedOut once a cancel or the run's timeout ended it early:
+	// tasks not yet started end at once, running ones are killed.
+	Stop string
+
+	Created time.Time
+	Started time.Time // first task claimed
+	Ended   time.Time
+	Tasks   []*TaskRun // filled on read, in Position order
+}
+
+// TaskRun is one task of a run, with its own run id. A retried task keeps
+// its id and counts its attempts (Attempt, from 0).
+type TaskRun struct {
+	ID       int64
+	RunID    int64
+	TaskKey  string
+	Position int // order within the run, from 0
+	// DependsOn lists task keys of the same run; RunIf says when the task
+	// runs once they are done.
+	DependsOn []string
+	RunIf     string
+	// Definition is the task object as submitted (JSON), for rendering.
+	Definition []byte
+	// Exec is what the executor runs, resolved when the run was created.
+	Exec TaskExec
+
+	Timeout          time.Duration // per attempt; 0: none
+	MaxRetries       int           // -1: retry without limit
+	MinRetryInterval time.Duration
+	RetryOnTimeout   bool
+	Attempt          int
+
+	LifeCycleState string
+	ResultState    string
+	StateMessage   string
+	// ReadyAt is when a QUEUED or WAITING_FOR_RETRY task may be claimed.
+	ReadyAt time.Time
+	Started time.Time // of the current attempt
+	Ended   time.Time
+
+	// Result is notebook_output.result (bounded), Truncated says whether
+	// it was cut; Error and ErrorTrace describe a failure; Logs is the
+	// bounded stdout and stderr.
+	Result        string
+	Truncated     bool
+	Error         string
+	ErrorTrace    string
+	Logs          string
+	LogsTruncated bool
+
+	// LeaseOwner and LeaseUntil mark a task being executed: an executor
+	// renews its lease while the task runs, so a task whose lease expired
+	// belongs to an executor that died.
+	LeaseOwner string
+	LeaseUntil time.Time
+}
+
+// Task kinds the executor runs.
+const (
+	ExecNotebook   = "notebook"    // notebook_task
+	ExecPythonFile = "python_file" // spark_python_task
+)
+
+// TaskExec is what a task runs, resolved by the service when the run is
+// created so the executor needs no job settings.
+type TaskExec struct {
+	Kind string `json:"kind"`
+	// Path is the notebook's workspace path, or the Python file: a
+	// workspace path, dbfs:/… or file:/….
+	Path string `json:"path"`
+	// Params are a notebook's widget values (base_parameters merged with
+	// notebook_params and job parameters).
+	Params map[string]string `json:"params,omitempty"`
+	// Args are a Python file's command line arguments.
+	Args []string `json:"args,omitempty"`
+}
+
+// TaskOutcome is how an execution attempt ended, as the executor reports
+// it to FinishTask.
+type TaskOutcome struct {
+	// LifeCycleState is LifeCycleTerminated, or LifeCycleInternalErr when
+	// kiln itself failed to run the task.
+	LifeCycleState string
+	ResultState    string
+	StateMessage   string
+	// RunTimedOut says the run's own timeout (not the task's) ended the
+	// attempt: the whole run stops as TIMEDOUT.
+	RunTimedOut   bool
+	Result        string
+	Truncated     bool
+	Error         string
+	ErrorTrace    string
+	Logs          string
+	LogsTruncated bool
+}
+
+// RunFilter selects runs, newest first (by Seq). Zero fields do not
+// filter.
+type RunFilter struct {
+	JobID int64
+	// OwnerID keeps the runs of one owner (what a non-admin may see).
+	OwnerID       int64
+	ActiveOnly    bool
+	CompletedOnly bool
+	RunType       string
+	// StartFrom and StartTo bound the creation time (inclusive, exclusive).
+	StartFrom, StartTo time.Time
+	// BeforeSeq pages by key: only runs with a lower Seq.
+	BeforeSeq int64
+	// Offset skips runs; Limit 0 means all.
+	Offset, Limit int
+	// WithTasks fills each run's Tasks.
+	WithTasks bool
+}
+
+// Claim asks for the next task to execute.
+type Claim struct {
+	// Owner names the executor (see LeaseSweep for its shape).
+	Owner string
+	// LeaseUntil is when the lease ends unless renewed.
+	LeaseUntil time.Time
+}
+
+// LeaseSweep finds the tasks of executors that died.
+type LeaseSweep struct {
+	// Now: leases that ended at or before Now are expired, and runs whose
+	// timeout passed by Now are stopped as TIMEDOUT.
+	Now time.Time
+	// Node and Self, when set, also expire every lease held by another
+	// incarnation of this node: owners are "<node>/<incarnation>", and a
+	// server restarting on its data directory knows its earlier self is
+	// dead, so its runs need not wait for their leases to run out.
+	Node, Self string
+}
+
+// SweepResult says what a sweep changed.
+type SweepResult struct {
+	// Expired counts the tasks whose executor was gone (ended as
+	// INTERNAL_ERROR, or queued again when retries remained).
+	Expired int
+	// TimedOut lists the runs stopped by their timeout; executors kill
+	// their running tasks.
+	TimedOut []int64
+}
+
+// JobTx stores job definitions.
+type JobTx interface {
+	// CreateJob inserts j; a zero ID is assigned and a zero Created becomes
+	// the transaction time, both written back.
+	CreateJob(j *Job) error
+	// Job returns the job, or ENotFound.
+	Job(id int64) (*Job, error)
+	// Jobs returns the page f selects.
+	Jobs(f JobFilter) ([]*Job, error)
+	// UpdateJob replaces the name and settings of job j.ID; ENotFound if
+	// it does not exist.
+	UpdateJob(j *Job) error
+	// DeleteJob removes the job (its runs stay); ENotFound if it does not
+	// exist.
+	DeleteJob(id int64) error
+}
+
+// RunTx stores runs and is the durable queue their tasks wait in. The
+// state changes (claim, finish, stop, sweep) are decided by the Run
+// methods in run_state.go, so every backend moves runs the same way.
+type RunTx interface {
+	// CreateRun inserts r with its tasks: ids are assigned (runs and task
+	// runs share one id space), Seq and Created are set, and the state is
+	// settled (tasks without dependencies QUEUED, the others BLOCKED).
+	// A SUBMIT_RUN without JobID gets a one-time job id. EConflict if the
+	// owner already has a run with r.IdempotencyToken.
+	CreateRun(r *Run) error
+	// Run returns the run with its tasks, or ENotFound.
+	Run(id int64) (*Run, error)
+	// TaskRun returns one task run, or ENotFound.
+	TaskRun(id int64) (*TaskRun, error)
+	// RunByIdempotencyToken returns the owner's run created with token, or
+	// ENotFound.
+	RunByIdempotencyToken(ownerID int64, token string) (*Run, error)
+	// Runs returns the page f selects.
+	Runs(f RunFilter) ([]*Run, error)
+	// DeleteRun removes a finished run; ENotFound if it does not exist,
+	// EInvalid while it is active.
+	DeleteRun(id int64) error
+
+	// ClaimTask leases the next runnable task to c.Owner: the oldest ready
+	// QUEUED or WAITING_FOR_RETRY task whose run is not stopped and, for a
+	// run not yet started, whose job is below its concurrency limit. It
+	// returns the task's run (with every task) and the task, or nil, nil
+	// when nothing is runnable. Two claims never get the same task.
+	ClaimTask(c Claim) (*Run, *TaskRun, error)
+	// HasClaimable reports whether ClaimTask would find a task now, and
+	// SweepDue whether SweepRuns(s) would change anything. They only
+	// read: idle executors poll with them, so an idle server never writes.
+	HasClaimable() (bool, error)
+	SweepDue(s LeaseSweep) (bool, error)
+	// RenewLease extends the lease owner holds on a running task and
+	// returns its run's Stop. ENotFound when owner no longer holds it (it
+	// expired and was swept): the executor must kill the task.
+	RenewLease(taskID int64, owner string, until time.Time) (stop string, err error)
+	// FinishTask records the outcome of the attempt owner is executing:
+	// the task ends, or waits for a retry, and its run settles. ENotFound
+	// when owner no longer holds the lease (the outcome is dropped).
+	FinishTask(taskID int64, owner string, o TaskOutcome) error
+	// StopRun ends an active run early with result (ResultCanceled or
+	// ResultTimedOut) and message; a finished run is left as it is. It
+	// reports whether the run was active.
+	StopRun(id int64, result, message string) (bool, error)
+	// SweepRuns expires the leases of dead executors and stops runs past
+	// their timeout (see LeaseSweep).
+	SweepRuns(s LeaseSweep) (SweepResult, error)
+}

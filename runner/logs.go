@@ -1,0 +1,120 @@
+package runner
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+)
+
+// logCapture keeps a task's output within fixed bounds however much the
+// task prints: the first headMax bytes and the last tailMax bytes in
+// memory (what the store keeps), and the whole output in a file up to
+// fileMax bytes (for operators; past the cap the file says so and stops
+// growing). It counts everything it was given. Safe for concurrent use.
+type logCapture struct {
+	mu      sync.Mutex
+	head    []byte
+	tail    []byte // ring buffer of tailMax bytes once full
+	tailPos int    // next write position in tail when full
+	tailMax int
+	headMax int
+	total   int64
+
+	file     *os.File
+	fileMax  int64
+	fileSize int64
+	fileErr  error
+}
+
+func newLogCapture(headMax, tailMax int, file *os.File, fileMax int64) *logCapture {
+	return &logCapture{headMax: headMax, tailMax: tailMax, head: make([]byte, 0, min(headMax, 64<<10)),
+		file: file, fileMax: fileMax}
+}
+
+// Write never fails: a task must not die because its logs are full.
+func (c *logCapture) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(p)
+	c.total += int64(n)
+	c.toFile(p)
+	if room := c.headMax - len(c.head); room > 0 {
+		take := min(room, len(p))
+		c.head = append(c.head, p[:take]...)
+		p = p[take:]
+	}
+	c.toTail(p)
+	return n, nil
+}
+
+func (c *logCapture) toTail(p []byte) {
+	if c.tailMax <= 0 || len(p) == 0 {
+		return
+	}
+	if len(p) >= c.tailMax {
+		c.tail = append(c.tail[:0], p[len(p)-c.tailMax:]...)
+		c.tailPos = 0
+		return
+	}
+	if len(c.tail) < c.tailMax {
+		room := c.tailMax - len(c.tail)
+		take := min(room, len(p))
+		c.tail = append(c.tail, p[:take]...)
+		p = p[take:]
+		if len(p) == 0 {
+			return
+		}
+	}
+	// Full: overwrite the oldest bytes, wrapping around.
+	for len(p) > 0 {
+		k := copy(c.tail[c.tailPos:], p)
+		p = p[k:]
+		c.tailPos = (c.tailPos + k) % c.tailMax
+	}
+}
+
+func (c *logCapture) toFile(p []byte) {
+	if c.file == nil || c.fileErr != nil || c.fileSize >= c.fileMax {
+		return
+	}
+	if int64(len(p)) > c.fileMax-c.fileSize {
+		p = p[:c.fileMax-c.fileSize]
+	}
+	k, err := c.file.Write(p)
+	c.fileSize += int64(k)
+	if err == nil && c.fileSize >= c.fileMax {
+		_, err = fmt.Fprintf(c.file, "\n[kiln: log file capped at %d bytes; later output is not kept here]\n", c.fileMax)
+	}
+	c.fileErr = err
+}
+
+// Text returns the kept output and whether some was left out: the head,
+// a line saying how many bytes were dropped, and the tail.
+func (c *logCapture) Text() (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tail := c.tail
+	if len(c.tail) == c.tailMax && c.tailPos > 0 {
+		tail = append(append([]byte{}, c.tail[c.tailPos:]...), c.tail[:c.tailPos]...)
+	}
+	kept := int64(len(c.head) + len(tail))
+	if kept >= c.total {
+		return string(c.head) + string(tail), false
+	}
+	return fmt.Sprintf("%s\n[kiln: %d bytes of output omitted]\n%s", c.head, c.total-kept, tail), true
+}
+
+// cleanText makes s storable and renderable: valid UTF-8 without NUL
+// (PostgreSQL text refuses both), secret values redacted as Databricks
+// does in notebook output.
+func cleanText(s string, secrets []string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	for _, v := range secrets {
+		if len(v) >= 4 { // redacting "a" would shred the logs and reveal nothing
+			s = strings.ReplaceAll(s, v, "[REDACTED]")
+		}
+	}
+	return s
+}

@@ -1,0 +1,282 @@
+package runner
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// procSpec is one execution of the runtime shim.
+type procSpec struct {
+	python string
+	dir    string   // working directory
+	args   []string // after the interpreter
+	env    []string
+	// secret answers a dbutils.secrets.get; nil refuses them.
+	secret func(scope, key string) ([]byte, error)
+}
+
+// procResult is what the shim reported and how the process ended.
+type procResult struct {
+	exited    bool // false when it could not start
+	exitCode  int  // -1 when killed by a signal
+	signal    syscall.Signal
+	gotExit   bool // dbutils.notebook.exit was called
+	exitValue string
+	truncated bool
+	errLine   string
+	errTrace  string
+	logs      string
+	logsCut   bool
+	secrets   []string // values handed out, to redact
+}
+
+// Bounds of what a task may hand the server.
+const (
+	// maxMessage bounds one line on the shim's channel: an exit value of
+	// ResultLimit bytes, base64-encoded, with room to spare. A longer line
+	// is dropped: the task cannot make the server buffer more.
+	maxMessage = 8 << 20
+	// killWaitOutput is how long the output pipes may stay open after the
+	// process group is gone (a child that left the group holds them).
+	killWaitOutput = 2 * time.Second
+)
+
+// runProcess starts the shim in a process group of its own and waits for
+// it. When ctx ends first, the group gets SIGTERM, then SIGKILL after
+// grace. When the shim exits, whatever it left running in its group is
+// killed. stdout and stderr go to the capture.
+func runProcess(ctx context.Context, p procSpec, capture *logCapture, grace time.Duration) (res procResult, err error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return res, err
+	}
+	defer outR.Close()
+	msgR, msgW, err := os.Pipe() // shim -> runner (fd 3)
+	if err != nil {
+		outW.Close()
+		return res, err
+	}
+	defer msgR.Close()
+	ansR, ansW, err := os.Pipe() // runner -> shim (fd 4)
+	if err != nil {
+		outW.Close()
+		msgW.Close()
+		return res, err
+	}
+	defer ansW.Close()
+
+	cmd := exec.Command(p.python, p.args...)
+	cmd.Dir, cmd.Env = p.dir, p.env
+	cmd.Stdin = nil
+	cmd.Stdout, cmd.Stderr = outW, outW
+	cmd.ExtraFiles = []*os.File{msgW, ansR}
+	// Setpgid: the task and everything it forks form one group that a
+	// cancel kills at once. Pdeathsig: if the server itself dies (kill -9)
+	// the shim dies with it instead of running on unsupervised. It fires
+	// when the thread that started the child exits, hence LockOSThread
+	// for as long as the child lives.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	startErr := cmd.Start()
+	// The child has its copies; ours must go, or EOF never comes.
+	outW.Close()
+	msgW.Close()
+	ansR.Close()
+	if startErr != nil {
+		return res, startErr
+	}
+	pgid := cmd.Process.Pid
+
+	var wg sync.WaitGroup
+	wg.Go(func() { io.Copy(capture, outR) })
+	var msgs shimMessages
+	wg.Go(func() { msgs.read(msgR, ansW, p.secret) })
+
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var waitErr error
+	select {
+	case waitErr = <-waited:
+	case <-ctx.Done():
+		syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case waitErr = <-waited:
+		case <-time.After(grace):
+			syscall.Kill(-pgid, syscall.SIGKILL)
+			waitErr = <-waited
+		}
+	}
+	// The shim is gone; anything it forked into its group goes too. (The
+	// leader is reaped by now, so in theory its pid could be reused as a
+	// new group's id before this kill; pids cycle through a large space
+	// and this follows the reaping by microseconds.)
+	syscall.Kill(-pgid, syscall.SIGKILL)
+	ansW.Close()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(killWaitOutput):
+		// A descendant that left the group still holds the pipes: stop
+		// reading so the task can end.
+		outR.Close()
+		msgR.Close()
+		<-done
+	}
+
+	res.exited = true
+	res.exitCode = -1
+	if st := cmd.ProcessState; st != nil {
+		res.exitCode = st.ExitCode()
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.signal = ws.Signal()
+		}
+	}
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+		return res, waitErr
+	}
+	msgs.fill(&res)
+	res.logs, res.logsCut = capture.Text()
+	return res, nil
+}
+
+// shimMessages reads the shim's channel.
+type shimMessages struct {
+	mu        sync.Mutex
+	gotExit   bool
+	exitValue string
+	truncated bool
+	errLine   string
+	errTrace  string
+	secrets   []string
+}
+
+// message is one line from the shim.
+type message struct {
+	Type      string `json:"type"`
+	ValueB64  string `json:"value_b64"`
+	Truncated bool   `json:"truncated"`
+	Error     string `json:"error"`
+	Trace     string `json:"trace"`
+	Scope     string `json:"scope"`
+	Key       string `json:"key"`
+}
+
+// read handles messages until the shim closes its end. Lines longer than
+// maxMessage are skipped whole.
+func (m *shimMessages) read(r io.Reader, answers io.Writer, secret func(scope, key string) ([]byte, error)) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, tooLong, err := readLine(br, maxMessage)
+		if err != nil {
+			return
+		}
+		if tooLong {
+			m.mu.Lock()
+			m.gotExit, m.truncated, m.exitValue = true, true, ""
+			m.mu.Unlock()
+			continue
+		}
+		var msg message
+		if json.Unmarshal(line, &msg) != nil {
+			continue
+		}
+		switch msg.Type {
+		case "exit":
+			v, err := base64.StdEncoding.DecodeString(msg.ValueB64)
+			if err != nil {
+				continue
+			}
+			m.mu.Lock()
+			m.gotExit, m.exitValue, m.truncated = true, string(v), msg.Truncated
+			m.mu.Unlock()
+		case "error":
+			m.mu.Lock()
+			m.errLine, m.errTrace = truncateString(msg.Error, 64<<10), truncateString(msg.Trace, 1<<20)
+			m.mu.Unlock()
+		case "secret":
+			answers.Write(m.answerSecret(msg, secret))
+		}
+	}
+}
+
+func (m *shimMessages) answerSecret(msg message, secret func(scope, key string) ([]byte, error)) []byte {
+	var answer map[string]string
+	switch {
+	case secret == nil:
+		answer = map[string]string{"error": "Secrets are not available to this task."}
+	default:
+		v, err := secret(msg.Scope, msg.Key)
+		if err != nil {
+			answer = map[string]string{"error": err.Error()}
+		} else {
+			m.mu.Lock()
+			m.secrets = append(m.secrets, string(v))
+			m.mu.Unlock()
+			answer = map[string]string{"value_b64": base64.StdEncoding.EncodeToString(v)}
+		}
+	}
+	b, _ := json.Marshal(answer)
+	return append(b, '\n')
+}
+
+func (m *shimMessages) fill(res *procResult) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	res.gotExit, res.exitValue, res.truncated = m.gotExit, m.exitValue, m.truncated
+	res.errLine, res.errTrace = m.errLine, m.errTrace
+	res.secrets = m.secrets
+}
+
+// readLine reads one line of at most limit bytes; a longer one is
+// consumed and reported as tooLong.
+func readLine(br *bufio.Reader, limit int) (line []byte, tooLong bool, err error) {
+	var buf bytes.Buffer
+	for {
+		chunk, isPrefix, err := br.ReadLine()
+		if err != nil {
+			return nil, false, err
+		}
+		if !tooLong {
+			if buf.Len()+len(chunk) > limit {
+				tooLong = true
+				buf.Reset()
+			} else {
+				buf.Write(chunk)
+			}
+		}
+		if !isPrefix {
+			return buf.Bytes(), tooLong, nil
+		}
+	}
+}
+
+func truncateString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// describeExit says how a process ended, for a state message.
+func describeExit(res procResult) string {
+	if res.signal != 0 {
+		return fmt.Sprintf("python3 was killed by signal %d (%s)", int(res.signal), res.signal)
+	}
+	return fmt.Sprintf("python3 exited with status %d", res.exitCode)
+}

@@ -1,0 +1,243 @@
+"""kiln's task runtime: runs one notebook or Python file for the kiln runner.
+
+The runner starts `python3 kiln_runtime.py task.json` in the task's working
+directory, in a process group of its own. It gives this process two extra
+file descriptors:
+
+  3  messages to the runner, one JSON object per line:
+       {"type": "exit", "value_b64": ..., "truncated": bool}
+       {"type": "error", "error": "...", "trace": "..."}
+       {"type": "secret", "scope": "...", "key": "..."}
+  4  answers from the runner, one JSON object per line, to "secret" only:
+       {"value_b64": "..."} or {"error": "..."}
+
+Secrets travel only over these pipes, on demand: never in the environment
+or a file. Both descriptors are made non-inheritable, so programs the task
+starts do not get them.
+
+stdout and stderr are the task's logs. The process exits 0 when the task
+succeeded (including dbutils.notebook.exit) and 1 when it raised.
+"""
+
+import base64
+import json
+import os
+import runpy
+import sys
+import traceback
+
+_SHIM_FILE = os.path.abspath(__file__)
+
+
+class _Channel(object):
+    def __init__(self):
+        os.set_inheritable(3, False)
+        os.set_inheritable(4, False)
+        self._out = os.fdopen(3, "w", encoding="utf-8", closefd=True)
+        self._in = os.fdopen(4, "r", encoding="utf-8", closefd=True)
+
+    def send(self, msg):
+        self._out.write(json.dumps(msg) + "\n")
+        self._out.flush()
+
+    def ask(self, msg):
+        self.send(msg)
+        line = self._in.readline()
+        if not line:
+            raise RuntimeError("kiln: the runner closed the channel")
+        return json.loads(line)
+
+
+class NotebookExit(BaseException):
+    """Raised by dbutils.notebook.exit: ends the notebook successfully.
+
+    A BaseException, so that `except Exception` in a notebook does not
+    swallow it (Databricks behaves the same way)."""
+
+    def __init__(self, value):
+        BaseException.__init__(self, value)
+        self.value = value
+
+
+class InputWidgetNotDefined(Exception):
+    pass
+
+
+class _Widgets(object):
+    def __init__(self, params):
+        self._params = dict(params or {})
+        self._defaults = {}
+
+    def get(self, name):
+        if name in self._params:
+            return self._params[name]
+        if name in self._defaults:
+            return self._defaults[name]
+        raise InputWidgetNotDefined("No input widget named %s is defined" % name)
+
+    def getArgument(self, name, defaultValue=None):
+        try:
+            return self.get(name)
+        except InputWidgetNotDefined:
+            if defaultValue is not None:
+                return defaultValue
+            raise
+
+    def getAll(self):
+        values = dict(self._defaults)
+        values.update(self._params)
+        return values
+
+    def _declare(self, name, defaultValue):
+        self._defaults[name] = "" if defaultValue is None else str(defaultValue)
+
+    def text(self, name, defaultValue="", label=None):
+        self._declare(name, defaultValue)
+
+    def dropdown(self, name, defaultValue, choices=None, label=None):
+        self._declare(name, defaultValue)
+
+    def combobox(self, name, defaultValue, choices=None, label=None):
+        self._declare(name, defaultValue)
+
+    def multiselect(self, name, defaultValue, choices=None, label=None):
+        self._declare(name, defaultValue)
+
+    def remove(self, name):
+        self._defaults.pop(name, None)
+
+    def removeAll(self):
+        self._defaults.clear()
+
+
+class _Notebook(object):
+    def __init__(self, limit):
+        self._limit = limit
+
+    def exit(self, value):
+        raise NotebookExit("" if value is None else str(value))
+
+    def run(self, path, timeout_seconds=0, arguments=None):
+        raise NotImplementedError("kiln does not support dbutils.notebook.run yet: run the notebook as a task of the job instead")
+
+
+class _Secrets(object):
+    def __init__(self, channel):
+        self._channel = channel
+
+    def getBytes(self, scope, key):
+        answer = self._channel.ask({"type": "secret", "scope": str(scope), "key": str(key)})
+        if "error" in answer:
+            raise Exception(answer["error"])
+        return base64.b64decode(answer["value_b64"])
+
+    def get(self, scope, key):
+        return self.getBytes(scope, key).decode("utf-8")
+
+    def list(self, scope):
+        raise NotImplementedError("kiln does not support dbutils.secrets.list inside tasks yet")
+
+    def listScopes(self):
+        raise NotImplementedError("kiln does not support dbutils.secrets.listScopes inside tasks yet")
+
+
+class _Unsupported(object):
+    def __init__(self, what):
+        self._what = what
+
+    def __getattr__(self, name):
+        raise NotImplementedError("kiln runs plain Python: %s is not available" % self._what)
+
+
+class DBUtils(object):
+    def __init__(self, channel, params, limit):
+        self.widgets = _Widgets(params)
+        self.notebook = _Notebook(limit)
+        self.secrets = _Secrets(channel)
+        self.fs = _Unsupported("dbutils.fs")
+        self.jobs = _Unsupported("dbutils.jobs")
+        self.library = _Unsupported("dbutils.library")
+
+
+def display(*objs, **kwargs):
+    for obj in objs:
+        print(obj)
+
+
+def displayHTML(html):
+    print(html)
+
+
+def _user_traceback(exc_type, exc, tb):
+    # Drop the shim's own frames: the trace starts in the user's code.
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) == _SHIM_FILE:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(exc_type, exc, tb))
+
+
+def _error_line(exc_type, exc):
+    lines = traceback.format_exception_only(exc_type, exc)
+    return lines[-1].strip() if lines else exc_type.__name__
+
+
+def _send_exit(channel, value, limit):
+    data = value.encode("utf-8", "replace")
+    truncated = len(data) > limit
+    if truncated:
+        data = data[:limit].decode("utf-8", "ignore").encode("utf-8")
+    channel.send({"type": "exit", "value_b64": base64.b64encode(data).decode("ascii"), "truncated": truncated})
+
+
+def main():
+    with open(sys.argv[1], encoding="utf-8") as f:
+        spec = json.load(f)
+    channel = _Channel()
+    limit = int(spec.get("result_limit", 5 * 1024 * 1024))
+    dbutils = DBUtils(channel, spec.get("params"), limit)
+    names = {
+        "__name__": "__main__",
+        "dbutils": dbutils,
+        "display": display,
+        "displayHTML": displayHTML,
+        "getArgument": dbutils.widgets.getArgument,
+        "spark": _Unsupported("spark (there is no Spark session)"),
+        "sc": _Unsupported("sc (there is no SparkContext)"),
+    }
+    try:
+        if spec["kind"] == "notebook":
+            sys.argv = [spec["path"]]
+            for cell in spec["cells"]:
+                where = "<notebook %s, cell %d>" % (cell.get("notebook") or spec["path"], cell["index"])
+                code = compile(cell["source"], where, "exec")
+                exec(code, names)
+        else:
+            sys.argv = [spec["file"]] + list(spec.get("args") or [])
+            sys.path.insert(0, os.path.dirname(os.path.abspath(spec["file"])))
+            init = dict(names)
+            del init["__name__"]
+            runpy.run_path(spec["file"], init_globals=init, run_name="__main__")
+    except NotebookExit as e:
+        sys.stdout.flush()
+        _send_exit(channel, e.value, limit)
+        return 0
+    except SystemExit as e:
+        if e.code is None or e.code == 0:
+            return 0
+        exc_type, exc, tb = sys.exc_info()
+        channel.send({"type": "error", "error": "SystemExit: %s" % (e.code,), "trace": _user_traceback(exc_type, exc, tb)})
+        return 1
+    except BaseException:
+        exc_type, exc, tb = sys.exc_info()
+        sys.stdout.flush()
+        sys.stderr.write(_user_traceback(exc_type, exc, tb))
+        channel.send({"type": "error", "error": _error_line(exc_type, exc), "trace": _user_traceback(exc_type, exc, tb)})
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # os._exit: threads the task left running must not keep it alive.
+    os._exit(code)

@@ -1,0 +1,90 @@
+package kiln
+
+import "time"
+
+// Secret scope permission levels, as the Databricks Secrets API names
+// them. Each includes the ones before it.
+const (
+	// SecretRead lists a scope's keys and lets the scope's tasks read values.
+	SecretRead = "READ"
+	// SecretWrite also puts and deletes secrets.
+	SecretWrite = "WRITE"
+	// SecretManage also deletes the scope (and, later, changes its ACL).
+	SecretManage = "MANAGE"
+)
+
+// SecretScope is a named set of secrets with its access control list.
+type SecretScope struct {
+	// ID is numeric, below 2^53; the API names scopes, never ids.
+	ID int64
+	// Name is unique, compared exactly.
+	Name string
+	// BackendType is "DATABRICKS", the only backend kiln has.
+	BackendType string
+	CreatorID   int64
+	Created     time.Time
+	// ACL grants permissions on the scope. Stores fill it on every read.
+	ACL []SecretACL
+}
+
+// SecretACL grants a permission on a scope to a principal or group, named
+// as the Databricks API names them: a user name, a service principal's
+// application id, or a group name ("users" for everyone).
+type SecretACL struct {
+	Principal  string
+	Permission string // SecretRead, SecretWrite or SecretManage
+}
+
+// Secret is one secret. Value is sealed (encrypted by the service before
+// it reaches the store), never plaintext; lists leave it nil.
+type Secret struct {
+	Scope   string
+	Key     string
+	Value   []byte
+	Updated time.Time
+}
+
+// Audit actions of the Secrets API. Values never appear in audit events.
+const (
+	AuditSecretScopeCreate = "secrets.scope.create"
+	AuditSecretScopeDelete = "secrets.scope.delete"
+	AuditSecretPut         = "secrets.put"
+	AuditSecretDelete      = "secrets.delete"
+)
+
+// SecretTx stores secret scopes, sealed secret values and scope ACLs, and
+// the fingerprint of the key values are sealed with.
+type SecretTx interface {
+	// CreateSecretScope inserts sc with its ACL; a zero sc.ID is assigned
+	// and a zero sc.Created becomes the transaction time, both written
+	// back. EConflict if the name is taken.
+	CreateSecretScope(sc *SecretScope) error
+	// SecretScope returns the named scope with its ACL, or ENotFound.
+	SecretScope(name string) (*SecretScope, error)
+	// SecretScopes returns every scope with its ACL, ordered by name.
+	SecretScopes() ([]*SecretScope, error)
+	// DeleteSecretScope removes the named scope, its secrets and its ACL;
+	// ENotFound if it does not exist.
+	DeleteSecretScope(name string) error
+
+	// PutSecret creates or replaces the secret key in the named scope with
+	// the sealed value, updated at the transaction time. ENotFound if the
+	// scope does not exist.
+	PutSecret(scope, key string, sealed []byte) error
+	// Secret returns the secret with its sealed value; ENotFound if the
+	// scope or the key does not exist.
+	Secret(scope, key string) (*Secret, error)
+	// Secrets returns the scope's secrets without values, ordered by key;
+	// ENotFound if the scope does not exist.
+	Secrets(scope string) ([]*Secret, error)
+	// DeleteSecret removes a secret; ENotFound if the scope or the key
+	// does not exist.
+	DeleteSecret(scope, key string) error
+
+	// SecretsKeyFingerprint returns the fingerprint recorded by
+	// SetSecretsKeyFingerprint, or ENotFound before it.
+	SecretsKeyFingerprint() (string, error)
+	// SetSecretsKeyFingerprint records the fingerprint of the key sealing
+	// secret values; EConflict if one is already recorded.
+	SetSecretsKeyFingerprint(fp string) error
+}

@@ -1,0 +1,490 @@
+package service
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kiln-dev/kiln"
+)
+
+// This file reads Databricks JobSettings and SubmitRun bodies: it
+// validates them and turns them into the tasks of a run. Settings arrive
+// as JSON whose numbers and booleans the API has already canonicalised
+// (Airflow sends "3600" for 3600), and are stored as given, so that
+// fields kiln does not interpret round-trip.
+
+// Bounds, as Databricks documents them (tasks: kiln's own cap).
+const (
+	maxTasks            = 1000
+	maxRunNameBytes     = 4096
+	maxIdempotencyToken = 64
+	maxLegacyParamsJSON = 10000
+	maxTaskKeyLen       = 100
+)
+
+var taskKeyRE = regexp.MustCompile(`^[\w\-]+$`)
+
+// taskTypes are the task fields of a Task, the runnable ones first.
+var taskTypes = []string{"notebook_task", "spark_python_task", "python_wheel_task", "spark_jar_task",
+	"spark_submit_task", "pipeline_task", "sql_task", "dbt_task", "run_job_task", "condition_task",
+	"for_each_task", "clean_rooms_notebook_task", "dashboard_task", "power_bi_task", "gen_ai_compute_task"}
+
+// runnable says which task types kiln executes.
+var runnable = map[string]bool{"notebook_task": true, "spark_python_task": true}
+
+// settings is the part of JobSettings (and of a SubmitRun body) kiln
+// interprets.
+type settings struct {
+	Name              string            `json:"name"`
+	RunName           string            `json:"run_name"`
+	Tasks             []json.RawMessage `json:"tasks"`
+	JobClusters       []jobCluster      `json:"job_clusters"`
+	Parameters        []jobParameter    `json:"parameters"`
+	TimeoutSeconds    int64             `json:"timeout_seconds"`
+	MaxConcurrentRuns *int64            `json:"max_concurrent_runs"`
+	GitSource         json.RawMessage   `json:"git_source"`
+	// The legacy single-task form keeps one task's fields at the top.
+	legacy json.RawMessage
+}
+
+type jobCluster struct {
+	Key string `json:"job_cluster_key"`
+}
+
+type jobParameter struct {
+	Name    string `json:"name"`
+	Default string `json:"default"`
+}
+
+// task is the part of a Task kiln interprets.
+type task struct {
+	TaskKey           string          `json:"task_key"`
+	DependsOn         []dependency    `json:"depends_on"`
+	RunIf             string          `json:"run_if"`
+	NotebookTask      *notebookTask   `json:"notebook_task"`
+	SparkPythonTask   *pythonTask     `json:"spark_python_task"`
+	ExistingClusterID string          `json:"existing_cluster_id"`
+	JobClusterKey     string          `json:"job_cluster_key"`
+	NewCluster        json.RawMessage `json:"new_cluster"`
+	TimeoutSeconds    int64           `json:"timeout_seconds"`
+	MaxRetries        int64           `json:"max_retries"`
+	MinRetryInterval  int64           `json:"min_retry_interval_millis"`
+	RetryOnTimeout    bool            `json:"retry_on_timeout"`
+
+	kind string          // the task type field set
+	raw  json.RawMessage // as given, for rendering
+}
+
+type dependency struct {
+	TaskKey string `json:"task_key"`
+}
+
+type notebookTask struct {
+	NotebookPath   string            `json:"notebook_path"`
+	BaseParameters map[string]string `json:"base_parameters"`
+	Source         string            `json:"source"`
+}
+
+type pythonTask struct {
+	PythonFile string   `json:"python_file"`
+	Parameters []string `json:"parameters"`
+	Source     string   `json:"source"`
+}
+
+// parseSettings decodes and checks settings JSON. It accepts both the
+// multi-task form (tasks[]) and the legacy single-task form (a task type
+// at the top level), which it turns into one task keyed legacyKey.
+func parseSettings(b []byte, legacyKey string) (*settings, []*task, error) {
+	var s settings
+	if err := strictUnmarshal(b, &s, "settings"); err != nil {
+		return nil, nil, err
+	}
+	if len(s.Tasks) > maxTasks {
+		return nil, nil, kiln.Errorf(kiln.EInvalid, "A job can have at most %d tasks.", maxTasks)
+	}
+	if s.TimeoutSeconds < 0 {
+		return nil, nil, kiln.Errorf(kiln.EInvalid, "timeout_seconds must not be negative.")
+	}
+	if s.MaxConcurrentRuns != nil && (*s.MaxConcurrentRuns < 0 || *s.MaxConcurrentRuns > 1000) {
+		return nil, nil, kiln.Errorf(kiln.EInvalid, "max_concurrent_runs must be between 0 and 1000.")
+	}
+	var tasks []*task
+	if len(s.Tasks) == 0 {
+		var top map[string]json.RawMessage
+		json.Unmarshal(b, &top)
+		if kind := taskKind(top); kind != "" {
+			t, err := legacyTask(top, legacyKey)
+			if err != nil {
+				return nil, nil, err
+			}
+			s.legacy = t.raw
+			tasks = append(tasks, t)
+		}
+	}
+	for i, raw := range s.Tasks {
+		t, err := parseTask(raw, fmt.Sprintf("tasks[%d]", i))
+		if err != nil {
+			return nil, nil, err
+		}
+		tasks = append(tasks, t)
+	}
+	if err := checkTasks(&s, tasks); err != nil {
+		return nil, nil, err
+	}
+	return &s, tasks, nil
+}
+
+// strictUnmarshal decodes JSON, turning type errors into EInvalid messages
+// that name the field.
+func strictUnmarshal(b []byte, v any, what string) error {
+	err := json.Unmarshal(b, v)
+	if err == nil {
+		return nil
+	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) && typ.Field != "" {
+		return kiln.Errorf(kiln.EInvalid, "Invalid value for %s: expected %s.", typ.Field, typ.Type.String())
+	}
+	return kiln.Errorf(kiln.EInvalid, "The %s are not valid JSON of the expected shape.", what)
+}
+
+// taskKind returns the task type field set in a task object, "" if none.
+func taskKind(obj map[string]json.RawMessage) string {
+	for _, k := range taskTypes {
+		if v, ok := obj[k]; ok && string(v) != "null" {
+			return k
+		}
+	}
+	return ""
+}
+
+func parseTask(raw json.RawMessage, where string) (*task, error) {
+	var t task
+	if err := strictUnmarshal(raw, &t, where); err != nil {
+		return nil, err
+	}
+	var obj map[string]json.RawMessage
+	json.Unmarshal(raw, &obj)
+	t.kind, t.raw = taskKind(obj), raw
+	return &t, nil
+}
+
+// legacyTaskFields are the top-level fields of the legacy single-task
+// form that belong to its task.
+var legacyTaskFields = []string{"existing_cluster_id", "new_cluster", "libraries", "max_retries",
+	"min_retry_interval_millis", "retry_on_timeout"}
+
+// legacyTask builds the one task of a legacy single-task body.
+func legacyTask(top map[string]json.RawMessage, key string) (*task, error) {
+	obj := map[string]json.RawMessage{}
+	kind := taskKind(top)
+	obj[kind] = top[kind]
+	for _, f := range legacyTaskFields {
+		if v, ok := top[f]; ok {
+			obj[f] = v
+		}
+	}
+	k, _ := json.Marshal(key)
+	obj["task_key"] = k
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return nil, kiln.Internal(err)
+	}
+	return parseTask(raw, "the task")
+}
+
+// legacyTaskKey is the task_key kiln gives the one task of a run
+// submitted in the legacy single-task form (Databricks does not document
+// its choice): the run name, or the job name, made a valid task key
+// (characters outside letters, digits, - and _ become _, at most 100),
+// else "task". Airflow's submit operator names runs after its task_id, so
+// the task key is recognisable in runs/get.
+func legacyTaskKey(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if b.Len() >= maxTaskKeyLen {
+			break
+		}
+		if r < 128 && (r == '-' || r == '_' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "task"
+	}
+	return b.String()
+}
+
+// checkTasks validates tasks against each other and the settings.
+func checkTasks(s *settings, tasks []*task) error {
+	keys := map[string]*task{}
+	clusters := map[string]bool{}
+	for _, c := range s.JobClusters {
+		clusters[c.Key] = true
+	}
+	for _, t := range tasks {
+		if t.TaskKey == "" {
+			return kiln.Errorf(kiln.EInvalid, "Missing required field: task_key.")
+		}
+		if len(t.TaskKey) > maxTaskKeyLen || !taskKeyRE.MatchString(t.TaskKey) {
+			return kiln.Errorf(kiln.EInvalid, "Invalid task_key %q: use letters, digits, '-' and '_', at most %d characters.", t.TaskKey, maxTaskKeyLen)
+		}
+		if keys[t.TaskKey] != nil {
+			return kiln.Errorf(kiln.EInvalid, "Task key %s is used more than once.", t.TaskKey)
+		}
+		keys[t.TaskKey] = t
+		if t.kind == "" {
+			return kiln.Errorf(kiln.EInvalid, "Task %s has nothing to run: set notebook_task or spark_python_task.", t.TaskKey)
+		}
+		if t.ExistingClusterID != "" && t.ExistingClusterID != kiln.LocalClusterID {
+			return clusterNotFound(t.ExistingClusterID)
+		}
+		if t.JobClusterKey != "" && !clusters[t.JobClusterKey] {
+			return kiln.Errorf(kiln.EInvalid, "Task %s uses job cluster %s, which job_clusters does not define.", t.TaskKey, t.JobClusterKey)
+		}
+		if t.TimeoutSeconds < 0 || t.MaxRetries < -1 || t.MinRetryInterval < 0 {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: timeout_seconds and min_retry_interval_millis must not be negative, max_retries not below -1.", t.TaskKey)
+		}
+		switch t.RunIf {
+		case "", kiln.RunIfAllSuccess, kiln.RunIfAllDone, kiln.RunIfNoneFailed, kiln.RunIfAtLeastOneSuccess, kiln.RunIfAllFailed, kiln.RunIfAtLeastOneFailed:
+		default:
+			return kiln.Errorf(kiln.EInvalid, "Task %s: run_if %q is not one of ALL_SUCCESS, ALL_DONE, NONE_FAILED, AT_LEAST_ONE_SUCCESS, ALL_FAILED, AT_LEAST_ONE_FAILED.", t.TaskKey, t.RunIf)
+		}
+		if err := checkTaskBody(t, hasGitSource(s)); err != nil {
+			return err
+		}
+	}
+	for _, t := range tasks {
+		for _, d := range t.DependsOn {
+			if keys[d.TaskKey] == nil {
+				return kiln.Errorf(kiln.EInvalid, "Task %s depends on %s, which is not a task of this job.", t.TaskKey, d.TaskKey)
+			}
+		}
+	}
+	return checkCycles(tasks)
+}
+
+// hasGitSource reports whether the settings name a Git repository, which
+// makes GIT the default source of notebooks and files.
+func hasGitSource(s *settings) bool {
+	return len(s.GitSource) > 0 && string(s.GitSource) != "null"
+}
+
+// checkTaskBody checks the fields of the runnable task types. With a
+// git_source, a task without source reads from Git, which kiln cannot.
+func checkTaskBody(t *task, git bool) error {
+	switch t.kind {
+	case "notebook_task":
+		nb := t.NotebookTask
+		if nb.NotebookPath == "" {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: notebook_task.notebook_path is required.", t.TaskKey)
+		}
+		if nb.Source == "GIT" || (git && nb.Source == "") {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: kiln cannot run notebooks from Git (source GIT): import the notebook into the workspace.", t.TaskKey)
+		}
+		if _, err := kiln.CleanObjectPath(nb.NotebookPath); err != nil {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: notebook_path: %s", t.TaskKey, kiln.ErrorMessage(err))
+		}
+	case "spark_python_task":
+		if t.SparkPythonTask.PythonFile == "" {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: spark_python_task.python_file is required.", t.TaskKey)
+		}
+		if t.SparkPythonTask.Source == "GIT" || (git && t.SparkPythonTask.Source == "") {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: kiln cannot run Python files from Git (source GIT).", t.TaskKey)
+		}
+	}
+	return nil
+}
+
+// checkCycles refuses dependencies that loop.
+func checkCycles(tasks []*task) error {
+	deps := map[string][]string{}
+	for _, t := range tasks {
+		for _, d := range t.DependsOn {
+			deps[t.TaskKey] = append(deps[t.TaskKey], d.TaskKey)
+		}
+	}
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var visit func(k string) error
+	visit = func(k string) error {
+		switch state[k] {
+		case onPath:
+			i := slices.Index(path, k)
+			return kiln.Errorf(kiln.EInvalid, "The tasks' dependencies form a cycle: %s -> %s.", strings.Join(path[i:], " -> "), k)
+		case done:
+			return nil
+		}
+		state[k] = onPath
+		path = append(path, k)
+		for _, d := range deps[k] {
+			if err := visit(d); err != nil {
+				return err
+			}
+		}
+		path = path[:len(path)-1]
+		state[k] = done
+		return nil
+	}
+	for _, t := range tasks {
+		if err := visit(t.TaskKey); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRunnable refuses tasks kiln cannot execute, before a run exists.
+func checkRunnable(tasks []*task) error {
+	if len(tasks) == 0 {
+		return kiln.Errorf(kiln.EInvalid, "The run has no tasks: set tasks, or notebook_task or spark_python_task.")
+	}
+	for _, t := range tasks {
+		if !runnable[t.kind] {
+			return kiln.Errorf(kiln.EInvalid, "Task %s is a %s, which kiln cannot run: kiln runs notebook_task and spark_python_task.", t.TaskKey, t.kind)
+		}
+	}
+	return nil
+}
+
+func clusterNotFound(id string) *kiln.Error {
+	return kiln.Errorf(kiln.EInvalid, "Cluster %s does not exist.", id)
+}
+
+// RunParams are the parameters of one run-now (all optional).
+type RunParams struct {
+	NotebookParams map[string]string
+	PythonParams   []string
+	// JobParameters override the job's parameters' defaults.
+	JobParameters map[string]string
+	// Only runs just these tasks; the others are EXCLUDED.
+	Only []string
+}
+
+// JobParameterValue is a job parameter as a run resolved it.
+type JobParameterValue struct {
+	Name    string `json:"name"`
+	Default string `json:"default"`
+	Value   string `json:"value"`
+}
+
+// runTasks builds the task runs of a run from validated settings and
+// run-now parameters: notebook widgets are base_parameters, overridden
+// by job parameters, overridden by notebook_params; a Python file's
+// arguments are its parameters, or python_params when given.
+// {{job.parameters.<name>}} references are resolved here; the ones
+// naming run ids are the runner's to resolve.
+func runTasks(s *settings, tasks []*task, p RunParams) ([]*kiln.TaskRun, []JobParameterValue) {
+	params := resolveJobParameters(s.Parameters, p.JobParameters)
+	refs := map[string]string{}
+	for _, jp := range params {
+		refs["job.parameters."+jp.Name] = jp.Value
+	}
+	only := map[string]bool{}
+	for _, k := range p.Only {
+		only[k] = true
+	}
+	var out []*kiln.TaskRun
+	for _, t := range tasks {
+		tr := &kiln.TaskRun{
+			TaskKey: t.TaskKey, RunIf: t.RunIf, Definition: t.raw,
+			Timeout:    time.Duration(t.TimeoutSeconds) * time.Second,
+			MaxRetries: int(t.MaxRetries), MinRetryInterval: time.Duration(t.MinRetryInterval) * time.Millisecond,
+			RetryOnTimeout: t.RetryOnTimeout,
+		}
+		for _, d := range t.DependsOn {
+			tr.DependsOn = append(tr.DependsOn, d.TaskKey)
+		}
+		switch t.kind {
+		case "notebook_task":
+			widgets := map[string]string{}
+			for k, v := range t.NotebookTask.BaseParameters {
+				widgets[k] = substituteJobParams(v, refs)
+			}
+			for _, jp := range params {
+				widgets[jp.Name] = jp.Value
+			}
+			for k, v := range p.NotebookParams {
+				widgets[k] = v
+			}
+			tr.Exec = kiln.TaskExec{Kind: kiln.ExecNotebook, Path: t.NotebookTask.NotebookPath, Params: widgets}
+		case "spark_python_task":
+			args := t.SparkPythonTask.Parameters
+			if p.PythonParams != nil {
+				args = p.PythonParams
+			}
+			resolved := make([]string, len(args))
+			for i, a := range args {
+				resolved[i] = substituteJobParams(a, refs)
+			}
+			tr.Exec = kiln.TaskExec{Kind: kiln.ExecPythonFile, Path: t.SparkPythonTask.PythonFile, Args: resolved}
+		}
+		out = append(out, tr)
+	}
+	if len(only) > 0 {
+		excludeTasks(out, only)
+	}
+	return out, params
+}
+
+// excludeTasks marks the tasks outside only (run-now's "only") as
+// EXCLUDED: the run starts with them done, and their dependents run as if
+// they had succeeded.
+func excludeTasks(tasks []*kiln.TaskRun, only map[string]bool) {
+	for _, t := range tasks {
+		if !only[t.TaskKey] {
+			t.ResultState = kiln.ResultExcluded
+		}
+	}
+}
+
+func resolveJobParameters(defs []jobParameter, given map[string]string) []JobParameterValue {
+	var out []JobParameterValue
+	seen := map[string]bool{}
+	for _, d := range defs {
+		v := d.Default
+		if g, ok := given[d.Name]; ok {
+			v = g
+		}
+		out = append(out, JobParameterValue{Name: d.Name, Default: d.Default, Value: v})
+		seen[d.Name] = true
+	}
+	var extra []string
+	for k := range given {
+		if !seen[k] {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		out = append(out, JobParameterValue{Name: k, Value: given[k]})
+	}
+	return out
+}
+
+var jobParamRE = regexp.MustCompile(`\{\{\s*(job\.parameters\.[A-Za-z0-9_.\-]+)\s*\}\}`)
+
+func substituteJobParams(s string, refs map[string]string) string {
+	if !strings.Contains(s, "{{") {
+		return s
+	}
+	return jobParamRE.ReplaceAllStringFunc(s, func(m string) string {
+		if v, ok := refs[jobParamRE.FindStringSubmatch(m)[1]]; ok {
+			return v
+		}
+		return m
+	})
+}

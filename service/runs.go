@@ -1,0 +1,302 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/kiln-dev/kiln"
+)
+
+// Runs are visible to their owner (who they run as: the submitter, or the
+// job's creator for run-now) and to admins; to anyone else a run does not
+// exist: EInvalid "Run 123 does not exist." (HTTP 400), as the real
+// service answers.
+
+// Audit actions of runs.
+const (
+	AuditRunSubmit = "jobs.runs.submit"
+	AuditRunNow    = "jobs.runNow"
+	AuditRunCancel = "jobs.runs.cancel"
+	AuditRunDelete = "jobs.runs.delete"
+)
+
+// Page bounds of runs/list, as Databricks documents them.
+const (
+	DefaultRunsLimit = 20
+	MaxRunsLimit     = 25
+)
+
+// Runner is the executor as the service drives it; *runner.Runner
+// implements it. Wake says work was queued; Stopped says a run was
+// canceled or timed out, so its running tasks must be killed now.
+type Runner interface {
+	Wake()
+	Stopped(runID int64, result string)
+}
+
+// Compute describes the executors of this server: the one cluster kiln
+// has (kiln.LocalClusterID).
+type Compute struct {
+	Workers       int
+	Cores         int
+	MemoryMB      int64
+	PythonVersion string
+	Started       time.Time
+}
+
+// jobsRuntime is the executor the service notifies and describes.
+type jobsRuntime struct {
+	runner  Runner
+	compute func() Compute
+}
+
+// SetRunner wires the executor: the service wakes it when runs are queued
+// and tells it about stopped runs; compute describes it (it is called per
+// request). Call it before serving.
+func (s *Service) SetRunner(r Runner, compute func() Compute) {
+	s.jobs = jobsRuntime{runner: r, compute: compute}
+}
+
+// LocalCluster describes this server's compute (any authenticated caller).
+func (s *Service) LocalCluster(ctx context.Context) (Compute, error) {
+	if _, err := callerOf(ctx); err != nil {
+		return Compute{}, err
+	}
+	if s.jobs.compute == nil {
+		return Compute{}, nil
+	}
+	return s.jobs.compute(), nil
+}
+
+func (s *Service) wake() {
+	if s.jobs.runner != nil {
+		s.jobs.runner.Wake()
+	}
+}
+
+// announceStops tells the executor which runs were stopped.
+func (s *Service) announceStops(ids []int64, result string) {
+	if s.jobs.runner == nil {
+		return
+	}
+	for _, id := range ids {
+		s.jobs.runner.Stopped(id, result)
+	}
+}
+
+// RunSpec is what the service keeps in kiln.Run.Spec to render a run.
+type RunSpec struct {
+	// Format is SINGLE_TASK for a run of the legacy single-task form,
+	// MULTI_TASK otherwise.
+	Format string `json:"format"`
+	// OverridingParameters are run-now's parameters, as given.
+	OverridingParameters *OverridingParameters `json:"overriding_parameters,omitempty"`
+	JobParameters        []JobParameterValue   `json:"job_parameters,omitempty"`
+}
+
+// OverridingParameters are the parameters run-now overrode.
+type OverridingParameters struct {
+	NotebookParams map[string]string `json:"notebook_params,omitempty"`
+	PythonParams   []string          `json:"python_params,omitempty"`
+}
+
+// ParseRunSpec reads a run's Spec; a damaged one reads as empty.
+func ParseRunSpec(r *kiln.Run) RunSpec {
+	var spec RunSpec
+	json.Unmarshal(r.Spec, &spec)
+	return spec
+}
+
+func runNotFound(id int64) error {
+	return kiln.Errorf(kiln.EInvalid, "Run %d does not exist.", id)
+}
+
+func runTarget(id int64) string { return "run:" + strconv.FormatInt(id, 10) }
+
+// RunNowParams are the inputs of jobs/run-now.
+type RunNowParams struct {
+	JobID int64
+	RunParams
+	IdempotencyToken string
+}
+
+// RunNow queues a run of a job the caller may see. The run runs as the
+// job's creator. With an idempotency token, the run the job's creator
+// already has with that token is returned instead of a new one.
+func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error) {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRunParams(p.RunParams, p.IdempotencyToken); err != nil {
+		return nil, err
+	}
+	var run *kiln.Run
+	created := false
+	err = s.store.Update(ctx, func(tx kiln.Tx) error {
+		j, err := visibleJob(tx, c, p.JobID)
+		if err != nil {
+			return err
+		}
+		if p.IdempotencyToken != "" {
+			if prev, err := tx.RunByIdempotencyToken(j.CreatorID, p.IdempotencyToken); err == nil {
+				run = prev
+				return nil
+			} else if !kiln.IsCode(err, kiln.ENotFound) {
+				return err
+			}
+		}
+		st, tasks, err := parseSettings(j.Settings, legacyTaskKey(j.Name))
+		if err != nil {
+			return err
+		}
+		if err := checkRunnable(tasks); err != nil {
+			return err
+		}
+		for _, k := range p.Only {
+			if !hasTask(tasks, k) {
+				return kiln.Errorf(kiln.EInvalid, "only: job %d has no task %s.", j.ID, k)
+			}
+		}
+		trs, jobParams := runTasks(st, tasks, p.RunParams)
+		spec := RunSpec{Format: formatOf(st), JobParameters: jobParams}
+		if p.NotebookParams != nil || p.PythonParams != nil {
+			spec.OverridingParameters = &OverridingParameters{NotebookParams: p.NotebookParams, PythonParams: p.PythonParams}
+		}
+		maxConcurrent := int64(1)
+		if st.MaxConcurrentRuns != nil {
+			maxConcurrent = max(*st.MaxConcurrentRuns, 1)
+		}
+		run = &kiln.Run{
+			JobID: j.ID, OwnerID: j.CreatorID, OwnerName: j.CreatorName, RunName: j.Name, RunType: kiln.RunTypeJob,
+			IdempotencyToken: p.IdempotencyToken, Timeout: time.Duration(st.TimeoutSeconds) * time.Second,
+			MaxConcurrent: int(maxConcurrent), Tasks: trs,
+		}
+		if run.Spec, err = json.Marshal(spec); err != nil {
+			return kiln.Internal(err)
+		}
+		if err := tx.CreateRun(run); err != nil {
+			return err
+		}
+		created = true
+		ev := auditEvent(c, AuditRunNow, runTarget(run.ID))
+		ev.Detail = map[string]string{"job_id": strconv.FormatInt(j.ID, 10)}
+		return tx.Audit(ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		s.wake()
+	}
+	return run, nil
+}
+
+func hasTask(tasks []*task, key string) bool {
+	for _, t := range tasks {
+		if t.TaskKey == key {
+			return true
+		}
+	}
+	return false
+}
+
+func formatOf(st *settings) string {
+	if st.legacy != nil {
+		return "SINGLE_TASK"
+	}
+	return "MULTI_TASK"
+}
+
+// checkRunParams applies Databricks' limits to run-now's parameters.
+func checkRunParams(p RunParams, token string) error {
+	if len(token) > maxIdempotencyToken {
+		return kiln.Errorf(kiln.EInvalid, "idempotency_token is longer than %d characters.", maxIdempotencyToken)
+	}
+	if p.JobParameters != nil && (p.NotebookParams != nil || p.PythonParams != nil) {
+		return kiln.Errorf(kiln.EInvalid, "job_parameters cannot be combined with notebook_params or python_params.")
+	}
+	for name, v := range map[string]any{"notebook_params": p.NotebookParams, "python_params": p.PythonParams} {
+		if b, _ := json.Marshal(v); len(b) > maxLegacyParamsJSON {
+			return kiln.Errorf(kiln.EInvalid, "%s is larger than %d bytes as JSON.", name, maxLegacyParamsJSON)
+		}
+	}
+	for _, a := range p.PythonParams {
+		for _, r := range a {
+			if r > 127 {
+				return kiln.Errorf(kiln.EInvalid, "python_params must be ASCII.")
+			}
+		}
+	}
+	return nil
+}
+
+// SubmitRun queues a one-time run (runs/submit) of body, a SubmitRun in
+// the multi-task form (tasks[]) or the legacy single-task form (a task
+// type at the top level, as Airflow's submit operator sends it). The one
+// task of the legacy form is keyed by the run name (see legacyTaskKey).
+// With an idempotency token, the caller's run with that token is returned
+// instead of a new one.
+func (s *Service) SubmitRun(ctx context.Context, body json.RawMessage) (*kiln.Run, error) {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var head struct {
+		RunName          string `json:"run_name"`
+		IdempotencyToken string `json:"idempotency_token"`
+	}
+	if err := strictUnmarshal(body, &head, "run"); err != nil {
+		return nil, err
+	}
+	if len(head.RunName) > maxRunNameBytes {
+		return nil, kiln.Errorf(kiln.EInvalid, "run_name is longer than %d bytes.", maxRunNameBytes)
+	}
+	if len(head.IdempotencyToken) > maxIdempotencyToken {
+		return nil, kiln.Errorf(kiln.EInvalid, "idempotency_token is longer than %d characters.", maxIdempotencyToken)
+	}
+	name := head.RunName
+	if name == "" {
+		name = DefaultJobName
+	}
+	st, tasks, err := parseSettings(body, legacyTaskKey(head.RunName))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRunnable(tasks); err != nil {
+		return nil, err
+	}
+	trs, _ := runTasks(st, tasks, RunParams{})
+	spec, err := json.Marshal(RunSpec{Format: formatOf(st)})
+	if err != nil {
+		return nil, kiln.Internal(err)
+	}
+	run := &kiln.Run{OwnerID: c.Principal.ID, OwnerName: c.Principal.UserName, RunName: name, RunType: kiln.RunTypeSubmit,
+		IdempotencyToken: head.IdempotencyToken, Timeout: time.Duration(st.TimeoutSeconds) * time.Second,
+		Spec: spec, Tasks: trs}
+	created := false
+	err = s.store.Update(ctx, func(tx kiln.Tx) error {
+		if head.IdempotencyToken != "" {
+			if prev, err := tx.RunByIdempotencyToken(c.Principal.ID, head.IdempotencyToken); err == nil {
+				run = prev
+				return nil
+			} else if !kiln.IsCode(err, kiln.ENotFound) {
+				return err
+			}
+		}
+		if err := tx.CreateRun(run); err != nil {
+			return err
+		}
+		created = true
+		return tx.Audit(auditEvent(c, AuditRunSubmit, runTarget(run.ID)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		s.wake()
+	}
+	return run, nil
+}

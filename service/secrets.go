@@ -1,0 +1,422 @@
+package service
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/auth"
+)
+
+// Secrets (Secrets API 2.0).
+//
+// Values are sealed with AES-256-GCM before they reach the store, under a
+// key that lives outside the database (secrets.key in the data directory,
+// or KILN_SECRETS_KEY): a stolen database alone reveals no secret. Each
+// value is bound to its scope and key (additional data), so a sealed
+// value copied to another row does not open.
+//
+// No API caller ever reads a value back: secrets/get is not served, and
+// values reach only task runs, through SecretForRun.
+//
+// Permissions are per scope, with Databricks' levels READ < WRITE <
+// MANAGE. The creator gets MANAGE; initial_manage_principal "users" gives
+// MANAGE to every user instead of the creator alone. Admins hold MANAGE on
+// every scope. READ lists keys (and lets the principal's task runs read
+// values), WRITE puts and deletes secrets, MANAGE deletes the scope. Any
+// caller may list scope names, as on Databricks.
+
+// Bounds, as Databricks documents them.
+const (
+	MaxSecretScopes     = 1000
+	MaxSecretsPerScope  = 1000
+	MaxSecretValueBytes = 128 << 10
+)
+
+// SecretBox seals and opens secret values. It is safe for concurrent use.
+type SecretBox struct {
+	aead        cipher.AEAD
+	fingerprint string
+}
+
+// sealVersion is the first byte of every sealed value: a later key or
+// cipher can be told apart from this one.
+const sealVersion = 1
+
+// NewSecretBox returns a box whose AES-256 key is derived from key (the
+// secrets key, in the token key's format: 32 random bytes, hex in its file)
+// by HMAC-SHA256 under a fixed label, so the raw key itself is used for
+// nothing else. Its fingerprint is key.Fingerprint().
+func NewSecretBox(key *auth.Key) (*SecretBox, error) {
+	k := key.Digest("kiln secrets AES-256-GCM key v1")
+	block, err := aes.NewCipher(k[:])
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &SecretBox{aead: aead, fingerprint: key.Fingerprint()}, nil
+}
+
+// Fingerprint identifies the key without revealing it.
+func (b *SecretBox) Fingerprint() string { return b.fingerprint }
+
+// additionalData binds a sealed value to its scope and key.
+func additionalData(scope, key string) []byte {
+	return []byte("kiln secret\x00" + scope + "\x00" + key)
+}
+
+// Seal encrypts value for scope/key: version byte, random nonce, then the
+// ciphertext with its tag.
+func (b *SecretBox) Seal(scope, key string, value []byte) []byte {
+	out := make([]byte, 1+b.aead.NonceSize(), 1+b.aead.NonceSize()+len(value)+b.aead.Overhead())
+	out[0] = sealVersion
+	if _, err := rand.Read(out[1:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return b.aead.Seal(out, out[1:], value, additionalData(scope, key))
+}
+
+// Open decrypts what Seal returned for the same scope and key.
+func (b *SecretBox) Open(scope, key string, sealed []byte) ([]byte, error) {
+	n := 1 + b.aead.NonceSize()
+	if len(sealed) < n || sealed[0] != sealVersion {
+		return nil, errors.New("secret: unknown sealed value format")
+	}
+	v, err := b.aead.Open(nil, sealed[1:n], sealed[n:], additionalData(scope, key))
+	if err != nil {
+		return nil, fmt.Errorf("secret %s/%s does not open with this key: %w", scope, key, err)
+	}
+	return v, nil
+}
+
+// InitSecrets records box's fingerprint in an store that has none, and
+// refuses a store initialised with another key: every sealed value would
+// fail to open. It works on any kiln.Store, so every backend shares it.
+func InitSecrets(ctx context.Context, store kiln.Store, box *SecretBox) error {
+	check := func(tx kiln.Tx) (bool, error) {
+		fp, err := tx.SecretsKeyFingerprint()
+		if kiln.IsCode(err, kiln.ENotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if fp != box.Fingerprint() {
+			return true, kiln.Errorf(kiln.EInvalid,
+				"the secrets key (fingerprint %s) is not the one this store's secrets were sealed with (fingerprint %s): no secret would open; start kiln with the original secrets.key or KILN_SECRETS_KEY",
+				box.Fingerprint(), fp)
+		}
+		return true, nil
+	}
+	recorded := false
+	err := store.View(ctx, func(tx kiln.Tx) error {
+		var err error
+		recorded, err = check(tx)
+		return err
+	})
+	if err != nil || recorded {
+		return err
+	}
+	return store.Update(ctx, func(tx kiln.Tx) error {
+		// Another process may have recorded one meanwhile.
+		if recorded, err := check(tx); err != nil || recorded {
+			return err
+		}
+		return tx.SetSecretsKeyFingerprint(box.Fingerprint())
+	})
+}
+
+// SetSecretBox installs the box that seals secret values; without one the
+// Secrets API fails. Call it before serving.
+func (s *Service) SetSecretBox(b *SecretBox) { s.secrets = b }
+
+var (
+	scopeNameRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,128}$`)
+	secretKeyRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
+)
+
+func validateScopeName(name string) error {
+	if !scopeNameRE.MatchString(name) {
+		return kiln.Errorf(kiln.EInvalid, "Scope name %.140q is invalid: use 1 to 128 letters, digits, dashes, underscores, periods and @.", name)
+	}
+	return nil
+}
+
+func validateSecretKey(key string) error {
+	if !secretKeyRE.MatchString(key) {
+		return kiln.Errorf(kiln.EInvalid, "Secret key %.140q is invalid: use 1 to 128 letters, digits, dashes, underscores and periods.", key)
+	}
+	return nil
+}
+
+// secretLevel ranks permission levels; 0 is none.
+func secretLevel(perm string) int {
+	switch perm {
+	case kiln.SecretRead:
+		return 1
+	case kiln.SecretWrite:
+		return 2
+	case kiln.SecretManage:
+		return 3
+	}
+	return 0
+}
+
+// scopePermission returns the level p holds on sc: MANAGE for admins,
+// else the highest grant to p's user name, to a group p is in, or to
+// users (every principal).
+func scopePermission(p *kiln.Principal, admin bool, sc *kiln.SecretScope) int {
+	if admin {
+		return secretLevel(kiln.SecretManage)
+	}
+	best := 0
+	for _, e := range sc.ACL {
+		if strings.EqualFold(e.Principal, p.UserName) || e.Principal == kiln.GroupUsers || p.InGroup(e.Principal) {
+			best = max(best, secretLevel(e.Permission))
+		}
+	}
+	return best
+}
+
+// requireScope loads the scope and checks that c holds perm on it.
+func requireScope(tx kiln.Tx, c *kiln.Caller, name, perm string) (*kiln.SecretScope, error) {
+	sc, err := tx.SecretScope(name)
+	if err != nil {
+		return nil, err
+	}
+	if scopePermission(c.Principal, isAdmin(c), sc) < secretLevel(perm) {
+		return nil, kiln.Errorf(kiln.EPermission, "User %s does not have %s permission on scope %s.", c.Principal.UserName, perm, name)
+	}
+	return sc, nil
+}
+
+// CreateSecretScope creates a scope managed by the caller, or by every
+// user with initialManagePrincipal "users". backendType may be empty or
+// DATABRICKS; Azure Key Vault scopes are refused.
+func (s *Service) CreateSecretScope(ctx context.Context, name, initialManagePrincipal, backendType string) error {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return err
+	}
+	if err := validateScopeName(name); err != nil {
+		return err
+	}
+	switch backendType {
+	case "", "DATABRICKS":
+	case "AZURE_KEYVAULT":
+		return kiln.Errorf(kiln.EInvalid, "Azure Key Vault-backed scopes are not supported by kiln: omit scope_backend_type.")
+	default:
+		return kiln.Errorf(kiln.EInvalid, "Invalid scope_backend_type %.40q: expected DATABRICKS.", backendType)
+	}
+	sc := &kiln.SecretScope{Name: name, BackendType: "DATABRICKS", CreatorID: c.Principal.ID}
+	switch initialManagePrincipal {
+	case "":
+	case kiln.GroupUsers:
+		sc.ACL = append(sc.ACL, kiln.SecretACL{Principal: kiln.GroupUsers, Permission: kiln.SecretManage})
+	default:
+		return kiln.Errorf(kiln.EInvalid, "initial_manage_principal must be \"users\" or omitted, got %.140q.", initialManagePrincipal)
+	}
+	if c.Method != "offline" && c.Principal.UserName != "" {
+		sc.ACL = append(sc.ACL, kiln.SecretACL{Principal: c.Principal.UserName, Permission: kiln.SecretManage})
+	}
+	return s.store.Update(ctx, func(tx kiln.Tx) error {
+		all, err := tx.SecretScopes()
+		if err != nil {
+			return err
+		}
+		if len(all) >= MaxSecretScopes {
+			return kiln.Errorf(kiln.EQuota, "The workspace has %d secret scopes, the most allowed.", MaxSecretScopes)
+		}
+		if err := tx.CreateSecretScope(sc); err != nil {
+			return err
+		}
+		ev := auditEvent(c, kiln.AuditSecretScopeCreate, "secret_scope:"+name)
+		if initialManagePrincipal != "" {
+			ev.Detail = map[string]string{"initial_manage_principal": initialManagePrincipal}
+		}
+		return tx.Audit(ev)
+	})
+}
+
+// ListSecretScopes returns every scope, ordered by name.
+func (s *Service) ListSecretScopes(ctx context.Context) ([]*kiln.SecretScope, error) {
+	if _, err := callerOf(ctx); err != nil {
+		return nil, err
+	}
+	var scs []*kiln.SecretScope
+	err := s.view(ctx, func(tx kiln.Tx) error {
+		var err error
+		scs, err = tx.SecretScopes()
+		return err
+	})
+	return scs, err
+}
+
+// DeleteSecretScope deletes a scope and its secrets (MANAGE).
+func (s *Service) DeleteSecretScope(ctx context.Context, name string) error {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx kiln.Tx) error {
+		if _, err := requireScope(tx, c, name, kiln.SecretManage); err != nil {
+			return err
+		}
+		if err := tx.DeleteSecretScope(name); err != nil {
+			return err
+		}
+		return tx.Audit(auditEvent(c, kiln.AuditSecretScopeDelete, "secret_scope:"+name))
+	})
+}
+
+// PutSecretParams is a secret to store: exactly one of StringValue and
+// BytesValue is set (BytesValue already decoded from base64).
+type PutSecretParams struct {
+	Scope, Key  string
+	StringValue *string
+	BytesValue  []byte
+}
+
+// PutSecret creates or replaces a secret (WRITE). The value is sealed
+// before it reaches the store and never logged or audited.
+func (s *Service) PutSecret(ctx context.Context, p PutSecretParams) error {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return err
+	}
+	if s.secrets == nil {
+		return kiln.Internal(errors.New("service: no secret box configured"))
+	}
+	if err := validateSecretKey(p.Key); err != nil {
+		return err
+	}
+	var value []byte
+	switch {
+	case p.StringValue != nil && p.BytesValue != nil:
+		return kiln.Errorf(kiln.EInvalid, "Set either string_value or bytes_value, not both.")
+	case p.StringValue != nil:
+		if !utf8.ValidString(*p.StringValue) {
+			return kiln.Errorf(kiln.EInvalid, "string_value must be valid UTF-8; send binary values as bytes_value.")
+		}
+		value = []byte(*p.StringValue)
+	case p.BytesValue != nil:
+		value = p.BytesValue
+	default:
+		return kiln.Errorf(kiln.EInvalid, "A value is required: set string_value or bytes_value.")
+	}
+	if len(value) > MaxSecretValueBytes {
+		return kiln.Errorf(kiln.EInvalid, "The secret value is %d bytes; the limit is %d.", len(value), MaxSecretValueBytes)
+	}
+	sealed := s.secrets.Seal(p.Scope, p.Key, value)
+	return s.store.Update(ctx, func(tx kiln.Tx) error {
+		if _, err := requireScope(tx, c, p.Scope, kiln.SecretWrite); err != nil {
+			return err
+		}
+		list, err := tx.Secrets(p.Scope)
+		if err != nil {
+			return err
+		}
+		if len(list) >= MaxSecretsPerScope && !hasKey(list, p.Key) {
+			return kiln.Errorf(kiln.EQuota, "Scope %s has %d secrets, the most allowed.", p.Scope, MaxSecretsPerScope)
+		}
+		if err := tx.PutSecret(p.Scope, p.Key, sealed); err != nil {
+			return err
+		}
+		return tx.Audit(auditEvent(c, kiln.AuditSecretPut, "secret:"+p.Scope+"/"+p.Key))
+	})
+}
+
+func hasKey(list []*kiln.Secret, key string) bool {
+	for _, s := range list {
+		if s.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// ListSecrets returns the scope's keys and update times, never values
+// (READ).
+func (s *Service) ListSecrets(ctx context.Context, scope string) ([]*kiln.Secret, error) {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var list []*kiln.Secret
+	err = s.view(ctx, func(tx kiln.Tx) error {
+		if _, err := requireScope(tx, c, scope, kiln.SecretRead); err != nil {
+			return err
+		}
+		list, err = tx.Secrets(scope)
+		return err
+	})
+	for _, sec := range list {
+		sec.Value = nil
+	}
+	return list, err
+}
+
+// DeleteSecret deletes one secret (WRITE).
+func (s *Service) DeleteSecret(ctx context.Context, scope, key string) error {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx kiln.Tx) error {
+		if _, err := requireScope(tx, c, scope, kiln.SecretWrite); err != nil {
+			return err
+		}
+		if err := tx.DeleteSecret(scope, key); err != nil {
+			return err
+		}
+		return tx.Audit(auditEvent(c, kiln.AuditSecretDelete, "secret:"+scope+"/"+key))
+	})
+}
+
+// SecretForRun returns the plaintext value of scope/key for a task run
+// owned by ownerID, who must be active and hold READ on the scope (admins
+// always do). It is the only way a value leaves kiln: the runner calls it
+// for dbutils.secrets.get inside a task. It needs no caller in ctx.
+// Errors: ENotFound for a missing owner, scope or key; EPermission.
+func (s *Service) SecretForRun(ctx context.Context, ownerID int64, scope, key string) ([]byte, error) {
+	if s.secrets == nil {
+		return nil, kiln.Internal(errors.New("service: no secret box configured"))
+	}
+	var sealed []byte
+	err := s.view(ctx, func(tx kiln.Tx) error {
+		owner, err := tx.Principal(ownerID)
+		if err != nil {
+			return err
+		}
+		if !owner.Active {
+			return kiln.Errorf(kiln.EPermission, "User %s is deactivated.", owner.UserName)
+		}
+		if _, err := requireScope(tx, &kiln.Caller{Principal: owner, Method: "run"}, scope, kiln.SecretRead); err != nil {
+			return err
+		}
+		sec, err := tx.Secret(scope, key)
+		if err != nil {
+			return err
+		}
+		sealed = sec.Value
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.secrets.Open(scope, key, sealed)
+	if err != nil {
+		return nil, kiln.Internal(err)
+	}
+	return v, nil
+}
