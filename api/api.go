@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/kiln-dev/kiln"
 	"github.com/kiln-dev/kiln/auth"
+	"github.com/kiln-dev/kiln/clientip"
 	"github.com/kiln-dev/kiln/service"
 )
 
@@ -34,6 +34,9 @@ type Config struct {
 	WorkspaceID int64
 	// BaseURL is the public URL of the server, e.g. https://kiln.example.com.
 	BaseURL string
+	// ClientIP finds client addresses (X-Forwarded-For from trusted
+	// proxies); nil uses the TCP peer.
+	ClientIP *clientip.Resolver
 	// Console, when set, serves every path the API does not (the web
 	// console); otherwise unknown paths are JSON 404s.
 	Console http.Handler
@@ -54,6 +57,7 @@ type Server struct {
 	console  http.Handler
 	handler  http.Handler
 	meBodies renderedPrincipals
+	clientIP *clientip.Resolver
 }
 
 // New returns the API server.
@@ -61,7 +65,7 @@ func New(c Config) *Server {
 	s := &Server{
 		svc: c.Service, index: c.Index, denials: c.Denials, throttle: c.Throttle, store: c.Store,
 		log: c.Log, orgID: strconv.FormatInt(c.WorkspaceID, 10), wsID: c.WorkspaceID, baseURL: c.BaseURL,
-		mux: http.NewServeMux(), console: c.Console,
+		mux: http.NewServeMux(), console: c.Console, clientIP: c.ClientIP,
 	}
 	s.routes()
 	s.handler = s.recoverPanics(s.commonHeaders(s.accessLog(http.HandlerFunc(s.serve))))
@@ -205,7 +209,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r)
 		s.log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", sw.status),
-			slog.Duration("duration", time.Since(start)), slog.String("remote", clientAddr(r)),
+			slog.Duration("duration", time.Since(start)), slog.String("remote", s.clientIP.Addr(r)),
 			slog.String("request_id", w.Header().Get("X-Request-Id")))
 	})
 }
@@ -223,15 +227,6 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-// clientAddr is the client's IP address (without port).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // authenticate admits requests carrying a valid token. No credential is a
@@ -262,7 +257,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 		}
 		if caller == nil {
-			addr := clientAddr(r)
+			addr := s.clientIP.Addr(r)
 			s.denials.Record(addr, denial.Reason, denial.TokenID, denial.OwnerID)
 			if !s.throttle.Fail(addr) {
 				w.Header().Set("Retry-After", strconv.Itoa(int(s.throttle.RetryAfter().Seconds()+0.999)))

@@ -2,11 +2,14 @@ package api_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kiln-dev/kiln/kilntest"
+	"github.com/kiln-dev/kiln/server"
 )
 
 func TestAuthenticationErrors(t *testing.T) {
@@ -222,5 +225,37 @@ func TestUnauthenticatedEndpoints(t *testing.T) {
 	m := e.Do(t, "GET", "/.well-known/databricks-config", "", nil).JSON(t)
 	if m["host_type"] != "workspace" || m["workspace_id"] == "" || strings.Contains(m["oidc_endpoint"].(string), "/oidc/accounts/") {
 		t.Fatalf("host metadata: %v", m)
+	}
+}
+
+func TestTrustedProxyForwardedFor(t *testing.T) {
+	e := kilntest.Start(t, kilntest.WithConfig(func(c *server.Config) {
+		c.TrustedProxies = []string{"127.0.0.1"}
+		c.AuthFailureBurst, c.AuthFailureRate = 3, 0.001
+		c.AuditFlushInterval = 50 * time.Millisecond
+	}))
+	admin := e.AdminToken(t)
+	from := func(addr string) http.Header {
+		return http.Header{"Authorization": {"Bearer dapi33333333333333333333333333333333"}, "X-Forwarded-For": {"1.2.3.4, " + addr}}
+	}
+	// One client behind the proxy exhausts its budget...
+	for range 3 {
+		wantError(t, e.DoHeaders(t, "GET", "/api/2.0/token/list", nil, from("198.51.100.1")), 403, "PERMISSION_DENIED", invalidToken)
+	}
+	wantError(t, e.DoHeaders(t, "GET", "/api/2.0/token/list", nil, from("198.51.100.1")), 429, "REQUEST_LIMIT_EXCEEDED", "")
+	// ...while another client behind the same proxy is not throttled, and
+	// the spoofable left entry played no part.
+	wantError(t, e.DoHeaders(t, "GET", "/api/2.0/token/list", nil, from("198.51.100.2")), 403, "PERMISSION_DENIED", invalidToken)
+	var got auditList
+	kilntest.Eventually(t, 3*time.Second, "denials are flushed", func() bool {
+		json.Unmarshal(e.Do(t, "GET", "/api/kiln/v1/audit?action=token.denied", admin, nil).Body, &got)
+		return len(got.Events) >= 2
+	})
+	addrs := map[string]bool{}
+	for _, ev := range got.Events {
+		addrs[ev.RemoteAddr] = true
+	}
+	if !addrs["198.51.100.1"] || !addrs["198.51.100.2"] || addrs["1.2.3.4"] || addrs["127.0.0.1"] {
+		t.Fatalf("audit addresses: %v, want the two forwarded clients", addrs)
 	}
 }

@@ -96,6 +96,7 @@ an executor-only node, which runs jobs from the shared queue.`,
 	f.DurationVar(&cfg.UnknownTokenRefresh, "unknown-token-refresh", server.MissRefreshInterval, "with --database-url: how often at most to re-read the store on meeting an unknown token, so that one just created through another replica works at once; 0 turns it off")
 	f.StringVar(&cfg.AdminEmail, "admin-email", "", "first admin's email, used only when initialising (default admin@kiln.local)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on SIGINT/SIGTERM")
+	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "load balancers or reverse proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For names the client")
 	f.Float64Var(&cfg.AuthFailureRate, "auth-failure-rate", 10, "failed authentications per second allowed per client address, after the burst")
 	f.IntVar(&cfg.AuthFailureBurst, "auth-failure-burst", 50, "failed authentications a client address may make before being slowed down with 429s; -1 turns the throttle off")
 	f.IntVar(&cfg.MaxConcurrentRuns, "max-concurrent-runs", server.DefaultMaxConcurrentRuns, "how many job task runs this server executes at once; the others wait, QUEUED")

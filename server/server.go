@@ -22,6 +22,7 @@ import (
 	"github.com/kiln-dev/kiln"
 	"github.com/kiln-dev/kiln/api"
 	"github.com/kiln-dev/kiln/auth"
+	"github.com/kiln-dev/kiln/clientip"
 	"github.com/kiln-dev/kiln/runner"
 	"github.com/kiln-dev/kiln/service"
 	"github.com/kiln-dev/kiln/sqlstore"
@@ -65,6 +66,10 @@ type Config struct {
 	// AuditFlushInterval is how often coalesced denied-token events are
 	// written; default 5s.
 	AuditFlushInterval time.Duration
+	// TrustedProxies lists the load balancers and reverse proxies (CIDRs or
+	// addresses) whose X-Forwarded-For kiln believes, so that throttling
+	// and the audit log see clients rather than the proxy.
+	TrustedProxies []string
 	// AuthFailureRate and AuthFailureBurst throttle clients that keep
 	// presenting bad credentials: each address may fail AuthFailureBurst
 	// times, refilled at AuthFailureRate per second, before getting 429s.
@@ -96,13 +101,15 @@ type Config struct {
 
 // Parts are the assembled pieces, for commands and tests that need them.
 type Parts struct {
-	Store     kiln.Store
-	Key       *auth.Key
-	DBFS      *service.DBFS // the DBFS tree in DataDir/dbfs
-	Index     *auth.Index
-	Service   *service.Service
-	Denials   *service.Denials
-	Throttle  *auth.Throttle
+	Store    kiln.Store
+	Key      *auth.Key
+	DBFS     *service.DBFS // the DBFS tree in DataDir/dbfs
+	Index    *auth.Index
+	Service  *service.Service
+	Denials  *service.Denials
+	Throttle *auth.Throttle
+	// ClientIP finds client addresses behind the trusted proxies.
+	ClientIP  *clientip.Resolver
 	Workspace kiln.Workspace
 	Log       *slog.Logger
 	Config    Config
@@ -232,6 +239,10 @@ func (c *Config) checkShared() error {
 // token index. Close the store when done.
 func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 	c.defaults()
+	clientIP, ipErr := clientip.New(c.TrustedProxies)
+	if ipErr != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", ipErr)
+	}
 	if err := c.checkShared(); err != nil {
 		return nil, err
 	}
@@ -315,7 +326,7 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 	p := &Parts{
 		Store: store, Key: key, DBFS: dbfs, Index: index, Service: svc,
 		Denials: service.NewDenials(store, c.Log), Throttle: auth.NewThrottle(c.AuthFailureRate, float64(max(c.AuthFailureBurst, 0))),
-		Workspace: res.Workspace, Log: c.Log, Config: c,
+		ClientIP: clientIP, Workspace: res.Workspace, Log: c.Log, Config: c,
 	}
 	return p, nil
 }
@@ -333,7 +344,7 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	}
 	var handler http.Handler = api.New(api.Config{
 		Service: p.Service, Index: p.Index, Denials: p.Denials, Throttle: p.Throttle, Store: p.Store,
-		Log: p.Log, WorkspaceID: p.Workspace.ID, BaseURL: p.Config.BaseURL, Console: console,
+		Log: p.Log, WorkspaceID: p.Workspace.ID, BaseURL: p.Config.BaseURL, Console: console, ClientIP: p.ClientIP,
 	})
 	if p.Config.NoAPI {
 		handler = healthOnly(p.Store)
