@@ -230,11 +230,7 @@ type dbfsListResponse struct {
 }
 
 func (s *Server) dbfsList(w http.ResponseWriter, r *http.Request) error {
-	q, err := readParams(r)
-	if err != nil {
-		return err
-	}
-	path, err := q.get("path")
+	path, err := pathParam(r)
 	if err != nil {
 		return err
 	}
@@ -251,11 +247,7 @@ func (s *Server) dbfsList(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) dbfsStatus(w http.ResponseWriter, r *http.Request) error {
-	q, err := readParams(r)
-	if err != nil {
-		return err
-	}
-	path, err := q.get("path")
+	path, err := pathParam(r)
 	if err != nil {
 		return err
 	}

@@ -117,17 +117,7 @@ func (s *Server) listJobs(version string) handlerFunc {
 		for _, j := range page.Jobs {
 			jobs = append(jobs, jobJSON(j, expand))
 		}
-		out := map[string]any{}
-		if len(jobs) > 0 { // an empty list is left out, as Databricks does
-			out["jobs"] = jobs
-		}
-		if hasMoreField(version) {
-			out["has_more"] = page.HasMore
-		}
-		if page.NextPageToken != "" {
-			out["next_page_token"] = page.NextPageToken
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, listPage("jobs", jobs, version, page.HasMore, page.NextPageToken))
 		return nil
 	}
 }
@@ -244,4 +234,21 @@ func (s *Server) runNow(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"run_id": run.ID, "number_in_job": run.ID})
 	return nil
+}
+
+// listPage is the envelope of jobs/list and runs/list: the items under key
+// (left out when empty, as Databricks does), has_more up to API 2.1 (2.2
+// dropped it), and next_page_token only when there is a next page.
+func listPage(key string, items []map[string]any, version string, hasMore bool, next string) map[string]any {
+	out := map[string]any{}
+	if len(items) > 0 {
+		out[key] = items
+	}
+	if hasMoreField(version) {
+		out["has_more"] = hasMore
+	}
+	if next != "" {
+		out["next_page_token"] = next
+	}
+	return out
 }

@@ -144,17 +144,7 @@ func (s *Server) listRuns(version string) handlerFunc {
 		for _, run := range page.Runs {
 			runs = append(runs, s.runJSON(r, run, service.ParseRunSpec(run), version, lp.ExpandTasks))
 		}
-		out := map[string]any{}
-		if len(runs) > 0 { // an empty list is left out, as Databricks does
-			out["runs"] = runs
-		}
-		if hasMoreField(version) {
-			out["has_more"] = page.HasMore
-		}
-		if page.NextPageToken != "" {
-			out["next_page_token"] = page.NextPageToken
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, listPage("runs", runs, version, page.HasMore, page.NextPageToken))
 		return nil
 	}
 }

@@ -281,11 +281,7 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) objectStatus(w http.ResponseWriter, r *http.Request) error {
-	q, err := readParams(r)
-	if err != nil {
-		return err
-	}
-	path, err := q.get("path")
+	path, err := pathParam(r)
 	if err != nil {
 		return err
 	}
@@ -324,4 +320,14 @@ func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, empty)
 	return nil
+}
+
+// pathParam reads the one "path" parameter of a GET (query string or JSON
+// body, like every GET parameter).
+func pathParam(r *http.Request) (string, error) {
+	q, err := readParams(r)
+	if err != nil {
+		return "", err
+	}
+	return q.get("path")
 }
