@@ -1,12 +1,14 @@
 // Package console serves kiln's web console: sign-in, User Settings (the
-// Access Tokens and Password tabs) and the Admin Console (Access Control,
-// Users, Service Principals, Tokens and Audit Log).
+// Access Tokens and Password tabs), the Admin Console (Access Control,
+// Users, Service Principals, Tokens and Audit Log), and Jobs (jobs, runs
+// and each run's page, at the run_page_url the Jobs API gives).
 //
 // Pages are rendered on the server with html/template from files embedded
 // in the binary, styled by one stylesheet and enhanced by one small script
-// (dialogs, copy to clipboard). Nothing is loaded from elsewhere, and every
-// flow works with scripts off: each dialog also exists as a page reached by
-// an ordinary form.
+// (dialogs, copy to clipboard); the Jobs pages add one of each (run states,
+// and the updates of an active run's page). Nothing is loaded from
+// elsewhere, and every flow works with scripts off: each dialog also exists
+// as a page reached by an ordinary form.
 //
 // The labels of the token flow (Account, User Settings, Admin Console,
 // Access Control, Personal Access Tokens, Enable, Disable, Confirm,
@@ -29,7 +31,6 @@ import (
 	"errors"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,6 +38,7 @@ import (
 
 	"github.com/kiln-dev/kiln"
 	"github.com/kiln-dev/kiln/auth"
+	"github.com/kiln-dev/kiln/clientip"
 	"github.com/kiln-dev/kiln/server"
 	"github.com/kiln-dev/kiln/service"
 )
@@ -53,6 +55,7 @@ type Console struct {
 	static    *staticFiles
 	httpsBase bool
 	handler   http.Handler
+	clientIP  *clientip.Resolver // believes X-Forwarded-For from trusted proxies only
 }
 
 // options are the knobs tests turn; production uses the zero value.
@@ -95,6 +98,7 @@ func newConsole(parts *server.Parts, o options) *Console {
 		sealer: newSealer(key[:]), guard: newLoginGuard(o.now),
 		pages: pages, static: static,
 		httpsBase: strings.HasPrefix(strings.ToLower(parts.Config.BaseURL), "https://"),
+		clientIP:  parts.ClientIP,
 	}
 
 	// CrossOriginProtection refuses state-changing requests (anything but
@@ -180,6 +184,9 @@ func (c *Console) routes() http.Handler {
 	admin("POST /admin/tokens/{id}/revoke", c.revokeToken)
 
 	admin("GET /admin/audit", c.auditPage)
+
+	// Jobs (jobs.go).
+	c.jobRoutes(user)
 	return mux
 }
 
@@ -481,14 +488,9 @@ func (c *Console) redirectWith(w http.ResponseWriter, r *http.Request, target, k
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// clientAddr is the client's IP address (without port).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientAddr is the client's IP address (without port), from
+// X-Forwarded-For when the request came through a trusted proxy.
+func (c *Console) clientAddr(r *http.Request) string { return c.clientIP.Addr(r) }
 
 // localPath returns next if it is safe to redirect to after sign-in: a
 // path on this server. Anything else ("" included) yields "". It refuses

@@ -53,7 +53,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 		c.render(w, r, http.StatusBadRequest, "login", &page{Title: "Sign in", Data: d})
 		return nil
 	}
-	addr := clientAddr(r)
+	addr := c.clientAddr(r)
 	if c.guard.blocked(addr, email) {
 		d.Error = "Too many failed sign-in attempts. Wait a minute, then try again."
 		w.Header().Set("Retry-After", "60")

@@ -33,10 +33,11 @@ var pageNames = []string{
 	"login", "error", "confirm",
 	"settings", "token_new", "password",
 	"access_control", "users", "user_password", "service_principals", "tokens", "audit",
+	"jobs", "job", "run", "run_cancel",
 }
 
 // sharedTemplates are parsed into every page.
-var sharedTemplates = []string{"templates/layout.html", "templates/partials.html"}
+var sharedTemplates = []string{"templates/layout.html", "templates/partials.html", "templates/jobs_partials.html"}
 
 // parsePages parses each page with the shared templates into its own set,
 // so that every page can define the blocks "content" and "dialogs".

@@ -327,7 +327,7 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) error {
 		c.render(w, r, status, "password", &page{Title: "Password", Section: "User Settings", Tab: "/settings/password", Data: passwordForm{Error: msg}})
 		return nil
 	}
-	addr := clientAddr(r)
+	addr := c.clientAddr(r)
 	switch {
 	case current == "" || next == "":
 		return fail(http.StatusBadRequest, "Enter your current password and a new one.")
