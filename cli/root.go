@@ -36,6 +36,10 @@ const (
 	// ExitPermission: the token works but may not do this (403), such as a
 	// non-admin on an admin command.
 	ExitPermission = 5
+	// ExitRunFailed: a run the command waited for (--wait, runs logs
+	// --follow) or showed (runs output) did not succeed: it ended FAILED,
+	// TIMEDOUT, CANCELED, INTERNAL_ERROR or SKIPPED.
+	ExitRunFailed = 6
 )
 
 // Version is set at build time with -ldflags "-X github.com/kiln-dev/kiln/cli.Version=…".
@@ -69,6 +73,7 @@ func exitCode(err error) int {
 		ae  authError
 		nf  notFoundError
 		pe  permissionError
+		rf  runFailedError
 		ce  *client.ConfigError
 		api *client.APIError
 	)
@@ -83,6 +88,8 @@ func exitCode(err error) int {
 		return ExitNotFound
 	case errors.As(err, &pe):
 		return ExitPermission
+	case errors.As(err, &rf):
+		return ExitRunFailed
 	case errors.As(err, &api):
 		switch {
 		case api.IsInvalidToken():
@@ -101,7 +108,8 @@ func NewRoot(stdio IO) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "kiln",
 		Short: "kiln: a self-hosted workspace server that speaks the Databricks REST API",
-		Long: `kiln serves personal access tokens, workspace settings and identities over the Databricks REST API.
+		Long: `kiln serves personal access tokens, workspace settings, identities, the workspace
+tree, jobs and runs over the Databricks REST API.
 
 Server and admin commands: every flag has a KILN_* environment variable (for
 example --data-dir and KILN_DATA_DIR); a flag wins over its variable.
@@ -114,11 +122,14 @@ over the file.
 Exit codes: 0 success, 1 the request failed (server error or refusal,
 unreachable host, TLS error, not a kiln server), 2 usage error, 3
 authentication (no usable profile, host or token, or the token was refused), 4
-not found, 5 permission denied.`,
+not found, 5 permission denied, 6 the run did not succeed (a run followed with
+--wait or runs logs --follow, or shown by runs output, ended FAILED, TIMEDOUT,
+CANCELED, INTERNAL_ERROR or SKIPPED).`,
 		Example: `  kiln serve --data-dir /var/lib/kiln
   kiln configure --token --host http://127.0.0.1:8080
   kiln auth describe
-  kiln tokens create --comment "CI pipeline" --lifetime 90d`,
+  kiln tokens create --comment "CI pipeline" --lifetime 90d
+  kiln runs submit --notebook /Shared/etl --param day=2024-01-02 --wait`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version,
@@ -130,7 +141,8 @@ not found, 5 permission denied.`,
 	root.AddCommand(newServeCmd(stdio), newAdminCmd(stdio))
 	ce := newClientEnv(stdio)
 	root.AddCommand(newConfigureCmd(stdio), ce.authCmd(), ce.currentUserCmd(), ce.tokensCmd(), ce.tokenManagementCmd(),
-		ce.workspaceConfCmd(), ce.usersCmd(), ce.servicePrincipalsCmd(), ce.auditCmd(), newCompletionCmd(stdio))
+		ce.workspaceConfCmd(), ce.usersCmd(), ce.servicePrincipalsCmd(), ce.auditCmd(),
+		ce.workspaceCmd(), ce.jobsCmd(), ce.runsCmd(), newCompletionCmd(stdio))
 	root.CompletionOptions.DisableDefaultCmd = true
 	fillGroupExamples(root)
 	rejectUnknownSubcommands(root)

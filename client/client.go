@@ -1,6 +1,7 @@
 // Package client is a Go client of kiln's REST API: the Databricks
 // endpoints kiln serves (tokens, token management, token permissions,
-// workspace settings, SCIM identities) and kiln's own (/api/kiln/v1).
+// workspace settings, SCIM identities, the Workspace API, jobs and runs)
+// and kiln's own (/api/kiln/v1).
 //
 // Configuration is resolved exactly as the Databricks SDKs resolve it
 // ([LoadConfig]: ~/.databrickscfg profiles, DATABRICKS_HOST and
@@ -27,6 +28,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -137,7 +139,17 @@ func (e *APIError) IsPermissionDenied() bool {
 
 // IsNotFound reports whether the named object does not exist. An unknown
 // endpoint is not "not found": see [APIError.IsUnknownEndpoint].
+//
+// The Jobs and Clusters APIs answer a missing job, run or cluster with
+// HTTP 400 INVALID_PARAMETER_VALUE ("Job 42 does not exist."), on
+// Databricks as on kiln; like the Databricks SDKs, IsNotFound reads those
+// as not found too.
 func (e *APIError) IsNotFound() bool {
+	if e.StatusCode == http.StatusBadRequest && e.ErrorCode == "INVALID_PARAMETER_VALUE" &&
+		(strings.Contains(e.Path, "/jobs/") || strings.Contains(e.Path, "/clusters/")) &&
+		missingObjectRE.MatchString(strings.TrimSpace(e.Message)) {
+		return true
+	}
 	if e.StatusCode != http.StatusNotFound || e.IsUnknownEndpoint() {
 		return false
 	}
@@ -147,6 +159,10 @@ func (e *APIError) IsNotFound() bool {
 	}
 	return true
 }
+
+// missingObjectRE matches the messages of a missing job, run or cluster
+// (the Databricks SDKs' error overrides).
+var missingObjectRE = regexp.MustCompile(`^(Job .* does not exist|Run .* does not exist|Run: .* in job: .* doesn't exist|Cluster .* does not exist)`)
 
 // IsUnknownEndpoint reports whether the server has no such API (an older
 // kiln, or a Databricks workspace asked for a kiln-only endpoint).

@@ -13,8 +13,10 @@
 //     same page forever. The suite stops at the first repeated id, and
 //     checks with _list that kiln honours startIndex.
 //
-// TODO(jobs): add the jobs calls (create, runNow, getRun, list) once kiln
-// serves the Jobs API.
+// The jobs tests run real notebooks (kiln executes them with python3):
+// imported through workspace.import, submitted and waited for with the
+// SDK's own waiters (jobs.submit(...).wait(), runNow, cancelRun), their
+// results read with getRunOutput on the task run ids.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -273,4 +275,204 @@ test("a refused token is an ApiError, not retried", async () => {
     return true;
   });
   assert.ok(Date.now() - start < 5000, "a 403 must not be retried");
+});
+
+// The notebook the jobs tests run: two widgets (one with a default), a
+// line of output, a Markdown cell, and a JSON exit value.
+const ETL_NOTEBOOK = `# Databricks notebook source
+dbutils.widgets.text("day", "never")
+dbutils.widgets.text("env", "dev")
+print("processing", dbutils.widgets.get("day"))
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC Exit with a summary.
+
+# COMMAND ----------
+
+import json
+dbutils.notebook.exit(json.dumps({"day": dbutils.widgets.get("day"), "env": dbutils.widgets.get("env")}))
+`;
+
+const b64 = (s) => Buffer.from(s, "utf8").toString("base64");
+
+// importNotebook puts a Python notebook at path through the SDK's
+// workspace.import (JSON with base64 content), replacing what is there.
+async function importNotebook(path, source) {
+  await admin.workspace.mkdirs({ path: path.slice(0, path.lastIndexOf("/")) });
+  await admin.workspace.import({ path, format: "SOURCE", language: "PYTHON", content: b64(source), overwrite: true });
+}
+
+// taskOutput returns the output of a run's only task: get-output takes a
+// task run id (2.1 and later refuse the run's own id).
+async function taskOutput(client, run) {
+  assert.equal(run.tasks?.length, 1, JSON.stringify(run));
+  return client.jobs.getRunOutput({ run_id: run.tasks[0].run_id });
+}
+
+test("workspace.import, getStatus, list, export and delete", async () => {
+  await importNotebook("/Shared/js/etl", ETL_NOTEBOOK);
+  const st = await admin.workspace.getStatus({ path: "/Shared/js/etl" });
+  assert.equal(st.object_type, "NOTEBOOK");
+  assert.equal(st.language, "PYTHON");
+  assert.equal(st.path, "/Shared/js/etl");
+  assert.equal(typeof st.object_id, "number");
+
+  const listed = await collect(admin.workspace.list({ path: "/Shared/js" }), (o) => o.path);
+  assert.ok(listed.some((o) => o.path === "/Shared/js/etl" && o.object_type === "NOTEBOOK"), JSON.stringify(listed));
+
+  const ex = await admin.workspace.export({ path: "/Shared/js/etl", format: "SOURCE" });
+  assert.equal(Buffer.from(ex.content, "base64").toString("utf8"), ETL_NOTEBOOK);
+
+  // Without overwrite an existing path is refused; a missing one is 404.
+  await rejectsWith(
+    admin.workspace.import({ path: "/Shared/js/etl", format: "SOURCE", language: "PYTHON", content: b64("print(1)") }),
+    409,
+    "RESOURCE_ALREADY_EXISTS",
+  );
+  await rejectsWith(admin.workspace.getStatus({ path: "/Shared/js/nope" }), 404, "RESOURCE_DOES_NOT_EXIST");
+
+  await importNotebook("/Shared/js/scratch/tmp", "print(1)\n");
+  await rejectsWith(admin.workspace.delete({ path: "/Shared/js/scratch" }), 400, "DIRECTORY_NOT_EMPTY");
+  await admin.workspace.delete({ path: "/Shared/js/scratch", recursive: true });
+  await rejectsWith(admin.workspace.getStatus({ path: "/Shared/js/scratch" }), 404, "RESOURCE_DOES_NOT_EXIST");
+});
+
+test("jobs.submit(...).wait() of a notebook run, and getRunOutput", async () => {
+  await importNotebook("/Shared/js/etl", ETL_NOTEBOOK);
+  const waiter = await admin.jobs.submit({
+    run_name: "js sdk submit",
+    tasks: [{ task_key: "etl", notebook_task: { notebook_path: "/Shared/js/etl", base_parameters: { day: "2024-01-02" } } }],
+  });
+  assert.equal(typeof waiter.run_id, "number");
+  assert.ok(Number.isSafeInteger(waiter.run_id), `run_id ${waiter.run_id} must be exact in JavaScript`);
+
+  const seen = [];
+  const run = await waiter.wait({ onProgress: async (r) => seen.push(r.state.life_cycle_state) });
+  assert.equal(run.run_id, waiter.run_id);
+  assert.equal(run.state.life_cycle_state, "TERMINATED");
+  assert.equal(run.state.result_state, "SUCCESS", JSON.stringify(run.state));
+  assert.equal(run.run_type, "SUBMIT_RUN");
+  assert.equal(run.run_name, "js sdk submit");
+  assert.ok(seen.length >= 1 && seen.at(-1) === "TERMINATED", JSON.stringify(seen));
+  assert.ok(run.run_page_url.startsWith(kiln.url + "/"), run.run_page_url);
+  assert.ok(run.end_time >= run.start_time, JSON.stringify(run));
+  assert.equal(run.tasks[0].task_key, "etl");
+  assert.notEqual(run.tasks[0].run_id, run.run_id, "a task has a run id of its own");
+
+  const out = await taskOutput(admin, run);
+  assert.equal(out.notebook_output.result, '{"day": "2024-01-02", "env": "dev"}');
+  assert.equal(out.notebook_output.truncated, false);
+  assert.equal(JSON.parse(out.notebook_output.result).day, "2024-01-02");
+  assert.match(out.logs, /processing 2024-01-02/);
+  assert.equal(out.metadata.run_id, run.tasks[0].run_id);
+  assert.equal(out.metadata.state.result_state, "SUCCESS");
+  assert.equal(out.error, undefined);
+
+  // The run's own id: 2.2 refuses it, as Databricks does.
+  await assert.rejects(admin.jobs.getRunOutput({ run_id: run.run_id }), (e) => {
+    assert.ok(e instanceof ApiError);
+    assert.equal(e.statusCode, 400);
+    assert.equal(e.errorCode, "INVALID_PARAMETER_VALUE");
+    assert.match(e.message, /Retrieving the output of runs with multiple tasks is not supported/);
+    return true;
+  });
+
+  // getRun on the task run id answers the task run.
+  const task = await admin.jobs.getRun({ run_id: run.tasks[0].run_id });
+  assert.equal(task.run_id, run.tasks[0].run_id);
+  assert.equal(task.state.result_state, "SUCCESS");
+});
+
+test("a failing notebook: the waiter returns the FAILED run, getRunOutput the error", async () => {
+  await importNotebook("/Shared/js/bad", 'print("about to fail")\n\n# COMMAND ----------\n\n1/0\n');
+  const run = await (
+    await admin.jobs.submit({ run_name: "js sdk failing", tasks: [{ task_key: "bad", notebook_task: { notebook_path: "/Shared/js/bad" } }] })
+  ).wait();
+  assert.equal(run.state.life_cycle_state, "TERMINATED");
+  assert.equal(run.state.result_state, "FAILED");
+  assert.equal(run.tasks[0].state.result_state, "FAILED");
+  const out = await taskOutput(admin, run);
+  assert.equal(out.error, "ZeroDivisionError: division by zero");
+  assert.match(out.error_trace, /Traceback \(most recent call last\)/);
+  assert.match(out.logs, /about to fail/);
+  assert.deepEqual(out.notebook_output, {}, "a notebook that did not exit has an empty notebook_output");
+});
+
+test("jobs.create, list, get, runNow(...).wait(), listRuns and delete", async () => {
+  await importNotebook("/Shared/js/etl", ETL_NOTEBOOK);
+  const name = `js nightly ${Date.now()}`;
+  const { job_id } = await admin.jobs.create({
+    name,
+    parameters: [{ name: "env", default: "dev" }],
+    max_concurrent_runs: 2,
+    tasks: [{ task_key: "main", notebook_task: { notebook_path: "/Shared/js/etl", base_parameters: { day: "base" } } }],
+  });
+  assert.equal(typeof job_id, "number");
+  assert.ok(Number.isSafeInteger(job_id));
+
+  const named = await collect(admin.jobs.list({ name, expand_tasks: true }), (j) => j.job_id);
+  assert.equal(named.length, 1, JSON.stringify(named));
+  assert.equal(named[0].job_id, job_id);
+  assert.equal(named[0].settings.name, name);
+  assert.equal(named[0].settings.tasks[0].task_key, "main");
+  assert.equal(named[0].creator_user_name, ADMIN_EMAIL);
+  const all = await collect(admin.jobs.list({}), (j) => j.job_id);
+  assert.ok(all.some((j) => j.job_id === job_id));
+
+  const got = await admin.jobs.get({ job_id });
+  assert.equal(got.settings.name, name);
+  assert.equal(got.settings.max_concurrent_runs, 2);
+  assert.deepEqual(got.settings.parameters, [{ name: "env", default: "dev" }]);
+
+  // notebook_params win over base_parameters.
+  const first = await admin.jobs.runNow({ job_id, notebook_params: { day: "2024-03-04" } });
+  assert.equal(typeof first.run_id, "number");
+  const run = await first.wait();
+  assert.equal(run.job_id, job_id);
+  assert.equal(run.run_type, "JOB_RUN");
+  assert.equal(run.state.result_state, "SUCCESS", JSON.stringify(run.state));
+  assert.deepEqual(run.overriding_parameters?.notebook_params, { day: "2024-03-04" });
+  assert.equal((await taskOutput(admin, run)).notebook_output.result, '{"day": "2024-03-04", "env": "dev"}');
+
+  // job_parameters override the job's defaults.
+  const second = await (await admin.jobs.runNow({ job_id, job_parameters: { env: "prod" } })).wait();
+  assert.equal((await taskOutput(admin, second)).notebook_output.result, '{"day": "base", "env": "prod"}');
+
+  const runs = await collect(admin.jobs.listRuns({ job_id }), (r) => r.run_id);
+  assert.deepEqual(
+    runs.map((r) => r.run_id),
+    [second.run_id, run.run_id],
+    "listRuns: this job's runs, newest first",
+  );
+  assert.ok(runs.every((r) => r.job_id === job_id && r.state.result_state === "SUCCESS"));
+
+  // Another user does not see the job.
+  await rejectsWith(jane.jobs.get({ job_id }), 400, "INVALID_PARAMETER_VALUE");
+
+  await admin.jobs.delete({ job_id });
+  await assert.rejects(admin.jobs.get({ job_id }), (e) => {
+    assert.ok(e instanceof ApiError);
+    assert.equal(e.statusCode, 400);
+    assert.equal(e.message, `Job ${job_id} does not exist.`);
+    return true;
+  });
+  assert.ok(!(await collect(admin.jobs.list({ name }), (j) => j.job_id)).length, "a deleted job is not listed");
+});
+
+test("jobs.cancelRun(...).wait() ends a running notebook as CANCELED", async () => {
+  await importNotebook("/Shared/js/slow", "import time\nprint('sleeping', flush=True)\ntime.sleep(60)\n");
+  const { run_id } = await admin.jobs.submit({
+    run_name: "js sdk cancel",
+    tasks: [{ task_key: "slow", notebook_task: { notebook_path: "/Shared/js/slow" } }],
+  });
+  const start = Date.now();
+  const run = await (await admin.jobs.cancelRun({ run_id })).wait();
+  assert.equal(run.run_id, run_id);
+  assert.equal(run.state.life_cycle_state, "TERMINATED");
+  assert.equal(run.state.result_state, "CANCELED");
+  assert.equal(run.state.user_cancelled_or_timedout, true);
+  assert.match(run.state.state_message, /canceled by admin@kiln\.test/);
+  assert.ok(Date.now() - start < 30000, "the cancel took effect long before the notebook's 60 s");
 });
