@@ -310,6 +310,11 @@ type RunTx interface {
 	// returns its run's Stop. ENotFound when owner no longer holds it (it
 	// expired and was swept): the executor must kill the task.
 	RenewLease(taskID int64, owner string, until time.Time) (stop string, err error)
+	// RecordTaskLogs replaces the logs of the running attempt owner is
+	// executing, so that they can be read (runs/get-output, the console,
+	// kiln runs logs --follow) before the attempt ends. ENotFound when
+	// owner no longer holds the lease.
+	RecordTaskLogs(taskID int64, owner, logs string, truncated bool) error
 	// FinishTask records the outcome of the attempt owner is executing:
 	// the task ends, or waits for a retry, and its run settles. ENotFound
 	// when owner no longer holds the lease (the outcome is dropped).

@@ -22,11 +22,11 @@ func (e *clientEnv) runsLogsCmd() *cobra.Command {
 task --task names, or the task run RUN_ID names). A run with several tasks
 shows each task's output under a "==> KEY (task run N) <==" header.
 
-kiln stores a task's output when each attempt of it ends, so a task that is
-still running has none yet. --follow polls the run until it ends and prints
-each task's output as it becomes available (that of every retry too), only
-what was not printed before; then it says on standard error how the run ended,
-and exits 6 if it did not succeed. Stored logs are bounded: the first 128 KiB
+kiln publishes a running task's output every two seconds or so, and once more
+when the attempt ends. --follow polls the run until it ends and prints each
+task's output as it grows (that of every retry too), only what was not printed
+before; then it says on standard error how the run ended, and exits 6 if it
+did not succeed. Stored logs are bounded: the first 128 KiB
 and the last 384 KiB of each task's output.`,
 		Example: `  kiln runs logs 455644833
   kiln runs logs 455644833 --follow
@@ -144,7 +144,7 @@ func (e *clientEnv) printLogs(ctx context.Context, c *client.Client, id int64, k
 			}
 			for _, t := range tasks {
 				if !t.State.Terminal() && states[t.RunID].printed == "" {
-					fmt.Fprintf(e.stdio.Err, "Task %s is %s: kiln stores its output when it ends (add --follow to wait for it).\n", t.TaskKey, t.State.LifeCycleState)
+					fmt.Fprintf(e.stdio.Err, "Task %s is %s and has printed nothing yet (add --follow to wait for its output).\n", t.TaskKey, t.State.LifeCycleState)
 				}
 			}
 			return nil

@@ -13,8 +13,9 @@ package console
 // which of the two it is.
 //
 // The logs shown are the ones the store keeps for each attempt, the logs of
-// runs/get-output: the runner records them when an attempt ends, with the
-// secret values the task read redacted. An attempt's live output.log under
+// runs/get-output: the runner publishes them every few seconds while the
+// attempt runs and once more when it ends, with the secret values the task
+// read redacted, so any replica can show them. An attempt's output.log under
 // the data directory is not shown: it is not redacted, and with a shared
 // store the attempt may be running on another replica.
 

@@ -69,6 +69,7 @@ func (r *Runner) attempt(ctx context.Context, run *kiln.Run, task *kiln.TaskRun)
 	}
 	defer lf.Close()
 	capture := newLogCapture(r.cfg.LogHead, r.cfg.LogTail, lf, r.cfg.LogFileMax)
+	handed := &secretList{}
 	var secret func(scope, key string) ([]byte, error)
 	if r.cfg.Secrets != nil {
 		secret = func(scope, key string) ([]byte, error) {
@@ -76,13 +77,16 @@ func (r *Runner) attempt(ctx context.Context, run *kiln.Run, task *kiln.TaskRun)
 			if err != nil {
 				return nil, fmt.Errorf("%s", kiln.ErrorMessage(err))
 			}
+			handed.add(string(v))
 			return v, nil
 		}
 	}
+	stopPublishing := r.publishLogs(task.ID, capture, handed)
 	res, err := runProcess(ctx, procSpec{
 		python: python, dir: dir, args: []string{"-u", "-B", shimFile, specFile},
 		env: taskEnv(dir, run, task), secret: secret,
 	}, capture, r.cfg.KillGrace)
+	stopPublishing()
 	if err != nil && !res.exited {
 		return internalOutcome("kiln could not start python3: %v.", err)
 	}

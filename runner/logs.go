@@ -89,6 +89,13 @@ func (c *logCapture) toFile(p []byte) {
 	c.fileErr = err
 }
 
+// Total is how many bytes the task has written so far.
+func (c *logCapture) Total() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total
+}
+
 // Text returns the kept output and whether some was left out: the head,
 // a line saying how many bytes were dropped, and the tail.
 func (c *logCapture) Text() (string, bool) {

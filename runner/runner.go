@@ -78,6 +78,9 @@ type Config struct {
 	// ResultLimit bounds notebook_output.result; default 5 MiB (as
 	// Databricks).
 	ResultLimit int
+	// LogPublish is how often the logs of a running task are written to
+	// the store, so that they can be read before the task ends; default 2s.
+	LogPublish time.Duration
 	// LogHead and LogTail bound the logs stored per task: the first and
 	// last bytes (defaults 128 KiB and 384 KiB). LogFileMax bounds the
 	// full log file kept in the working directory (default 64 MiB).
@@ -112,6 +115,9 @@ func (c *Config) defaults() {
 	}
 	if c.ResultLimit <= 0 {
 		c.ResultLimit = 5 << 20
+	}
+	if c.LogPublish <= 0 {
+		c.LogPublish = 2 * time.Second
 	}
 	if c.LogHead <= 0 {
 		c.LogHead = 128 << 10

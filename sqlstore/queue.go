@@ -130,6 +130,16 @@ func leaseLost(taskID int64) *kiln.Error {
 	return kiln.Errorf(kiln.ENotFound, "Task run %d is not leased to this executor.", taskID)
 }
 
+// RecordTaskLogs stores the logs so far of owner's running attempt.
+func (t *tx) RecordTaskLogs(taskID int64, owner, logs string, truncated bool) error {
+	const op = "record task logs"
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	return t.execOne(op, leaseLost(taskID), `UPDATE task_runs SET logs = ?, logs_truncated = ?
+		WHERE id = ? AND lease_owner = ? AND state = 'RUNNING'`, logs, truncated, taskID, owner)
+}
+
 // FinishTask records the outcome of owner's attempt at the task and
 // settles its run; ENotFound when owner no longer holds the lease.
 func (t *tx) FinishTask(taskID int64, owner string, o kiln.TaskOutcome) error {

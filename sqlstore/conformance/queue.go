@@ -111,6 +111,33 @@ var queueTests = []test{
 			return nil
 		})
 	}},
+	{"Queue/RecordTaskLogsWhileRunning", func(t *testing.T, s kiln.Store) {
+		alice := createUsers(t, s, "alice@example.com")[0]
+		createRuns(t, s, newRun(alice.ID, newTask("a")))
+		task := wantClaim(t, s, "node/1", "a")
+		logs := func() (string, bool) {
+			var got *kiln.TaskRun
+			view(t, s, func(tx kiln.Tx) (err error) { got, err = tx.TaskRun(task.ID); return err })
+			return got.Logs, got.LogsTruncated
+		}
+		for _, step := range []struct {
+			logs string
+			cut  bool
+		}{{"line 1\n", false}, {"line 1\nline 2\n", true}} {
+			update(t, s, func(tx kiln.Tx) error { return tx.RecordTaskLogs(task.ID, "node/1", step.logs, step.cut) })
+			if got, cut := logs(); got != step.logs || cut != step.cut {
+				t.Errorf("logs while running: got %q (cut %v), want %q (cut %v)", got, cut, step.logs, step.cut)
+			}
+		}
+		err := s.Update(ctx(t), func(tx kiln.Tx) error { return tx.RecordTaskLogs(task.ID, "node/2", "stolen", false) })
+		wantCode(t, "RecordTaskLogs(other owner)", err, kiln.ENotFound)
+		finish(t, s, task, "node/1", success)
+		err = s.Update(ctx(t), func(tx kiln.Tx) error { return tx.RecordTaskLogs(task.ID, "node/1", "late", false) })
+		wantCode(t, "RecordTaskLogs(finished)", err, kiln.ENotFound)
+		if got, _ := logs(); got == "stolen" || got == "late" {
+			t.Errorf("logs after refused writes: %q", got)
+		}
+	}},
 	{"Queue/FinishByAnotherOwnerIsDropped", func(t *testing.T, s kiln.Store) {
 		alice := createUsers(t, s, "alice@example.com")[0]
 		createRuns(t, s, newRun(alice.ID, newTask("a")))
