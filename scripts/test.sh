@@ -3,8 +3,7 @@
 # is the README's test command and what CI runs (.ci/run); nothing in it
 # skips: a missing browser, Node.js package or database fails the run.
 #
-#   scripts/test.sh            everything
-#   scripts/test.sh -short     skip nothing, but run fewer fuzz seconds (default 0)
+#   scripts/test.sh
 #
 # Environment: FUZZTIME (e.g. 10s) additionally runs each fuzz target for
 # that long; KILN_SCREENSHOT_DIR keeps the console tests' screenshots.
@@ -17,6 +16,8 @@ step() { printf '\n==> %s\n' "$*"; }
 need_apt=()
 command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# python3 runs job tasks in the executor's end-to-end tests.
+command -v python3 >/dev/null || need_apt+=(python3)
 # PostgreSQL for the store's conformance suite and the multi-replica tests:
 # only the binaries; internal/pgtest starts a throwaway server itself.
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need_apt+=(postgresql)
