@@ -21,7 +21,7 @@ const maxBodyBytes = 1 << 20
 
 // readBody reads the (bounded) request body.
 func readBody(r *http.Request) ([]byte, error) {
-	if r.Body == nil {
+	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
 	b, err := io.ReadAll(r.Body)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -97,4 +98,43 @@ func headerSafe(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// invalidTokenBody is the answer to every refused token, rendered once:
+// a flood of bad tokens should cost kiln no more than valid ones do.
+var invalidTokenBody = func() []byte {
+	we := wireErrors[kiln.EInvalidToken]
+	b, _ := json.Marshal(errorBody{ErrorCode: we.code, Message: invalidTokenMessage})
+	return append(b, '\n')
+}()
+
+const invalidTokenMessage = "Invalid access token."
+
+// writeInvalidToken writes what writeError would for
+// kiln.Errorf(kiln.EInvalidToken, "Invalid access token.").
+func writeInvalidToken(w http.ResponseWriter) {
+	h := w.Header()
+	h["X-Databricks-Reason-Phrase"] = []string{invalidTokenMessage}
+	h["Content-Type"] = []string{"application/json; charset=utf-8"}
+	w.WriteHeader(wireErrors[kiln.EInvalidToken].status)
+	w.Write(invalidTokenBody)
+}
+
+const throttledMessage = "Too many failed authentication attempts from this address; retry later."
+
+// throttledBody is the answer to a throttled client, rendered once, like
+// invalidTokenBody.
+var throttledBody = func() []byte {
+	b, _ := json.Marshal(errorBody{ErrorCode: wireErrors[kiln.EThrottled].code, Message: throttledMessage})
+	return append(b, '\n')
+}()
+
+// writeThrottled writes what writeError would for
+// kiln.Errorf(kiln.EThrottled, throttledMessage).
+func writeThrottled(w http.ResponseWriter) {
+	h := w.Header()
+	h["X-Databricks-Reason-Phrase"] = []string{throttledMessage}
+	h["Content-Type"] = []string{"application/json; charset=utf-8"}
+	w.WriteHeader(wireErrors[kiln.EThrottled].status)
+	w.Write(throttledBody)
 }

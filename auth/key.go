@@ -35,7 +35,7 @@ func NewKey(secret []byte) (*Key, error) {
 	}
 	s := append([]byte(nil), secret...)
 	k := &Key{secret: s}
-	k.pool = &sync.Pool{New: func() any { return hmac.New(sha256.New, s) }}
+	k.pool = &sync.Pool{New: func() any { return &hasher{h: hmac.New(sha256.New, s)} }}
 	return k, nil
 }
 
@@ -94,15 +94,29 @@ func LoadOrCreateKeyFile(path string) (k *Key, created bool, err error) {
 	return k, true, err
 }
 
+// hasher is a pooled HMAC with buffers of its own, so that digesting a
+// token on the request path allocates nothing (slices passed to an
+// interface method would otherwise escape to the heap).
+type hasher struct {
+	h   hash.Hash
+	in  [128]byte
+	out [sha256.Size]byte
+}
+
 // Digest returns HMAC-SHA256(key, value): what the store keeps instead of
 // the token.
 func (k *Key) Digest(value string) [sha256.Size]byte {
-	h := k.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(value))
-	var d [sha256.Size]byte
-	h.Sum(d[:0])
-	k.pool.Put(h)
+	x := k.pool.Get().(*hasher)
+	x.h.Reset()
+	if len(value) <= len(x.in) {
+		n := copy(x.in[:], value)
+		x.h.Write(x.in[:n])
+	} else {
+		x.h.Write([]byte(value))
+	}
+	x.h.Sum(x.out[:0])
+	d := x.out
+	k.pool.Put(x)
 	return d
 }
 

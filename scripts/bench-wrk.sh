@@ -50,7 +50,7 @@ run() { # name url tokens
   local out rps
   out=$(TOKENS="$3" WRK_PATH="$4" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s bench/wrk/token.lua "$2" 2>&1)
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  echo "$1 $rps req/s $(echo "$out" | grep '^requests=') non-2xx=$(echo "$out" | awk '/Non-2xx/ {print $5}')" >&2
+  echo "$1 $rps req/s $(echo "$out" | grep '^requests=') non-2xx=$(echo "$out" | awk '/Non-2xx/ {n=$5} END {print n+0}') socket-errors=$(echo "$out" | awk '/Socket errors/ {print $4,$6,$8,$10}')" >&2
   echo "$rps"
 }
 before=$(size)

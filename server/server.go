@@ -366,6 +366,10 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	return s, nil
 }
 
+// Handler is the server's HTTP handler (API and console), for benchmarks
+// and tests that drive it without a listener.
+func (s *Server) Handler() http.Handler { return s.http.Handler }
+
 // Listen binds the listen address.
 func (s *Server) Listen() error {
 	ln, err := net.Listen("tcp", s.Config.Addr)
