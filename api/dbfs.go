@@ -230,33 +230,17 @@ type dbfsListResponse struct {
 }
 
 func (s *Server) dbfsList(w http.ResponseWriter, r *http.Request) error {
-	path, err := pathParam(r)
-	if err != nil {
-		return err
-	}
-	list, err := s.svc.DBFSList(r.Context(), path)
-	if err != nil {
-		return err
-	}
-	var resp dbfsListResponse
-	for _, fi := range list {
-		resp.Files = append(resp.Files, fileInfoOf(fi))
-	}
-	writeJSON(w, http.StatusOK, resp)
-	return nil
+	return serveByPath(w, r, s.svc.DBFSList, func(list []service.DBFSFileInfo) any {
+		var resp dbfsListResponse
+		for _, fi := range list {
+			resp.Files = append(resp.Files, fileInfoOf(fi))
+		}
+		return resp
+	})
 }
 
 func (s *Server) dbfsStatus(w http.ResponseWriter, r *http.Request) error {
-	path, err := pathParam(r)
-	if err != nil {
-		return err
-	}
-	fi, err := s.svc.DBFSStatus(r.Context(), path)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, fileInfoOf(fi))
-	return nil
+	return serveByPath(w, r, s.svc.DBFSStatus, func(fi service.DBFSFileInfo) any { return fileInfoOf(fi) })
 }
 
 func (s *Server) dbfsMkdirs(w http.ResponseWriter, r *http.Request) error {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -281,16 +282,7 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) objectStatus(w http.ResponseWriter, r *http.Request) error {
-	path, err := pathParam(r)
-	if err != nil {
-		return err
-	}
-	o, err := s.svc.ObjectStatus(r.Context(), path)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, infoOf(o))
-	return nil
+	return serveByPath(w, r, s.svc.ObjectStatus, func(o *kiln.WorkspaceObject) any { return infoOf(o) })
 }
 
 type pathRequest struct {
@@ -330,4 +322,19 @@ func pathParam(r *http.Request) (string, error) {
 		return "", err
 	}
 	return q.get("path")
+}
+
+// serveByPath answers a GET whose one parameter is path: it reads the
+// parameter, fetches, and writes render's JSON.
+func serveByPath[T any](w http.ResponseWriter, r *http.Request, fetch func(context.Context, string) (T, error), render func(T) any) error {
+	path, err := pathParam(r)
+	if err != nil {
+		return err
+	}
+	v, err := fetch(r.Context(), path)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, render(v))
+	return nil
 }

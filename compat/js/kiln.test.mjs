@@ -267,7 +267,7 @@ test("SCIM users list (the SDK never advances startIndex)", async () => {
 
 test("a refused token is an ApiError, not retried", async () => {
   const start = Date.now();
-  const bad = clientFor("dapi00000000000000000000000000000000");
+  const bad = clientFor("dapi" + "0".repeat(32));
   await assert.rejects(bad.currentUser.me(), (e) => {
     assert.ok(e instanceof ApiError);
     assert.equal(e.statusCode, 403);
