@@ -11,12 +11,14 @@
 #   bad-429   /Me with random bad tokens and the default throttle (the 429 path
 #             an attacker sees after 50 failures)
 # and prints each as requests/s and as ratios, then checks that the requests
-# wrote nothing to the database (its size and the WAL's are unchanged).
+# did not write to the database: its size and the WAL's may grow by the one
+# batched last-used flush (a page or two), never per request.
 #
-# Usage: scripts/bench-wrk.sh            (DURATION=10s CONNS=32 by default)
+# Usage: scripts/bench-wrk.sh     (ROUNDS=5 DURATION=5s CONNS=32 THREADS=1 by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-5}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-1}
 
@@ -53,28 +55,40 @@ run() { # name url tokens
   echo "$1 $rps req/s $(echo "$out" | grep '^requests=') non-2xx=$(echo "$out" | awk '/Non-2xx/ {n=$5} END {print n+0}') socket-errors=$(echo "$out" | awk '/Socket errors/ {print $4,$6,$8,$10}')" >&2
   echo "$rps"
 }
+# Targets are measured in interleaved rounds and each reported as its
+# median: on a shared machine throughput drifts over a minute, and
+# measuring the targets one after another would fold that drift into the
+# ratios.
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 before=$(size)
-bare=$(run bare http://127.0.0.1:18090 "$TOKEN" /)
-healthz=$(run healthz http://127.0.0.1:18091 "$TOKEN" /healthz)
-me=$(run me http://127.0.0.1:18091 "$TOKEN" /api/2.0/preview/scim/v2/Me)
+declare -a B H M X Y
+for round in $(seq "$ROUNDS"); do
+  echo "round $round of $ROUNDS" >&2
+  B+=("$(run bare http://127.0.0.1:18090 "$TOKEN" /)")
+  H+=("$(run healthz http://127.0.0.1:18091 "$TOKEN" /healthz)")
+  M+=("$(run me http://127.0.0.1:18091 "$TOKEN" /api/2.0/preview/scim/v2/Me)")
+  X+=("$(run bad http://127.0.0.1:18092 random /api/2.0/preview/scim/v2/Me)")
+done
 after=$(size)
-bad=$(run bad http://127.0.0.1:18092 random /api/2.0/preview/scim/v2/Me)
-bad429=$(run bad-429 http://127.0.0.1:18091 random /api/2.0/preview/scim/v2/Me)
+Y+=("$(run bad-429 http://127.0.0.1:18091 random /api/2.0/preview/scim/v2/Me)")
+bare=$(median "${B[@]}"); healthz=$(median "${H[@]}"); me=$(median "${M[@]}"); bad=$(median "${X[@]}"); bad429=${Y[0]}
 
 ratio() { echo "scale=2; $1 / $2" | bc; }
 cat <<REPORT
 
-wrk -t$THREADS -c$CONNS -d$DURATION on $(nproc) cores ($(go version | awk '{print $3}'))
-  bare net/http handler          $bare req/s
-  kiln GET /healthz              $healthz req/s
-  kiln GET /Me, valid token      $me req/s
-  kiln GET /Me, bad tokens (403) $bad req/s
-  kiln GET /Me, bad tokens (429) $bad429 req/s
+wrk -t$THREADS -c$CONNS -d$DURATION on $(nproc) cores ($(go version | awk '{print $3}')), median of $ROUNDS interleaved rounds
+  bare net/http handler          $bare req/s   (rounds: ${B[*]})
+  kiln GET /healthz              $healthz req/s   (rounds: ${H[*]})
+  kiln GET /Me, valid token      $me req/s   (rounds: ${M[*]})
+  kiln GET /Me, bad tokens (403) $bad req/s   (rounds: ${X[*]})
+  kiln GET /Me, bad tokens (429) $bad429 req/s   (one round, after the others)
 ratios
   /Me valid / kiln /healthz      $(ratio "$me" "$healthz")   (target >= 0.90)
   /Me valid / bare handler       $(ratio "$me" "$bare")   (target >= 0.75)
   bad (403) / valid              $(ratio "$bad" "$me")   (target >= 1.00)
   bad (429) / valid              $(ratio "$bad429" "$me")
-database bytes before and after the healthz and /Me runs: $before -> $after
+database bytes before and after the valid and bad-token runs: $before -> $after
+  (hundreds of thousands of requests; the only write allowed is the batched
+  last-used flush, at most once per token per day: a page or two)
 REPORT
-[ "$before" = "$after" ] || { echo "FAIL: valid requests wrote to the database" >&2; exit 1; }
+[ $((after - before)) -le 16384 ] || { echo "FAIL: the requests wrote $((after - before)) bytes to the database" >&2; exit 1; }
