@@ -131,6 +131,7 @@ func (s *Server) dbfsPut(w http.ResponseWriter, r *http.Request) error {
 // failure.
 type bodyErrors struct{ r io.Reader }
 
+// Read reads the body, marking a failure as the client's.
 func (b bodyErrors) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if err != nil && err != io.EOF {

@@ -105,6 +105,7 @@ func jsonKind(goKind string) string {
 // fieldError reports an invalid value of a lenient field type.
 type fieldError struct{ field, msg string }
 
+// Error names the field and what is wrong with it.
 func (e *fieldError) Error() string { return e.field + ": " + e.msg }
 
 // flexInt is an int64 that also accepts a JSON string holding a number:

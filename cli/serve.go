@@ -106,6 +106,8 @@ an executor-only node, which runs jobs from the shared queue.`,
 	return cmd
 }
 
+// errString is an error that is just its message.
 type errString string
 
+// Error returns the message.
 func (e errString) Error() string { return string(e) }

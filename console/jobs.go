@@ -497,8 +497,10 @@ func tailClip(s string, n int) clip {
 	return clip{Text: kept, Omitted: len(s) - len(kept), Size: len(s)}
 }
 
-// ShownSize and TotalSize say how much of the text the page shows.
+// ShownSize says how much of the text the page shows.
 func (c clip) ShownSize() string { return byteSize(len(c.Text)) }
+
+// TotalSize says how long the whole text is.
 func (c clip) TotalSize() string { return byteSize(c.Size) }
 
 func byteSize(n int) string {

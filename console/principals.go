@@ -156,8 +156,10 @@ func (c *Console) adminsGroupID(r *http.Request) (int64, error) {
 	return gs[0].ID, nil
 }
 
+// errString is an error that is just its message.
 type errString string
 
+// Error returns the message.
 func (e errString) Error() string { return string(e) }
 
 func (c *Console) principalRows(r *http.Request, kind kiln.PrincipalKind) ([]principalRow, error) {

@@ -73,6 +73,7 @@ type tokenForm struct {
 	Error string
 }
 
+// Invalid reports whether any field of the form was refused.
 func (f tokenForm) Invalid() bool {
 	return f.CommentError != "" || f.LifetimeError != "" || f.Error != ""
 }
