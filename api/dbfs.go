@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -245,27 +246,13 @@ func (s *Server) dbfsStatus(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) dbfsMkdirs(w http.ResponseWriter, r *http.Request) error {
-	var req pathRequest
-	if err := decodeBody(r, &req, true); err != nil {
-		return err
-	}
-	if err := s.svc.DBFSMkdirs(r.Context(), req.Path); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, empty)
-	return nil
+	return servePathAction(w, r, func(ctx context.Context, req pathRequest) error { return s.svc.DBFSMkdirs(ctx, req.Path) })
 }
 
 func (s *Server) dbfsDelete(w http.ResponseWriter, r *http.Request) error {
-	var req pathRequest
-	if err := decodeBody(r, &req, true); err != nil {
-		return err
-	}
-	if err := s.svc.DBFSDelete(r.Context(), req.Path, bool(req.Recursive)); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, empty)
-	return nil
+	return servePathAction(w, r, func(ctx context.Context, req pathRequest) error {
+		return s.svc.DBFSDelete(ctx, req.Path, bool(req.Recursive))
+	})
 }
 
 type dbfsMoveRequest struct {

@@ -291,23 +291,23 @@ type pathRequest struct {
 }
 
 func (s *Server) mkdirs(w http.ResponseWriter, r *http.Request) error {
-	var req pathRequest
-	if err := decodeBody(r, &req, true); err != nil {
-		return err
-	}
-	if err := s.svc.Mkdirs(r.Context(), req.Path); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, empty)
-	return nil
+	return servePathAction(w, r, func(ctx context.Context, req pathRequest) error { return s.svc.Mkdirs(ctx, req.Path) })
 }
 
 func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request) error {
+	return servePathAction(w, r, func(ctx context.Context, req pathRequest) error {
+		return s.svc.DeleteObject(ctx, req.Path, bool(req.Recursive))
+	})
+}
+
+// servePathAction answers a POST whose body names a path (mkdirs, delete):
+// it decodes the body, acts, and answers {}.
+func servePathAction(w http.ResponseWriter, r *http.Request, act func(context.Context, pathRequest) error) error {
 	var req pathRequest
 	if err := decodeBody(r, &req, true); err != nil {
 		return err
 	}
-	if err := s.svc.DeleteObject(r.Context(), req.Path, bool(req.Recursive)); err != nil {
+	if err := act(r.Context(), req); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, empty)

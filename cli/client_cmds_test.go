@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -25,32 +24,14 @@ import (
 	"github.com/kiln-dev/kiln/cli"
 	"github.com/kiln-dev/kiln/server"
 	"github.com/kiln-dev/kiln/service"
+
+	"github.com/kiln-dev/kiln/kilntest"
 )
 
 // kilnBin is the kiln binary built once for the tests that run it.
 var kilnBin string
 
-func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "kiln-cli-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	kilnBin = filepath.Join(dir, "kiln")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	build := exec.Command(gobin, "build", "-o", kilnBin, "github.com/kiln-dev/kiln/cmd/kiln")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building kiln:", err)
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { kilntest.MainWithKiln(m, &kilnBin) }
 
 const (
 	adminEmail = "admin@kiln.test"

@@ -21,7 +21,8 @@ func newServeCmd(stdio IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the kiln server",
-		Long: `Run the kiln server: the Databricks-compatible REST API on one address.
+		Long: `Run the kiln server: the Databricks-compatible REST API, the web console
+(/login) and the job executor, on one address.
 
 The first start initialises the data directory: a workspace, the groups admins
 and users, and a first admin (KILN_ADMIN_EMAIL / KILN_ADMIN_PASSWORD, or
@@ -88,7 +89,7 @@ an executor-only node, which runs jobs from the shared queue.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
-	f.StringVar(&cfg.DataDir, "data-dir", "./kiln-data", "directory holding the SQLite database and the token key")
+	f.StringVar(&cfg.DataDir, "data-dir", "./kiln-data", "directory holding the SQLite database, token.key, secrets.key, the DBFS tree and run working directories")
 	f.StringVar(&cfg.BaseURL, "base-url", "", "public URL of this server, used in links (default: derived from each request)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")

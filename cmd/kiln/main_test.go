@@ -2,82 +2,36 @@ package main_test
 
 import (
 	"bytes"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kiln-dev/kiln/kilntest"
 )
 
 var kilnBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "kiln-bin")
-	if err != nil {
-		panic(err)
-	}
-	kilnBin = filepath.Join(dir, "kiln")
-	out, err := exec.Command("go", "build", "-o", kilnBin, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building kiln: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { kilntest.MainWithKiln(m, &kilnBin) }
 
 // proc is a kiln serve process.
 type proc struct {
 	cmd  *exec.Cmd
 	url  string
-	logs *syncBuffer
+	logs *kilntest.SyncBuffer
 	done chan error
-}
-
-// syncBuffer collects a process's output; the test reads it while the
-// process still writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns what was written so far.
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func serve(t *testing.T, dataDir string, env ...string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := kilntest.FreeAddr(t)
 	cmd := exec.Command(kilnBin, "serve", "--addr", addr, "--data-dir", dataDir)
 	cmd.Env = append(os.Environ(), env...)
-	p := &proc{cmd: cmd, url: "http://" + addr, logs: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, url: "http://" + addr, logs: &kilntest.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -274,7 +228,7 @@ func TestServeRefusesAnotherTokenKey(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	<-p.done
 	p.done <- nil
-	cmd := exec.Command(kilnBin, "serve", "--addr", freeAddr(t), "--data-dir", dir)
+	cmd := exec.Command(kilnBin, "serve", "--addr", kilntest.FreeAddr(t), "--data-dir", dir)
 	cmd.Env = append(os.Environ(), "KILN_TOKEN_KEY="+strings.Repeat("ab", 32))
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "token key") {

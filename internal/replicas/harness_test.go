@@ -6,9 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,25 +21,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kiln-dev/kiln/internal/pgtest"
+	"github.com/kiln-dev/kiln/kilntest"
 )
 
 var kilnBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "kiln-replicas-bin")
-	if err != nil {
-		panic(err)
-	}
-	kilnBin = filepath.Join(dir, "kiln")
-	out, err := exec.Command("go", "build", "-o", kilnBin, "github.com/kiln-dev/kiln/cmd/kiln").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building kiln: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { kilntest.MainWithKiln(m, &kilnBin) }
 
 const (
 	adminEmail    = "admin@example.com"
@@ -62,31 +47,12 @@ type replica struct {
 	n    int
 	url  string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *kilntest.SyncBuffer
 	done chan error
 
 	stopOnce sync.Once
 	exit     error       // how it ended, once stopped
 	gone     atomic.Bool // stopped or killed
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writes and the
-// test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newCluster makes a database and the shared key files, and starts n
@@ -151,16 +117,6 @@ func (c *cluster) env(extra ...string) []string {
 	), extra...)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // start starts replica n without waiting for it; extraEnv overrides the
 // cluster's environment.
 func (c *cluster) start(n int, extraEnv ...string) *replica {
@@ -169,10 +125,10 @@ func (c *cluster) start(n int, extraEnv ...string) *replica {
 
 // startWith starts kiln serve with env and extra arguments.
 func (c *cluster) startWith(n int, env []string, args ...string) *replica {
-	addr := freeAddr(c.t)
+	addr := kilntest.FreeAddr(c.t)
 	cmd := exec.Command(kilnBin, append([]string{"serve", "--addr", addr, "--log-level", "warn"}, args...)...)
 	cmd.Env = env
-	r := &replica{n: n, url: "http://" + addr, cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	r := &replica{n: n, url: "http://" + addr, cmd: cmd, logs: &kilntest.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = r.logs, r.logs
 	if err := cmd.Start(); err != nil {
 		c.t.Errorf("starting replica %d: %v", n, err)
