@@ -169,10 +169,29 @@ def displayHTML(html):
 
 
 def _user_traceback(exc_type, exc, tb):
-    # Drop the shim's own frames: the trace starts in the user's code.
-    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) == _SHIM_FILE:
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(exc_type, exc, tb))
+    # The trace shows only the user's code: kiln's own frames (this file,
+    # wherever it sits in the stack, such as dbutils raising for a missing
+    # widget) and the runpy frames that start a Python file task would
+    # only point users at a file they never wrote. Chained exceptions
+    # (raise ... from, during handling) are filtered alike.
+    runpy_file = getattr(runpy, "__file__", None)
+    kiln_files = {_SHIM_FILE, "<frozen runpy>", os.path.abspath(runpy_file) if runpy_file else "<frozen runpy>"}
+
+    def own(frame):
+        name = frame.filename
+        return (name if name.startswith("<") else os.path.abspath(name)) in kiln_files
+
+    te = traceback.TracebackException(exc_type, exc, tb)
+    seen = set()
+    todo = [te]
+    while todo:
+        t = todo.pop()
+        if t is None or id(t) in seen:
+            continue
+        seen.add(id(t))
+        t.stack = traceback.StackSummary.from_list([f for f in t.stack if not own(f)])
+        todo.extend([t.__cause__, t.__context__] + list(getattr(t, "exceptions", None) or []))
+    return "".join(te.format())
 
 
 def _error_line(exc_type, exc):
