@@ -60,7 +60,8 @@ func FuzzDecodeBodies(f *testing.F) {
 // FuzzSCIMFilter checks the filter parser never panics and only accepts
 // the eq form.
 func FuzzSCIMFilter(f *testing.F) {
-	for _, s := range []string{`userName eq "a@b.c"`, `displayName eq "x \" y"`, `userName co "a"`, `userName gt "a"`, `eq`, `a eq "`, `a.b eq "\u0000"`} {
+	for _, s := range []string{`userName eq "a@b.c"`, `displayName eq "x \" y"`, `userName co "a"`, `userName gt "a"`, `eq`, `a eq "`, `a.b eq "\u0000"`,
+		`userName eq ""`, `displayName ne ""`, `applicationId co ""`, `userName sw ""`, ` userName EQ "" `} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -228,7 +228,7 @@ func parseFilter(filter string) (scimFilter, error) {
 	return scimFilter{attr: strings.ToLower(m[1]), op: strings.ToLower(m[2]), value: value}, nil
 }
 
-// match applies a ne, co or sw filter to an attribute value; SCIM compares
+// match applies a filter to an attribute value in memory; SCIM compares
 // userName and displayName case-insensitively.
 func (f scimFilter) match(v string) bool {
 	v, want := strings.ToLower(v), strings.ToLower(f.value)
@@ -284,8 +284,10 @@ func (s *Server) scimList(k scimKind) handlerFunc {
 		// item because its Limit 0 means "all". eq filters run in the store;
 		// the other operators filter the whole list in memory, which suits a
 		// workspace's few thousand identities.
+		// An eq with an empty value runs in memory too: the store reads an
+		// empty name as "no condition", which would return everyone.
 		offset, limit := int(start-1), max(int(count), 1)
-		inMemory := flt.op != "" && flt.op != "eq"
+		inMemory := flt.op != "" && (flt.op != "eq" || flt.value == "")
 		if inMemory {
 			offset, limit = 0, 0
 		}

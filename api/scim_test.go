@@ -103,6 +103,49 @@ func TestSCIMUsersPagingAndFilter(t *testing.T) {
 	}
 }
 
+// TestSCIMFilterEmptyValue compares every attribute with every operator
+// against the empty string: eq matches only empty values (no identity has
+// an empty name, so none), while ne, co and sw hold for every non-empty
+// value, as string comparison says.
+func TestSCIMFilterEmptyValue(t *testing.T) {
+	e := kilntest.Start(t)
+	admin := e.AdminToken(t)
+	for i := range 2 {
+		if r := e.Do(t, "POST", scim+"Users", admin, map[string]any{"userName": fmt.Sprintf("e%d@example.com", i), "displayName": fmt.Sprintf("E %d", i)}); r.Status != 201 {
+			t.Fatalf("create user: %d %s", r.Status, r.Body)
+		}
+	}
+	if r := e.Do(t, "POST", scim+"ServicePrincipals", admin, map[string]any{"displayName": "etl"}); r.Status != 201 {
+		t.Fatalf("create SP: %d %s", r.Status, r.Body)
+	}
+	users := scimList(t, e, admin, scim+"Users").TotalResults
+	groups := scimList(t, e, admin, scim+"Groups").TotalResults
+	if users != 3 || groups < 2 {
+		t.Fatalf("setup: %d users, %d groups", users, groups)
+	}
+	for _, c := range []struct {
+		resource, attr string
+		all            int
+	}{
+		{"Users", "userName", users}, {"Users", "displayName", users},
+		{"Groups", "displayName", groups},
+		{"ServicePrincipals", "applicationId", 1}, {"ServicePrincipals", "displayName", 1},
+	} {
+		for _, op := range []struct {
+			name string
+			want int
+		}{{"eq", 0}, {"EQ", 0}, {"ne", c.all}, {"co", c.all}, {"sw", c.all}} {
+			filter := c.attr + " " + op.name + ` ""`
+			t.Run(c.resource+"/"+filter, func(t *testing.T) {
+				l := scimList(t, e, admin, scim+c.resource+"?filter="+url.QueryEscape(filter))
+				if l.TotalResults != op.want || len(l.Resources) != op.want {
+					t.Fatalf("total %d, %d resources; want %d", l.TotalResults, len(l.Resources), op.want)
+				}
+			})
+		}
+	}
+}
+
 func TestSCIMUserLifecycle(t *testing.T) {
 	e := kilntest.Start(t)
 	admin := e.AdminToken(t)
