@@ -295,11 +295,18 @@ type RunTx interface {
 	// EInvalid while it is active.
 	DeleteRun(id int64) error
 
-	// ClaimTask leases the next runnable task to c.Owner: the oldest ready
-	// QUEUED or WAITING_FOR_RETRY task whose run is not stopped and, for a
-	// run not yet started, whose job is below its concurrency limit. It
-	// returns the task's run (with every task) and the task, or nil, nil
-	// when nothing is runnable. Two claims never get the same task.
+	// CountWaitingRuns counts the owner's runs that have not started:
+	// those QUEUED or PENDING.
+	CountWaitingRuns(ownerID int64) (int, error)
+
+	// ClaimTask leases the next runnable task to c.Owner. Runnable are the
+	// ready QUEUED or WAITING_FOR_RETRY tasks whose run is not stopped
+	// and, for a run not yet started, whose job is below its concurrency
+	// limit. Of those it takes the one whose run owner has the fewest
+	// RUNNING tasks (fair share: one user's backlog cannot starve another
+	// user), then the longest ready, then the oldest run, then task order.
+	// It returns the task's run (with every task) and the task, or nil,
+	// nil when nothing is runnable. Two claims never get the same task.
 	ClaimTask(c Claim) (*Run, *TaskRun, error)
 	// HasClaimable reports whether ClaimTask would find a task now, and
 	// SweepDue whether SweepRuns(s) would change anything. They only

@@ -9,7 +9,7 @@ const (
 	SecretRead = "READ"
 	// SecretWrite also puts and deletes secrets.
 	SecretWrite = "WRITE"
-	// SecretManage also deletes the scope (and, later, changes its ACL).
+	// SecretManage also changes the scope's ACL and deletes the scope.
 	SecretManage = "MANAGE"
 )
 
@@ -50,6 +50,8 @@ const (
 	AuditSecretScopeDelete = "secrets.scope.delete"
 	AuditSecretPut         = "secrets.put"
 	AuditSecretDelete      = "secrets.delete"
+	AuditSecretACLPut      = "secrets.acl.put"
+	AuditSecretACLDelete   = "secrets.acl.delete"
 )
 
 // SecretTx stores secret scopes, sealed secret values and scope ACLs, and
@@ -80,6 +82,23 @@ type SecretTx interface {
 	// DeleteSecret removes a secret; ENotFound if the scope or the key
 	// does not exist.
 	DeleteSecret(scope, key string) error
+
+	// PutSecretACL grants e.Permission on the named scope to e.Principal,
+	// replacing the principal's previous grant there. ENotFound if the
+	// scope does not exist. The store does not check that the principal
+	// exists: the service does, and names it as the principal's record
+	// spells it.
+	PutSecretACL(scope string, e SecretACL) error
+	// DeleteSecretACL removes principal's grant on the named scope;
+	// ENotFound if the scope does not exist or holds no grant to principal
+	// (matched exactly).
+	DeleteSecretACL(scope, principal string) error
+	// RenameSecretGrantee rewrites every scope's grant to principal
+	// (matched exactly) as a grant to newPrincipal, or drops those grants
+	// when newPrincipal is "", so that a principal or group created later
+	// under the old name does not inherit them. Where a scope already
+	// grants newPrincipal, that grant stays and the renamed one is dropped.
+	RenameSecretGrantee(principal, newPrincipal string) error
 
 	// SecretsKeyFingerprint returns the fingerprint recorded by
 	// SetSecretsKeyFingerprint, or ENotFound before it.

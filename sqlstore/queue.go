@@ -19,18 +19,37 @@ import (
 // method that decides it, and writes the run back (persistRun): the rules
 // live in the domain package, the store only persists.
 
-// qClaim selects the next runnable task: ready, of a run not stopped, and,
+// claimFrom and claimWhere select the runnable tasks: ready, of a run not stopped, and,
 // for a run that has not started yet, of a job below its concurrency limit
-// (runs with max_concurrent 0 have none). Oldest ready first, then the
-// oldest run, then task order.
+// (runs with max_concurrent 0 have none).
+//
+// qClaim takes the one whose run owner has the fewest RUNNING tasks, so
+// that one user's backlog cannot starve another user's runs when the
+// executors are busy; among equals the oldest ready first, then the oldest
+// run, then task order. The count is one grouped pass over the running
+// tasks (as many as there are executor slots), joined to the candidates,
+// rather than a count per candidate.
 const (
-	claimable = ` FROM task_runs t JOIN runs r ON r.id = t.run_id
+	claimFrom  = ` FROM task_runs t JOIN runs r ON r.id = t.run_id`
+	claimWhere = `
 	WHERE t.state IN ('QUEUED', 'WAITING_FOR_RETRY') AND t.ready_at <= ? AND r.stop = ''
 	AND (r.state <> 'QUEUED' OR r.max_concurrent <= 0
 		OR (SELECT COUNT(*) FROM runs a WHERE a.job_id = r.job_id AND a.state IN ('RUNNING', 'TERMINATING')) < r.max_concurrent)`
-	qClaim        = `SELECT t.id, t.run_id` + claimable + ` ORDER BY t.ready_at, r.seq, t.position LIMIT 1`
-	qHasClaimable = `SELECT 1` + claimable + ` LIMIT 1`
+	busyOwners = ` LEFT JOIN (SELECT br.owner_id, COUNT(*) AS running FROM task_runs bt JOIN runs br ON br.id = bt.run_id
+		WHERE bt.state = 'RUNNING' GROUP BY br.owner_id) busy ON busy.owner_id = r.owner_id`
+	qClaim = `SELECT t.id, t.run_id` + claimFrom + busyOwners + claimWhere +
+		` ORDER BY COALESCE(busy.running, 0), t.ready_at, r.seq, t.position LIMIT 1`
+	qHasClaimable = `SELECT 1` + claimFrom + claimWhere + ` LIMIT 1`
 )
+
+// CountWaitingRuns counts the owner's runs that have not started.
+func (t *tx) CountWaitingRuns(ownerID int64) (int, error) {
+	var n int
+	if err := t.queryRow(`SELECT COUNT(*) FROM runs WHERE owner_id = ? AND state IN ('QUEUED', 'PENDING')`, ownerID).Scan(&n); err != nil {
+		return 0, internal("count waiting runs", err)
+	}
+	return n, nil
+}
 
 // HasClaimable reports whether ClaimTask would find a task now.
 func (t *tx) HasClaimable() (bool, error) {

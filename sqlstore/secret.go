@@ -144,6 +144,72 @@ func (t *tx) DeleteSecretScope(name string) error {
 	return t.execOne(op, scopeNotFound(name), `DELETE FROM secret_scopes WHERE name = ?`, name)
 }
 
+// PutSecretACL creates or replaces one grant on a scope.
+func (t *tx) PutSecretACL(scope string, e kiln.SecretACL) error {
+	const op = "put secret ACL"
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	id, err := t.scopeID(op, scope)
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec(`INSERT INTO secret_acls (scope_id, principal, permission) VALUES (?, ?, ?)
+		ON CONFLICT (scope_id, principal) DO UPDATE SET permission = excluded.permission`,
+		id, e.Principal, e.Permission); err != nil {
+		return internal(op, err)
+	}
+	return nil
+}
+
+// DeleteSecretACL removes one grant on a scope.
+func (t *tx) DeleteSecretACL(scope, principal string) error {
+	const op = "delete secret ACL"
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	id, err := t.scopeID(op, scope)
+	if err != nil {
+		return err
+	}
+	return t.execOne(op, aclNotFound(scope, principal),
+		`DELETE FROM secret_acls WHERE scope_id = ? AND principal = ?`, id, principal)
+}
+
+func aclNotFound(scope, principal string) *kiln.Error {
+	return kiln.Errorf(kiln.ENotFound, "Principal %s has no ACL on scope %s.", principal, scope)
+}
+
+// RenameSecretGrantee rewrites or drops every scope's grant to principal.
+func (t *tx) RenameSecretGrantee(principal, newPrincipal string) error {
+	const op = "rename secret grantee"
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	if principal == newPrincipal {
+		return nil
+	}
+	// Grants that would collide with an existing grant to the new name go
+	// first, so the UPDATE cannot violate the primary key; with no new
+	// name this drops them all.
+	drop := `DELETE FROM secret_acls WHERE principal = ?`
+	args := []any{principal}
+	if newPrincipal != "" {
+		drop += ` AND scope_id IN (SELECT scope_id FROM secret_acls WHERE principal = ?)`
+		args = append(args, newPrincipal)
+	}
+	if _, err := t.exec(drop, args...); err != nil {
+		return internal(op, err)
+	}
+	if newPrincipal == "" {
+		return nil
+	}
+	if _, err := t.exec(`UPDATE secret_acls SET principal = ? WHERE principal = ?`, newPrincipal, principal); err != nil {
+		return internal(op, err)
+	}
+	return nil
+}
+
 // scopeID returns the id of the named scope, or ENotFound.
 func (t *tx) scopeID(op, name string) (int64, error) {
 	var id int64

@@ -222,6 +222,60 @@ var queueTests = []test{
 		finish(t, s, wantClaim(t, s, "node/1", "one2"), "node/1", success)
 		wantClaim(t, s, "node/1", "two")
 	}},
+	{"Queue/ClaimFavoursOwnersWithFewestRunningTasks", func(t *testing.T, s kiln.Store) {
+		us := createUsers(t, s, "alice@example.com", "bob@example.com", "carol@example.com")
+		alice, bob, carol := us[0].ID, us[1].ID, us[2].ID
+		// Submitted in this order, each in its own transaction: alice's
+		// backlog first, then bob's, then carol's.
+		for _, r := range []*kiln.Run{
+			newRun(alice, newTask("a1")), newRun(alice, newTask("a2")), newRun(alice, newTask("a3")),
+			newRun(bob, newTask("b1")), newRun(bob, newTask("b2")), newRun(carol, newTask("c1")),
+		} {
+			createRuns(t, s, r)
+		}
+		// Each claim goes to an owner with the fewest running tasks; among
+		// those, to the task queued first.
+		claimed := map[string]*kiln.TaskRun{}
+		for _, want := range []string{
+			"a1", // nobody runs anything: the oldest
+			"b1", // alice runs one, bob and carol none: bob's is older than carol's
+			"c1", // alice and bob run one, carol none
+			"a2", // everyone runs one: the oldest of a2, a3, b2
+			"b2", // alice runs two, bob one
+			"a3", // only alice's is left
+			"",
+		} {
+			claimed[want] = wantClaim(t, s, "node/1", want)
+		}
+		// Finished tasks no longer count: alice, down to one running task,
+		// comes before bob's older submission, bob running two.
+		finish(t, s, claimed["a1"], "node/1", success)
+		finish(t, s, claimed["a2"], "node/1", success)
+		createRuns(t, s, newRun(bob, newTask("b3")))
+		createRuns(t, s, newRun(alice, newTask("a4")))
+		wantClaim(t, s, "node/1", "a4")
+		wantClaim(t, s, "node/1", "b3")
+	}},
+	{"Queue/CountWaitingRunsCountsUnstartedRunsOfTheOwner", func(t *testing.T, s kiln.Store) {
+		us := createUsers(t, s, "alice@example.com", "bob@example.com")
+		alice, bob := us[0].ID, us[1].ID
+		r1, r2, r3 := newRun(alice, newTask("a1")), newRun(alice, newTask("a2")), newRun(alice, newTask("a3"))
+		createRuns(t, s, r1, r2, r3, newRun(bob, newTask("b1")))
+		count := func(owner int64) int {
+			var n int
+			view(t, s, func(tx kiln.Tx) (err error) { n, err = tx.CountWaitingRuns(owner); return err })
+			return n
+		}
+		if a, b, none := count(alice), count(bob), count(999); a != 3 || b != 1 || none != 0 {
+			t.Fatalf("waiting runs: alice %d, bob %d, unknown %d; want 3, 1, 0", a, b, none)
+		}
+		// A started run no longer waits, nor does a canceled one.
+		wantClaim(t, s, "node/1", "a1")
+		update(t, s, func(tx kiln.Tx) error { _, err := tx.StopRun(r2.ID, kiln.ResultCanceled, "Canceled."); return err })
+		if a := count(alice); a != 1 {
+			t.Errorf("waiting runs of alice after a claim and a cancel: %d, want 1", a)
+		}
+	}},
 	{"Queue/StopQueuedRunEndsItAtOnce", func(t *testing.T, s kiln.Store) {
 		alice := createUsers(t, s, "alice@example.com")[0]
 		r := newRun(alice.ID, newTask("a"), newTask("b", "a"))

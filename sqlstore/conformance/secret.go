@@ -217,6 +217,96 @@ var secretTests = []test{
 			return nil
 		})
 	}},
+	{"Secret/PutACLGrantsAndReplaces", func(t *testing.T, s kiln.Store) {
+		createScopes(t, s, scope("etl", 1, "alice@example.com", kiln.SecretManage), scope("other", 1))
+		update(t, s, func(tx kiln.Tx) error {
+			for _, e := range []kiln.SecretACL{
+				{Principal: "bob@example.com", Permission: kiln.SecretRead},
+				{Principal: "data-team", Permission: kiln.SecretWrite},
+				{Principal: "bob@example.com", Permission: kiln.SecretWrite}, // replaces READ
+			} {
+				if err := tx.PutSecretACL("etl", e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		want := []kiln.SecretACL{{Principal: "alice@example.com", Permission: kiln.SecretManage},
+			{Principal: "bob@example.com", Permission: kiln.SecretWrite}, {Principal: "data-team", Permission: kiln.SecretWrite}}
+		view(t, s, func(tx kiln.Tx) error {
+			sc, err := tx.SecretScope("etl")
+			if err != nil || !reflect.DeepEqual(sc.ACL, want) {
+				t.Errorf("ACL of etl: got %+v, %v, want %+v", sc, err, want)
+			}
+			other, err := tx.SecretScope("other")
+			if err != nil || len(other.ACL) != 0 {
+				t.Errorf("ACL of other: got %+v, %v, want none", other, err)
+			}
+			return nil
+		})
+	}},
+	{"Secret/DeleteACLRemovesOneGrant", func(t *testing.T, s kiln.Store) {
+		createScopes(t, s, scope("etl", 1, "alice@example.com", kiln.SecretManage, "bob@example.com", kiln.SecretRead),
+			scope("other", 1, "bob@example.com", kiln.SecretRead))
+		update(t, s, func(tx kiln.Tx) error { return tx.DeleteSecretACL("etl", "bob@example.com") })
+		err := s.Update(ctx(t), func(tx kiln.Tx) error { return tx.DeleteSecretACL("etl", "bob@example.com") })
+		wantCode(t, "DeleteSecretACL again", err, kiln.ENotFound)
+		// Principals are matched exactly: the service stores them as their
+		// records spell them.
+		err = s.Update(ctx(t), func(tx kiln.Tx) error { return tx.DeleteSecretACL("etl", "ALICE@example.com") })
+		wantCode(t, "DeleteSecretACL(other case)", err, kiln.ENotFound)
+		view(t, s, func(tx kiln.Tx) error {
+			sc, err := tx.SecretScope("etl")
+			if want := []kiln.SecretACL{{Principal: "alice@example.com", Permission: kiln.SecretManage}}; err != nil || !reflect.DeepEqual(sc.ACL, want) {
+				t.Errorf("ACL of etl: got %+v, %v, want %+v", sc, err, want)
+			}
+			other, err := tx.SecretScope("other")
+			if err != nil || len(other.ACL) != 1 {
+				t.Errorf("ACL of other: got %+v, %v, want bob's grant kept", other, err)
+			}
+			return nil
+		})
+	}},
+	{"Secret/ACLOnMissingScopeIsNotFound", func(t *testing.T, s kiln.Store) {
+		for name, op := range map[string]func(kiln.Tx) error{
+			"PutSecretACL": func(tx kiln.Tx) error {
+				return tx.PutSecretACL("nope", kiln.SecretACL{Principal: "users", Permission: kiln.SecretRead})
+			},
+			"DeleteSecretACL": func(tx kiln.Tx) error { return tx.DeleteSecretACL("nope", "users") },
+		} {
+			wantCode(t, name, s.Update(ctx(t), op), kiln.ENotFound)
+		}
+	}},
+	{"Secret/RenameGranteeRewritesOrDrops", func(t *testing.T, s kiln.Store) {
+		createScopes(t, s,
+			scope("a", 1, "data-team", kiln.SecretRead, "alice@example.com", kiln.SecretManage),
+			scope("b", 1, "data-team", kiln.SecretWrite, "analysts", kiln.SecretManage),
+			scope("c", 1, "bob@example.com", kiln.SecretRead))
+		update(t, s, func(tx kiln.Tx) error {
+			// In b the new name already holds a grant: that one stays.
+			if err := tx.RenameSecretGrantee("data-team", "analysts"); err != nil {
+				return err
+			}
+			if err := tx.RenameSecretGrantee("bob@example.com", ""); err != nil {
+				return err
+			}
+			return tx.RenameSecretGrantee("nobody", "") // no grants: nothing to do
+		})
+		want := map[string][]kiln.SecretACL{
+			"a": {{Principal: "alice@example.com", Permission: kiln.SecretManage}, {Principal: "analysts", Permission: kiln.SecretRead}},
+			"b": {{Principal: "analysts", Permission: kiln.SecretManage}},
+			"c": nil,
+		}
+		view(t, s, func(tx kiln.Tx) error {
+			for name, acl := range want {
+				sc, err := tx.SecretScope(name)
+				if err != nil || !reflect.DeepEqual(sc.ACL, acl) {
+					t.Errorf("ACL of %s: got %+v, %v, want %+v", name, sc, err, acl)
+				}
+			}
+			return nil
+		})
+	}},
 	{"Secret/KeyFingerprintIsRecordedOnce", func(t *testing.T, s kiln.Store) {
 		update(t, s, func(tx kiln.Tx) error { return tx.SetSecretsKeyFingerprint("abc123") })
 		err := s.Update(ctx(t), func(tx kiln.Tx) error { return tx.SetSecretsKeyFingerprint("def456") })
@@ -237,6 +327,11 @@ var secretTests = []test{
 			"PutSecret":                func(tx kiln.Tx) error { return tx.PutSecret("etl", "k", []byte("v")) },
 			"DeleteSecret":             func(tx kiln.Tx) error { return tx.DeleteSecret("etl", "k") },
 			"SetSecretsKeyFingerprint": func(tx kiln.Tx) error { return tx.SetSecretsKeyFingerprint("x") },
+			"PutSecretACL": func(tx kiln.Tx) error {
+				return tx.PutSecretACL("etl", kiln.SecretACL{Principal: "users", Permission: kiln.SecretRead})
+			},
+			"DeleteSecretACL":     func(tx kiln.Tx) error { return tx.DeleteSecretACL("etl", "users") },
+			"RenameSecretGrantee": func(tx kiln.Tx) error { return tx.RenameSecretGrantee("users", "") },
 		} {
 			if err := s.View(ctx(t), op); err == nil {
 				t.Errorf("%s in a View: got nil error", name)
