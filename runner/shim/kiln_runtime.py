@@ -8,6 +8,7 @@ file descriptors:
        {"type": "exit", "value_b64": ..., "truncated": bool}
        {"type": "error", "error": "...", "trace": "..."}
        {"type": "secret", "scope": "...", "key": "..."}
+       {"type": "limit", "limit": "memory" | "processes" | "open_files" | "file_size"}
   4  answers from the runner, one JSON object per line, to "secret" only:
        {"value_b64": "..."} or {"error": "..."}
 
@@ -20,6 +21,7 @@ succeeded (including dbutils.notebook.exit) and 1 when it raised.
 """
 
 import base64
+import errno
 import json
 import os
 import runpy
@@ -194,6 +196,62 @@ def _user_traceback(exc_type, exc, tb):
     return "".join(te.format())
 
 
+def _limit_of(exc):
+    """Names the sandbox limit that exc shows the task ran into, or None.
+
+    The kernel enforces the limits; the task only sees ordinary errors
+    (MemoryError, EMFILE, EFBIG, EAGAIN from fork), so the runner learns
+    which limit it was from here and can say so in the run's state."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, MemoryError):
+            return "memory"
+        if getattr(exc, "_kiln_process_limit", False):
+            return "processes"
+        if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
+            return "processes"
+        if isinstance(exc, OSError) and exc.errno == errno.EMFILE:
+            return "open_files"
+        if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+            return "file_size"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _watch_process_limit(channel):
+    """Marks the errors of starting a process at the process limit.
+
+    fork fails with EAGAIN when the task has all the processes it may
+    have; the same errno means other things elsewhere, so only the calls
+    that start processes are watched. Forked children report too."""
+
+    def watched(fn):
+        def call(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except BlockingIOError as e:
+                e._kiln_process_limit = True
+                try:
+                    channel.send({"type": "limit", "limit": "processes"})
+                except Exception:
+                    pass
+                raise
+
+        call.__wrapped__ = fn
+        return call
+
+    for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp"):
+        if hasattr(os, name):
+            setattr(os, name, watched(getattr(os, name)))
+    try:
+        import subprocess
+
+        subprocess.Popen._execute_child = watched(subprocess.Popen._execute_child)
+    except Exception:
+        pass
+
+
 def _error_line(exc_type, exc):
     lines = traceback.format_exception_only(exc_type, exc)
     return lines[-1].strip() if lines else exc_type.__name__
@@ -211,6 +269,7 @@ def main():
     with open(sys.argv[1], encoding="utf-8") as f:
         spec = json.load(f)
     channel = _Channel()
+    _watch_process_limit(channel)
     limit = int(spec.get("result_limit", 5 * 1024 * 1024))
     dbutils = DBUtils(channel, spec.get("params"), limit)
     names = {
@@ -247,6 +306,9 @@ def main():
         return 1
     except BaseException:
         exc_type, exc, tb = sys.exc_info()
+        kind = _limit_of(exc)
+        if kind:
+            channel.send({"type": "limit", "limit": kind})
         sys.stdout.flush()
         sys.stderr.write(_user_traceback(exc_type, exc, tb))
         channel.send({"type": "error", "error": _error_line(exc_type, exc), "trace": _user_traceback(exc_type, exc, tb)})
