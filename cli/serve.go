@@ -11,6 +11,7 @@ import (
 
 	"github.com/kiln-dev/kiln/console"
 	"github.com/kiln-dev/kiln/server"
+	"github.com/kiln-dev/kiln/service"
 )
 
 func newServeCmd(stdio IO) *cobra.Command {
@@ -101,6 +102,7 @@ an executor-only node, which runs jobs from the shared queue.`,
 	f.Float64Var(&cfg.AuthFailureRate, "auth-failure-rate", 10, "failed authentications per second allowed per client address, after the burst")
 	f.IntVar(&cfg.AuthFailureBurst, "auth-failure-burst", 50, "failed authentications a client address may make before being slowed down with 429s; -1 turns the throttle off")
 	f.IntVar(&cfg.MaxConcurrentRuns, "max-concurrent-runs", server.DefaultMaxConcurrentRuns, "how many job task runs this server executes at once; the others wait, QUEUED")
+	f.IntVar(&cfg.MaxQueuedRunsPerUser, "max-queued-runs-per-user", service.DefaultMaxQueuedRunsPerUser, "how many runs one user may have waiting to start; more are refused with 429 RESOURCE_EXHAUSTED (-1: no limit)")
 	f.BoolVar(&cfg.NoAPI, "no-api", false, "executor-only node (with --database-url): execute runs from the shared store; serve only /healthz and /readyz")
 	f.DurationVar(&cfg.TaskLease, "task-lease", 30*time.Second, "how long a running task's lease lasts unless renewed: the tasks of a server that died are retried or failed by the others after about this long")
 	logs.register(f)

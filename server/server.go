@@ -86,6 +86,11 @@ type Config struct {
 	// MaxConcurrentRuns is how many task runs this server executes at
 	// once; default 4. Other runs wait, QUEUED, in the store.
 	MaxConcurrentRuns int
+	// MaxQueuedRunsPerUser is how many runs one owner may have waiting to
+	// start (QUEUED or PENDING); further run-now and runs/submit requests
+	// get 429 RESOURCE_EXHAUSTED until some start. 0 means the default,
+	// 100 (service.DefaultMaxQueuedRunsPerUser); negative, no limit.
+	MaxQueuedRunsPerUser int
 	// Runner, when set, adjusts the executor's configuration (tests use
 	// it for short leases and grace periods).
 	Runner func(*runner.Config)
@@ -323,6 +328,7 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 	svc := service.New(store, index, c.Log)
 	svc.SetSecretBox(box)
 	svc.SetDBFS(dbfs)
+	svc.SetMaxQueuedRunsPerUser(c.MaxQueuedRunsPerUser)
 	p := &Parts{
 		Store: store, Key: key, DBFS: dbfs, Index: index, Service: svc,
 		Denials: service.NewDenials(store, c.Log), Throttle: auth.NewThrottle(c.AuthFailureRate, float64(max(c.AuthFailureBurst, 0))),

@@ -148,9 +148,15 @@ func mergeACL(cur, add []kiln.ACLEntry) []kiln.ACLEntry {
 }
 
 // renameGrantee rewrites or (with newName "") drops the permission entries
-// naming a principal or group that is renamed or deleted, so a later
-// principal of the same name does not inherit them.
+// (token permissions and secret scope grants) naming a principal or group
+// that is renamed or deleted, so a later principal of the same name does
+// not inherit them.
 func renameGrantee(tx kiln.Tx, kind, name, newName string) error {
+	// Secret scope grants name users, service principals and groups alike,
+	// as their records spell them.
+	if err := tx.RenameSecretGrantee(name, newName); err != nil {
+		return err
+	}
 	acl, err := tx.TokenACL()
 	if err != nil {
 		return err

@@ -52,6 +52,43 @@ type jobsRuntime struct {
 	compute func() Compute
 }
 
+// DefaultMaxQueuedRunsPerUser is how many runs one owner may have waiting
+// to start (QUEUED or PENDING) unless configured.
+const DefaultMaxQueuedRunsPerUser = 100
+
+// SetMaxQueuedRunsPerUser sets how many runs one owner may have waiting
+// to start; run-now and runs/submit beyond it are refused with 429
+// RESOURCE_EXHAUSTED until some have started. 0 keeps the default
+// (DefaultMaxQueuedRunsPerUser); a negative n removes the limit. Call it
+// before serving.
+func (s *Service) SetMaxQueuedRunsPerUser(n int) {
+	if n == 0 {
+		n = DefaultMaxQueuedRunsPerUser
+	}
+	s.maxWaitingRuns = n
+}
+
+// checkWaitingRuns refuses a new run of owner who already has the most
+// runs waiting to start. Together with the fair-share claim order (the
+// store serves the owner with the fewest running tasks first) it keeps one
+// user from crowding the queue out for everyone else. EThrottled, with
+// Databricks' RESOURCE_EXHAUSTED: the condition passes as runs start, and
+// clients retry a 429.
+func (s *Service) checkWaitingRuns(tx kiln.Tx, ownerID int64, ownerName string) error {
+	if s.maxWaitingRuns < 0 {
+		return nil
+	}
+	n, err := tx.CountWaitingRuns(ownerID)
+	if err != nil {
+		return err
+	}
+	if n >= s.maxWaitingRuns {
+		return kiln.Errorf(kiln.EThrottled, "%s already has %d runs waiting to start, the most allowed per user; retry when some have started.",
+			ownerName, n).WithReason("RESOURCE_EXHAUSTED")
+	}
+	return nil
+}
+
 // SetRunner wires the executor: the service wakes it when runs are queued
 // and tells it about stopped runs; compute describes it (it is called per
 // request). Call it before serving.
@@ -159,6 +196,9 @@ func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error)
 			if !hasTask(tasks, k) {
 				return kiln.Errorf(kiln.EInvalid, "only: job %d has no task %s.", j.ID, k)
 			}
+		}
+		if err := s.checkWaitingRuns(tx, j.CreatorID, j.CreatorName); err != nil {
+			return err
 		}
 		trs, jobParams := runTasks(st, tasks, p.RunParams)
 		spec := RunSpec{Format: formatOf(st), JobParameters: jobParams}
@@ -285,6 +325,9 @@ func (s *Service) SubmitRun(ctx context.Context, body json.RawMessage) (*kiln.Ru
 			} else if !kiln.IsCode(err, kiln.ENotFound) {
 				return err
 			}
+		}
+		if err := s.checkWaitingRuns(tx, c.Principal.ID, c.Principal.UserName); err != nil {
+			return err
 		}
 		if err := tx.CreateRun(run); err != nil {
 			return err

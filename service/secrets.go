@@ -30,8 +30,11 @@ import (
 // MANAGE. The creator gets MANAGE; initial_manage_principal "users" gives
 // MANAGE to every user instead of the creator alone. Admins hold MANAGE on
 // every scope. READ lists keys (and lets the principal's task runs read
-// values), WRITE puts and deletes secrets, MANAGE deletes the scope. Any
-// caller may list scope names, as on Databricks.
+// values), WRITE puts and deletes secrets, MANAGE changes the scope's ACL
+// and deletes the scope. A grant names a user, a service principal (by
+// application id) or a group, whose members it covers ("users" covers
+// everyone); a principal holds the highest level granted to it or to any
+// of its groups. Any caller may list scope names, as on Databricks.
 
 // Bounds, as Databricks documents them.
 const (
@@ -419,4 +422,145 @@ func (s *Service) SecretForRun(ctx context.Context, ownerID int64, scope, key st
 		return nil, kiln.Internal(err)
 	}
 	return v, nil
+}
+
+// resolveGrantee names an existing user, service principal (application
+// id) or group as its record spells it, so that grants match however the
+// caller cased a user name; EInvalid when there is none. User names are
+// tried first: they are e-mail addresses or UUIDs, which a group name
+// rarely is.
+func resolveGrantee(tx kiln.Tx, name string) (string, error) {
+	if name == "" {
+		return "", kiln.Errorf(kiln.EInvalid, "principal is required: a user name, a group name or a service principal's application id.")
+	}
+	p, err := tx.PrincipalByName(name)
+	if err == nil {
+		return p.UserName, nil
+	}
+	if !kiln.IsCode(err, kiln.ENotFound) {
+		return "", err
+	}
+	g, err := tx.GroupByName(name)
+	if err == nil {
+		return g.DisplayName, nil
+	}
+	if !kiln.IsCode(err, kiln.ENotFound) {
+		return "", err
+	}
+	return "", kiln.Errorf(kiln.EInvalid, "Principal %.140q does not exist: name a user, a group or a service principal's application id.", name)
+}
+
+// PutSecretACL grants permission (READ, WRITE or MANAGE) on scope to
+// principal, replacing the principal's earlier grant there (MANAGE).
+// Errors: ENotFound for a missing scope; EInvalid for an unknown
+// permission or principal; EPermission.
+func (s *Service) PutSecretACL(ctx context.Context, scope, principal, permission string) error {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return err
+	}
+	if secretLevel(permission) == 0 {
+		return kiln.Errorf(kiln.EInvalid, "Invalid permission %.40q: expected READ, WRITE or MANAGE.", permission)
+	}
+	return s.store.Update(ctx, func(tx kiln.Tx) error {
+		if _, err := requireScope(tx, c, scope, kiln.SecretManage); err != nil {
+			return err
+		}
+		name, err := resolveGrantee(tx, principal)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutSecretACL(scope, kiln.SecretACL{Principal: name, Permission: permission}); err != nil {
+			return err
+		}
+		ev := auditEvent(c, kiln.AuditSecretACLPut, "secret_scope:"+scope)
+		ev.Detail = map[string]string{"principal": name, "permission": permission}
+		return tx.Audit(ev)
+	})
+}
+
+// DeleteSecretACL removes principal's grant on scope (MANAGE). Errors:
+// ENotFound for a missing scope or grant; EInvalid without a principal;
+// EPermission.
+func (s *Service) DeleteSecretACL(ctx context.Context, scope, principal string) error {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx kiln.Tx) error {
+		if _, err := requireScope(tx, c, scope, kiln.SecretManage); err != nil {
+			return err
+		}
+		name, err := grantName(tx, principal)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteSecretACL(scope, name); err != nil {
+			return err
+		}
+		ev := auditEvent(c, kiln.AuditSecretACLDelete, "secret_scope:"+scope)
+		ev.Detail = map[string]string{"principal": name}
+		return tx.Audit(ev)
+	})
+}
+
+// grantName is the name a grant to principal is stored under: as its
+// record spells it when it exists, else as given (a grant cannot outlive
+// its principal, but looking one up must still answer "no such grant").
+func grantName(tx kiln.Tx, principal string) (string, error) {
+	name, err := resolveGrantee(tx, principal)
+	if kiln.IsCode(err, kiln.EInvalid) && principal != "" {
+		return principal, nil
+	}
+	return name, err
+}
+
+// GetSecretACL returns principal's own grant on scope (MANAGE); group
+// grants that also cover the principal are not merged in, as on
+// Databricks. Errors: ENotFound for a missing scope or grant; EInvalid
+// without a principal; EPermission.
+func (s *Service) GetSecretACL(ctx context.Context, scope, principal string) (kiln.SecretACL, error) {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return kiln.SecretACL{}, err
+	}
+	var out kiln.SecretACL
+	err = s.view(ctx, func(tx kiln.Tx) error {
+		sc, err := requireScope(tx, c, scope, kiln.SecretManage)
+		if err != nil {
+			return err
+		}
+		name, err := grantName(tx, principal)
+		if err != nil {
+			return err
+		}
+		for _, e := range sc.ACL {
+			if e.Principal == name {
+				out = e
+				return nil
+			}
+		}
+		return kiln.Errorf(kiln.ENotFound, "Principal %s has no ACL on scope %s.", name, scope)
+	})
+	return out, err
+}
+
+// ListSecretACLs returns scope's grants, ordered by principal (MANAGE).
+// The creator's MANAGE grant is one of them; admins' implicit MANAGE is
+// not. Errors: ENotFound for a missing scope; EPermission.
+func (s *Service) ListSecretACLs(ctx context.Context, scope string) ([]kiln.SecretACL, error) {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []kiln.SecretACL
+	err = s.view(ctx, func(tx kiln.Tx) error {
+		sc, err := requireScope(tx, c, scope, kiln.SecretManage)
+		if err != nil {
+			return err
+		}
+		out = sc.ACL
+		return nil
+	})
+	return out, err
 }

@@ -27,6 +27,8 @@ type Service struct {
 	secrets *SecretBox  // seals secret values; see SetSecretBox
 	dbfs    *DBFS       // the DBFS tree; see SetDBFS
 	jobs    jobsRuntime // the executor's hooks and compute; see SetRunner
+
+	maxWaitingRuns int // per owner; see SetMaxQueuedRunsPerUser
 }
 
 // New returns a service over store. index must be loaded; the service
@@ -34,7 +36,7 @@ type Service struct {
 // the next request.
 func New(store kiln.Store, index *auth.Index, log *slog.Logger) *Service {
 	go dummyHash() // ready before the first login needs it
-	return &Service{store: store, index: index, log: log, now: time.Now}
+	return &Service{store: store, index: index, log: log, now: time.Now, maxWaitingRuns: DefaultMaxQueuedRunsPerUser}
 }
 
 // SetClock replaces the clock used for token expiry decisions (tests only).
