@@ -47,6 +47,23 @@ func wireOf(err error) wireError {
 	return w
 }
 
+// unavailableRetryAfter is the Retry-After, in seconds, of a 503: long
+// enough that a fleet of retrying clients does not hammer a recovering
+// store, short enough that they resume soon after it is back.
+const unavailableRetryAfter = "2"
+
+// ErrorStatus returns the HTTP status err is answered with, from the one
+// table above, and for a 503 (the store is temporarily unavailable) sets
+// Retry-After on h, which the Databricks SDKs honour before retrying. The
+// console's error pages use it too, so API and pages never disagree.
+func ErrorStatus(h http.Header, err error) int {
+	status := wireOf(err).status
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", unavailableRetryAfter)
+	}
+	return status
+}
+
 // errorBody is Databricks' error shape.
 type errorBody struct {
 	ErrorCode string `json:"error_code"`
@@ -65,6 +82,7 @@ type scimErrorBody struct {
 // reach the client only as "Internal error.".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	we := wireOf(err)
+	ErrorStatus(w.Header(), err)
 	msg := kiln.ErrorMessage(err)
 	if we.status >= 500 {
 		level := slog.LevelError

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/api"
 	"github.com/kiln-dev/kiln/auth"
 	"github.com/kiln-dev/kiln/clientip"
 	"github.com/kiln-dev/kiln/server"
@@ -337,7 +338,7 @@ func (c *Console) crossOriginRefused(w http.ResponseWriter, r *http.Request) {
 // fail renders err as an error page: its safe message only, never internal
 // text (which is logged instead).
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status := statusOf(err)
+	status := api.ErrorStatus(w.Header(), err)
 	if status >= 500 {
 		level := slog.LevelError
 		if errors.Is(err, context.Canceled) {
@@ -355,27 +356,6 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 		title = "Cannot do that"
 	}
 	c.renderError(w, r, status, title, kiln.ErrorMessage(err))
-}
-
-// statusOf maps a kiln error code to the status of the page showing it.
-func statusOf(err error) int {
-	switch kiln.ErrorCode(err) {
-	case kiln.EInvalid, kiln.EMalformed, kiln.EQuota:
-		return http.StatusBadRequest
-	case kiln.EConflict:
-		return http.StatusConflict
-	case kiln.ENotFound, kiln.EDisabled:
-		return http.StatusNotFound
-	case kiln.EPermission, kiln.EInvalidToken:
-		return http.StatusForbidden
-	case kiln.EUnauthenticated:
-		return http.StatusUnauthorized
-	case kiln.EThrottled:
-		return http.StatusTooManyRequests
-	case kiln.EUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
 }
 
 // page is what every template receives.

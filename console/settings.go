@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/api"
 	"github.com/kiln-dev/kiln/auth"
 	"github.com/kiln-dev/kiln/service"
 )
@@ -258,7 +259,7 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request) error {
 		switch kiln.ErrorCode(err) {
 		case kiln.EInvalid, kiln.EDisabled, kiln.EPermission, kiln.EQuota:
 			form.Error = kiln.ErrorMessage(err)
-			c.render(w, r, statusOf(err), "token_new", &page{Title: "Generate New Token", Section: "User Settings", Tab: "/settings", Data: form})
+			c.render(w, r, api.ErrorStatus(w.Header(), err), "token_new", &page{Title: "Generate New Token", Section: "User Settings", Tab: "/settings", Data: form})
 			return nil
 		}
 		return err

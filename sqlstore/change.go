@@ -50,7 +50,7 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]kiln.Cha
 	rows, err := s.read.QueryContext(ctx,
 		s.d.rebind(`SELECT seq, kind, ref, at FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`), after, limit)
 	if err != nil {
-		return nil, internal(op, err)
+		return nil, s.boundary(internal(op, err))
 	}
 	defer rows.Close()
 	var cs []kiln.Change
@@ -59,13 +59,13 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]kiln.Cha
 		var kind string
 		var at int64
 		if err := rows.Scan(&c.Seq, &kind, &c.Ref, &at); err != nil {
-			return nil, internal(op, err)
+			return nil, s.boundary(internal(op, err))
 		}
 		c.Kind, c.Time = kiln.ChangeKind(kind), kiln.TimeOfMillis(at)
 		cs = append(cs, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, internal(op, err)
+		return nil, s.boundary(internal(op, err))
 	}
 	return cs, nil
 }
@@ -76,7 +76,7 @@ func (s *Store) LastChange(ctx context.Context) (int64, error) {
 	var seq int64
 	err := s.read.QueryRowContext(ctx, s.d.rebind(`SELECT COALESCE(MAX(seq), 0) FROM changes`)).Scan(&seq)
 	if err != nil {
-		return 0, internal("read last change", err)
+		return 0, s.boundary(internal("read last change", err))
 	}
 	return seq, nil
 }

@@ -79,6 +79,10 @@ const (
 	// errForeignKey is a foreign key violation: the row referred to is
 	// missing.
 	errForeignKey
+	// errUnavailable means the database cannot answer for now: it is
+	// unreachable, shutting down, out of connections, or its write lock
+	// stayed taken beyond the busy timeout. Retrying later can succeed.
+	errUnavailable
 )
 
 // dialectFor picks the dialect a DSN speaks. Anything that is not a URL of

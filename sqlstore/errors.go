@@ -40,6 +40,23 @@ func (t *tx) fail(op string, err error, notFound, conflict *kiln.Error) error {
 	return kiln.Internal(fmt.Errorf("sqlstore: %s: %w", op, err))
 }
 
+// unavailableMessage is what a client reads while the database cannot be
+// reached: the API answers it with 503 and Retry-After, which the
+// Databricks SDKs retry.
+const unavailableMessage = "The workspace store is temporarily unavailable; retry shortly."
+
+// boundary is applied to every error leaving the store: an internal error
+// whose cause the dialect classifies as unavailable (see errUnavailable)
+// becomes [kiln.EUnavailable], keeping the cause for the logs. Doing it
+// here, once, covers every statement, begin and commit, whatever method
+// or service code met it.
+func (s *Store) boundary(err error) error {
+	if err == nil || kiln.ErrorCode(err) != kiln.EInternal || s.d.classify(err) != errUnavailable {
+		return err
+	}
+	return &kiln.Error{Code: kiln.EUnavailable, Message: unavailableMessage, Err: err}
+}
+
 // errIDsExhausted means every random id tried was taken: in a space of
 // 2^53 ids it signals a broken random source, not a full table.
 var errIDsExhausted = errors.New("no free id found")

@@ -87,17 +87,23 @@ func (*postgresDialect) migrations() fs.FS {
 
 func (*postgresDialect) rebind(query string) string { return rebindNumbered(query) }
 
-// classify reads the SQLSTATE of a PostgreSQL error.
-func (*postgresDialect) classify(err error) errClass {
+// classify reads the SQLSTATE of a PostgreSQL error; a connection that
+// cannot be made or was lost is unavailable too.
+func (d *postgresDialect) classify(err error) errClass {
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
-		return errOther
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505": // unique_violation
+			return errUnique
+		case "23503": // foreign_key_violation
+			return errForeignKey
+		case "53300", // too_many_connections
+			"55P03": // lock_not_available: lock_timeout, the busy timeout, ran out
+			return errUnavailable
+		}
 	}
-	switch pe.Code {
-	case "23505": // unique_violation
-		return errUnique
-	case "23503": // foreign_key_violation
-		return errForeignKey
+	if d.lostConnection(err) {
+		return errUnavailable
 	}
 	return errOther
 }

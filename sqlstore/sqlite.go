@@ -38,7 +38,8 @@ func (sqliteDialect) migrations() fs.FS {
 func (sqliteDialect) rebind(query string) string { return query }
 
 // classify reads SQLite's extended result code (the driver enables extended
-// codes on every connection).
+// codes on every connection). SQLITE_BUSY, in any of its extended forms,
+// only reaches kiln once busy_timeout has run out.
 func (sqliteDialect) classify(err error) errClass {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
@@ -49,6 +50,10 @@ func (sqliteDialect) classify(err error) errClass {
 		return errUnique
 	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 		return errForeignKey
+	}
+	if se.Code()&0xff == sqlite3.SQLITE_BUSY {
+		// Another process held the lock for longer than busy_timeout.
+		return errUnavailable
 	}
 	return errOther
 }

@@ -154,8 +154,13 @@ func randomID() int64 { return minID + rand.Int64N(maxID-minID) }
 
 // View runs fn in a read-only transaction on a snapshot of the store. Write
 // methods of the Tx fail. fn's error is returned as is. fn must not keep the
-// Tx after it returns.
+// Tx after it returns. While the database cannot be reached the error is
+// [kiln.EUnavailable].
 func (s *Store) View(ctx context.Context, fn func(kiln.Tx) error) error {
+	return s.boundary(s.view(ctx, fn))
+}
+
+func (s *Store) view(ctx context.Context, fn func(kiln.Tx) error) error {
 	sqlTx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil && s.d.lostConnection(err) {
 		// A pooled connection the server dropped (a restart, a failover)
@@ -173,8 +178,14 @@ func (s *Store) View(ctx context.Context, fn func(kiln.Tx) error) error {
 // Update runs fn in a read-write transaction, committed if fn returns nil
 // and rolled back otherwise (or if fn panics); fn's error is returned as is.
 // Updates run one at a time, so fn must not call Update on the same store:
-// it would wait for itself forever.
-func (s *Store) Update(ctx context.Context, fn func(kiln.Tx) error) (err error) {
+// it would wait for itself forever. While the database cannot be reached,
+// or its write lock stays taken beyond the busy timeout, the error is
+// [kiln.EUnavailable] and nothing was committed.
+func (s *Store) Update(ctx context.Context, fn func(kiln.Tx) error) error {
+	return s.boundary(s.update(ctx, fn))
+}
+
+func (s *Store) update(ctx context.Context, fn func(kiln.Tx) error) (err error) {
 	sqlTx, err := s.beginUpdate(ctx)
 	if err != nil && s.d.lostConnection(err) {
 		// As in View: fn has not run, so a new connection may retry.
@@ -222,10 +233,10 @@ func (s *Store) txTime() time.Time { return time.UnixMilli(s.now().UnixMilli()).
 // Ping reports whether both pools reach the database.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.write.PingContext(ctx); err != nil {
-		return kiln.Internal(fmt.Errorf("sqlstore: ping: %w", err))
+		return s.boundary(kiln.Internal(fmt.Errorf("sqlstore: ping: %w", err)))
 	}
 	if err := s.read.PingContext(ctx); err != nil {
-		return kiln.Internal(fmt.Errorf("sqlstore: ping: %w", err))
+		return s.boundary(kiln.Internal(fmt.Errorf("sqlstore: ping: %w", err)))
 	}
 	return nil
 }

@@ -69,6 +69,7 @@ type Server struct {
 	Dir string
 
 	stop    func() error
+	exited  <-chan struct{} // closed when the wrapper has ended
 	counter int
 	mu      sync.Mutex
 }
@@ -149,19 +150,30 @@ func version(binDir string) float64 {
 // wrapper runs postgres in the background and waits for its standard
 // input to close: when the owning process is gone, it stops postgres
 // (fast shutdown) and removes the directory. It also ends when postgres
-// does, so a server that failed to start leaves nothing running.
+// does, so a server that failed to start leaves nothing running, except
+// while the file "paused" exists ([Server.Stop]): then it waits for the
+// file to go ([Server.Resume]) and starts postgres again on the same
+// directory and port. pg.pid holds the running postgres's pid.
 const wrapper = `
 bin=$1 dir=$2 port=$3
 shift 3
 # Keep the pipe on fd 3: an asynchronous list's standard input is
 # /dev/null in a non-interactive shell.
 exec 3<&0
-"$bin/postgres" -D "$dir/data" -p "$port" "$@" >"$dir/log" 2>&1 3<&- </dev/null &
-pg=$!
-( read -r _ <&3 ; kill -INT "$pg" 2>/dev/null ) &
+# The watcher keeps interrupting whichever postgres runs until this shell
+# kills it: a restart may begin just as the owner goes away.
+( read -r _ <&3 ; touch "$dir/closing"
+  while :; do kill -INT "$(cat "$dir/pg.pid" 2>/dev/null)" 2>/dev/null; sleep 0.1; done ) &
 watcher=$!
 exec 3<&-
-wait "$pg"
+while [ ! -e "$dir/closing" ]; do
+  "$bin/postgres" -D "$dir/data" -p "$port" "$@" >>"$dir/log" 2>&1 </dev/null &
+  echo $! >"$dir/pg.pid"
+  wait $!
+  rm -f "$dir/pg.pid"
+  [ -e "$dir/paused" ] || break
+  while [ -e "$dir/paused" ] && [ ! -e "$dir/closing" ]; do sleep 0.05; done
+done
 kill "$watcher" 2>/dev/null
 rm -rf "$dir"
 `
@@ -255,6 +267,25 @@ func startOnce(ctx context.Context, bin string, runAs *syscall.Credential, o Opt
 		})
 		return nil
 	}
+	s.exited = exited
+	if err := s.waitAccepting(ctx); err != nil {
+		select {
+		case <-exited:
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("postgres exited at start: %w", err)
+		default:
+		}
+		s.stop()
+		return nil, err
+	}
+	if o.Log != nil {
+		go tail(filepath.Join(dir, "log"), o.Log, exited)
+	}
+	return s, nil
+}
+
+// waitAccepting waits up to 30s for the server to accept connections.
+func (s *Server) waitAccepting(ctx context.Context) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -262,26 +293,68 @@ func startOnce(ctx context.Context, bin string, runAs *syscall.Credential, o Opt
 		cancel()
 		if err == nil {
 			conn.Close(ctx)
-			break
+			return nil
 		}
 		select {
-		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "log")) // usually removed already
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("postgres exited at start: %v\n%s", err, log)
+		case <-s.exited:
+			log, _ := os.ReadFile(filepath.Join(s.Dir, "log")) // usually removed already
+			return fmt.Errorf("postgres exited: %v\n%s", err, log)
 		default:
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			log, _ := os.ReadFile(filepath.Join(dir, "log"))
-			s.stop()
-			return nil, fmt.Errorf("postgres did not accept connections within 30s: %v\n%s", err, log)
+			log, _ := os.ReadFile(filepath.Join(s.Dir, "log"))
+			return fmt.Errorf("postgres did not accept connections within 30s: %v\n%s", err, log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if o.Log != nil {
-		go tail(filepath.Join(dir, "log"), o.Log, exited)
+}
+
+// Stop shuts the server down as an outage would (fast shutdown: open
+// sessions are ended, new connections refused) but keeps its data and
+// port, until [Server.Resume]. Only for a server this process started
+// (not the shared one, whose other users would fail): tests of how kiln
+// rides out a store outage start their own.
+func (s *Server) Stop() error {
+	if s.Dir == "" || s.exited == nil {
+		return errors.New("pgtest: Stop needs a server this process started")
 	}
-	return s, nil
+	if err := os.WriteFile(filepath.Join(s.Dir, "paused"), nil, 0o644); err != nil {
+		return err
+	}
+	pidFile := filepath.Join(s.Dir, "pg.pid")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return fmt.Errorf("pgtest: the server is not running: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("pgtest: %s: %w", pidFile, err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+		return fmt.Errorf("pgtest: stopping postgres: %w", err)
+	}
+	// The wrapper removes pg.pid once postgres has exited.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if _, err := os.Stat(pidFile); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("pgtest: postgres did not stop within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Resume starts a server stopped by [Server.Stop] again, on the same data
+// and port, and waits until it accepts connections.
+func (s *Server) Resume(ctx context.Context) error {
+	if s.Dir == "" || s.exited == nil {
+		return errors.New("pgtest: Resume needs a server this process started")
+	}
+	if err := os.Remove(filepath.Join(s.Dir, "paused")); err != nil {
+		return err
+	}
+	return s.waitAccepting(ctx)
 }
 
 // tail forwards the server log until the server exits.

@@ -107,3 +107,51 @@ func TestServerStopsWithItsProcess(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestStopAndResume: a stopped server refuses connections and keeps its
+// data; resumed, it serves that data on the same URL; closed, it leaves
+// nothing behind.
+func TestStopAndResume(t *testing.T) {
+	ctx := context.Background()
+	s, err := Start(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dbURL, err := s.CreateDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(sql string) error {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(cctx, dbURL)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(cctx, sql)
+		return err
+	}
+	if err := exec(`CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)`); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		if err := s.Stop(); err != nil {
+			t.Fatalf("round %d: Stop: %v", round, err)
+		}
+		if err := exec(`SELECT 1`); err == nil || !strings.Contains(err.Error(), "refused") {
+			t.Fatalf("round %d: connecting to a stopped server: %v, want connection refused", round, err)
+		}
+		if err := s.Resume(ctx); err != nil {
+			t.Fatalf("round %d: Resume: %v", round, err)
+		}
+		if err := exec(`DO $$ BEGIN IF (SELECT n FROM kept) <> 7 THEN RAISE 'lost'; END IF; END $$`); err != nil {
+			t.Fatalf("round %d: after Resume: %v", round, err)
+		}
+	}
+	s.Close()
+	if _, err := os.Stat(s.Dir); !os.IsNotExist(err) {
+		t.Errorf("%s after Close: %v, want it removed", s.Dir, err)
+	}
+}
