@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -71,10 +72,7 @@ func unmarshal(b []byte, v any) error {
 	}
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	var field *fieldError
 	switch {
-	case errors.As(err, &field):
-		return kiln.Errorf(kiln.EInvalid, "Invalid value for %s: %s.", field.field, field.msg)
 	case errors.As(err, &syntax):
 		return kiln.Errorf(kiln.EMalformed, "Malformed JSON request body at byte %d.", syntax.Offset)
 	case errors.As(err, &typ):
@@ -97,16 +95,12 @@ func jsonKind(goKind string) string {
 		return "an array"
 	case "map", "struct":
 		return "an object"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "a whole number"
 	default:
 		return "a number"
 	}
 }
-
-// fieldError reports an invalid value of a lenient field type.
-type fieldError struct{ field, msg string }
-
-// Error names the field and what is wrong with it.
-func (e *fieldError) Error() string { return e.field + ": " + e.msg }
 
 // flexInt is an int64 that also accepts a JSON string holding a number:
 // Airflow sends every number as a string, and Databricks accepts both.
@@ -125,12 +119,56 @@ func (n *flexInt) UnmarshalJSON(b []byte) error {
 		}
 		s = strings.TrimSpace(str)
 	}
+	// strconv.ParseInt alone would also take "+5", which no JSON number is.
 	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return &fieldError{"a number field", fmt.Sprintf("%.40q is not a whole number", s)}
+	if err != nil || !isJSONNumber(s) {
+		// A type error, unlike any other, gets the field's name added by
+		// encoding/json, so that the message can name it.
+		return &json.UnmarshalTypeError{Value: fmt.Sprintf("%.40q", s), Type: reflect.TypeFor[int64]()}
 	}
 	*n = flexInt(v)
 	return nil
+}
+
+// isJSONNumber reports whether s is a number in the grammar of RFC 8259,
+// section 6: an optional minus, an integer part without leading zeros, an
+// optional fraction and an optional exponent. Go's number parsers accept
+// more (NaN, Inf, hexadecimal, a plus sign, ".5", "5.", underscores),
+// which a number that must travel on as JSON cannot be.
+func isJSONNumber(s string) bool {
+	i := 0
+	digits := func() int {
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 // flexBool is a bool that also accepts "true"/"false" in any case, as
@@ -146,7 +184,7 @@ func (v *flexBool) UnmarshalJSON(b []byte) error {
 	case "false", "null":
 		*v = false
 	default:
-		return &fieldError{"a boolean field", fmt.Sprintf("%.40q is not true or false", s)}
+		return &json.UnmarshalTypeError{Value: fmt.Sprintf("%.40q", s), Type: reflect.TypeFor[bool]()}
 	}
 	return nil
 }

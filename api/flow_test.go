@@ -291,7 +291,8 @@ func TestLifetimeCap(t *testing.T) {
 		{"DefaultIsCapped", `{}`, 200, 30, ""},
 		{"Zero", `{"lifetime_seconds": 0}`, 400, 0, "positive"},
 		{"Negative", `{"lifetime_seconds": -5}`, 400, 0, "positive"},
-		{"NotANumber", `{"lifetime_seconds": "soon"}`, 400, 0, "not a whole number"},
+		{"NotANumber", `{"lifetime_seconds": "soon"}`, 400, 0, `lifetime_seconds: expected a whole number, got "soon"`},
+		{"PlusSign", `{"lifetime_seconds": "+5"}`, 400, 0, `lifetime_seconds: expected a whole number, got "+5"`},
 		{"Huge", `{"lifetime_seconds": 9223372036854775807}`, 400, 0, "maximum of 30 days"},
 	}
 	for _, tt := range tests {

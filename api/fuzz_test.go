@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -31,8 +32,18 @@ func FuzzDecodeBodies(f *testing.F) {
 		`{"lifetime_seconds": "3600", "comment": "x"}`, `{"lifetime_seconds": 1e400}`, `{"token_id": 5}`,
 		`{"token": {"comment": "x"}, "update_mask": "comment"}`, `{"access_control_list": [{"user_name": "a", "permission_level": "CAN_USE"}]}`,
 		`{"Operations": [{"op": "add", "path": "members", "value": [{"value": "1"}]}]}`, `{"active": "True"}`, `null`, `[]`, `"`, `{"a":`,
+		`{"job_id": "42", "new_settings": {"timeout_seconds": " 3600 ", "tasks": [{"max_retries": "1"}]}}`,
+		`{"run_id": 1e400}`, `{"notebook_params": {"n": 5}, "python_params": [1, true]}`,
 	} {
 		f.Add([]byte(s))
+	}
+	// Spellings strconv takes for numbers but JSON does not, in a numeric
+	// field at the top and deep down, and in a token lifetime.
+	for _, bad := range notJSONNumbers {
+		q := strconv.Quote(bad)
+		f.Add([]byte(`{"job_id": ` + q + `}`))
+		f.Add([]byte(`{"new_settings": {"tasks": [{"new_cluster": {"num_workers": ` + q + `}}]}}`))
+		f.Add([]byte(`{"lifetime_seconds": ` + q + `}`))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var c createTokenRequest
@@ -54,6 +65,11 @@ func FuzzDecodeBodies(f *testing.F) {
 		}
 		var conf map[string]json.RawMessage
 		checkClientError(t, unmarshal(b, &conf))
+		canon, err := canonicalJSON(b)
+		checkClientError(t, err)
+		if err == nil && !json.Valid(canon) {
+			t.Fatalf("canonicalJSON(%q) = %q, not JSON", b, canon)
+		}
 	})
 }
 

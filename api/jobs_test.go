@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,43 @@ func TestJobsValidation(t *testing.T) {
 		`{"name": "jar", "tasks": [{"task_key": "j", "spark_jar_task": {"main_class_name": "Main"}}]}`), "job_id")
 	wantError(t, e.Do(t, "POST", "/api/2.1/jobs/run-now", tok, map[string]any{"job_id": id}), 400, "INVALID_PARAMETER_VALUE",
 		"Task j is a spark_jar_task, which kiln cannot run")
+}
+
+// TestJobsRefuseNumbersJSONCannotSay sends, to every Jobs verb with a
+// body, number fields spelled as strings that strconv would parse but JSON
+// cannot carry; each must be a 400 naming the field, never a 500.
+func TestJobsRefuseNumbersJSONCannotSay(t *testing.T) {
+	e, tok := jobsEnv(t)
+	id := idOf(t, call(t, e, tok, "POST", "/api/2.1/jobs/create",
+		`{"name": "n", "tasks": [{"task_key": "t", "notebook_task": {"notebook_path": "/Shared/x"}}]}`), "job_id")
+	get := fmt.Sprintf("/api/2.1/jobs/get?job_id=%d", id)
+	before := asJSON(call(t, e, tok, "GET", get, nil))
+	for _, c := range []struct{ verb, field, body string }{
+		{"create", "timeout_seconds", `{"name": "x", "timeout_seconds": %s}`},
+		{"create", "num_workers", `{"name": "x", "job_clusters": [{"job_cluster_key": "c", "new_cluster": {"num_workers": %s}}]}`},
+		{"update", "job_id", `{"job_id": %s, "new_settings": {"name": "y"}}`},
+		{"update", "max_concurrent_runs", `{"job_id": ` + fmt.Sprint(id) + `, "new_settings": {"max_concurrent_runs": %s}}`},
+		{"reset", "job_id", `{"job_id": %s, "new_settings": {"name": "y"}}`},
+		{"reset", "max_retries", `{"job_id": ` + fmt.Sprint(id) + `, "new_settings": {"tasks": [{"task_key": "t", "max_retries": %s}]}}`},
+		{"delete", "job_id", `{"job_id": %s}`},
+		{"run-now", "job_id", `{"job_id": %s}`},
+		{"runs/submit", "timeout_seconds", `{"run_name": "r", "timeout_seconds": %s, "tasks": [{"task_key": "t", "notebook_task": {"notebook_path": "/Shared/x"}}]}`},
+		{"runs/submit", "min_retry_interval_millis", `{"tasks": [{"task_key": "t", "min_retry_interval_millis": %s, "notebook_task": {"notebook_path": "/Shared/x"}}]}`},
+		{"runs/cancel", "run_id", `{"run_id": %s}`},
+		{"runs/cancel-all", "job_id", `{"job_id": %s}`},
+		{"runs/delete", "run_id", `{"run_id": %s}`},
+	} {
+		for _, bad := range []string{"NaN", "inf", "-Infinity", "0x1p4", "0x10", "+5", ".5", "5.", "05", "1e", "1_000"} {
+			t.Run(c.verb+"/"+c.field+"="+bad, func(t *testing.T) {
+				r := e.Do(t, "POST", "/api/2.1/jobs/"+c.verb, tok, fmt.Sprintf(c.body, strconv.Quote(bad)))
+				wantError(t, r, 400, "INVALID_PARAMETER_VALUE", "Invalid value for "+c.field+": "+strconv.Quote(bad)+" is not a number.")
+			})
+		}
+	}
+	// The job is untouched by all of that.
+	if after := asJSON(call(t, e, tok, "GET", get, nil)); after != before {
+		t.Fatalf("job changed:\n%s\n%s", before, after)
+	}
 }
 
 // TestJobsListAsAirflowCallsIt pages jobs/list with Airflow's exact

@@ -120,7 +120,10 @@ func canonical(key string, v any) (any, error) {
 			if s == "" {
 				return nil, nil
 			}
-			if _, err := strconv.ParseFloat(s, 64); err != nil {
+			// Only the JSON number grammar: json.Marshal refuses anything
+			// else (NaN, inf, hex, "+5", ".5"), which strconv.ParseFloat
+			// would let through.
+			if !isJSONNumber(s) {
 				return nil, kiln.Errorf(kiln.EInvalid, "Invalid value for %s: %.40q is not a number.", key, x)
 			}
 			return json.Number(s), nil

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/kiln-dev/kiln"
@@ -25,6 +27,7 @@ func TestCanonicalJSON(t *testing.T) {
 			`{"notebook_task":{"notebook_path":"/a"},"run_name":"123"}`, ""},
 		{"EmptyNumberIsAbsent", `{"timeout_seconds": ""}`, `{"timeout_seconds":null}`, ""},
 		{"BadNumber", `{"max_retries": "two"}`, "", kiln.EInvalid},
+		{"NegativeFraction", `{"timeout_seconds": "-0.5e+2"}`, `{"timeout_seconds":-0.5e+2}`, ""},
 		{"BadBoolean", `{"retry_on_timeout": "maybe"}`, "", kiln.EInvalid},
 		{"NotAnObject", `[1]`, "", kiln.EMalformed},
 		{"NotJSON", `{`, "", kiln.EMalformed},
@@ -41,5 +44,37 @@ func TestCanonicalJSON(t *testing.T) {
 				t.Errorf("got %s, %v; want %s", got, err, c.want)
 			}
 		})
+	}
+}
+
+// notJSONNumbers are number spellings Go's parsers accept but JSON does
+// not; each must be refused as a client error naming its field.
+var notJSONNumbers = []string{"NaN", "nan", "inf", "+Inf", "-Infinity", "0x1p4", "0x10", "0x1_0p0", "+5", ".5", "-.5",
+	"5.", "5.e3", "05", "-05", "1e", "1e+", "--1", "1_000", "0b101", "0o7", "5 5", "١"}
+
+func TestCanonicalJSONRefusesWhatJSONCannotSay(t *testing.T) {
+	for _, key := range []string{"job_id", "timeout_seconds"} {
+		for _, bad := range notJSONNumbers {
+			t.Run(key+"="+bad, func(t *testing.T) {
+				in := `{"` + key + `": ` + strconv.Quote(bad) + `}`
+				got, err := canonicalJSON([]byte(in))
+				if kiln.ErrorCode(err) != kiln.EInvalid || !strings.Contains(kiln.ErrorMessage(err), "Invalid value for "+key+":") {
+					t.Fatalf("got %s, %v; want an invalid value error naming %s", got, err, key)
+				}
+			})
+		}
+	}
+}
+
+func TestIsJSONNumber(t *testing.T) {
+	for _, good := range []string{"0", "-0", "7", "42", "-42", "0.5", "-0.5", "1e3", "1E3", "1e+3", "1e-3", "1.25e10", "9223372036854775808", "1e400"} {
+		if !isJSONNumber(good) {
+			t.Errorf("isJSONNumber(%q) = false, want true", good)
+		}
+	}
+	for _, bad := range append([]string{"", "-", " 1", "1 ", "e3", "1.", "0.e1"}, notJSONNumbers...) {
+		if isJSONNumber(bad) {
+			t.Errorf("isJSONNumber(%q) = true, want false", bad)
+		}
 	}
 }
