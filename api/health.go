@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -39,16 +41,27 @@ func (s *Server) hostMetadata(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// publicURL is the configured base URL, or one derived from the request.
+// publicURL is the configured base URL or, without one, the address of
+// this server that the request's connection reached (the listener's, with
+// the interface a wildcard listener answered on). Never the Host header:
+// any client chooses it, and a link built from it would send whoever
+// follows a run's page, or an SDK's OIDC discovery, to a host the client
+// picked. Behind a proxy or a port mapping the reached address is not the
+// public one, which is what --base-url is for.
 func (s *Server) publicURL(r *http.Request) string {
 	if s.baseURL != "" {
 		return s.baseURL
 	}
-	scheme := "http"
+	u := url.URL{Scheme: "http", Host: "localhost"} // a handler called without a connection
 	if r.TLS != nil {
-		scheme = "https"
+		u.Scheme = "https"
 	}
-	return scheme + "://" + r.Host
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		// "127.0.0.1:8080", "[::1]:8080"; url.URL escapes an IPv6
+		// zone's % as RFC 6874 requires.
+		u.Host = a.String()
+	}
+	return u.String()
 }
 
 // telemetry accepts the Databricks CLI's usage reports and discards them.

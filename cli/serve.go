@@ -91,7 +91,7 @@ an executor-only node, which runs jobs from the shared queue.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.StringVar(&cfg.DataDir, "data-dir", "./kiln-data", "directory holding the SQLite database, token.key, secrets.key, the DBFS tree and run working directories")
-	f.StringVar(&cfg.BaseURL, "base-url", "", "public URL of this server, used in links (default: derived from each request)")
+	f.StringVar(&cfg.BaseURL, "base-url", "", "public URL of this server, used in links (default: the listener address each connection reached; the Host header is never trusted)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	registerDatabaseURL(f, &cfg.DatabaseURL)
