@@ -262,6 +262,10 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
+// TokensDisabledHeader is set to "true" on the refusal of an otherwise
+// valid token while personal access tokens are disabled workspace-wide.
+const TokensDisabledHeader = "X-Kiln-Tokens-Disabled"
+
 // authenticate admits requests carrying a valid token. No credential is a
 // 401; a bad, revoked or expired token, or any token while tokens are
 // disabled, is a 403 "Invalid access token." (the reason goes to the audit
@@ -300,6 +304,15 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			if denial.Reason == auth.ReasonNoPermission {
 				s.writeError(w, r, kiln.Errorf(kiln.EPermission, "User does not have permission to use tokens."))
 				return
+			}
+			if denial.Reason == auth.ReasonDisabled {
+				// The body stays Databricks' "Invalid access token.", but
+				// a client may tell its user the one thing that helps:
+				// no token works until an admin enables them. Only the
+				// holder of a live token learns it (the index checks
+				// revocation and expiry first), and it is the workspace's
+				// switch, not a fact about the token.
+				w.Header()[TokensDisabledHeader] = []string{"true"}
 			}
 			writeInvalidToken(w)
 			return

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -49,7 +50,10 @@ type authDescription struct {
 	WorkspaceID string            `json:"workspace_id,omitempty"`
 	Token       *client.TokenInfo `json:"token,omitempty"`
 	Error       string            `json:"error,omitempty"`
-	Admin       bool              `json:"admin"`
+	// Status says in words whether the token works, does not, or could
+	// not be tested (an unreachable host is no verdict on the token).
+	Status string `json:"status"`
+	Admin  bool   `json:"admin"`
 }
 
 func (e *clientEnv) describe(ctx context.Context, c *client.Client, _ []string) error {
@@ -66,6 +70,7 @@ func (e *clientEnv) describe(ctx context.Context, c *client.Client, _ []string) 
 	if err != nil {
 		d.Valid, d.Error = false, err.Error()
 	}
+	d.Status = describeStatus(&d, err)
 	p := e.printer()
 	if p.json {
 		if jerr := p.JSON(d); jerr != nil {
@@ -100,16 +105,44 @@ func (e *clientEnv) describe(ctx context.Context, c *client.Client, _ []string) 
 	} else if d.Valid {
 		pairs = append(pairs, [2]string{"Expires", "unknown (the server does not say which token is in use)"})
 	}
-	if d.Valid {
-		pairs = append(pairs, [2]string{"Status", "the token works"})
-	} else {
-		pairs = append(pairs, [2]string{"Status", "the token does not work (see below)"})
-	}
+	pairs = append(pairs, [2]string{"Status", d.Status})
 	p.KV(pairs)
 	return err
 }
 
-// expiryPhrase is the Expires line of describe: "in 89 days (2026-…)".
+// describeStatus is the Status line of describe. Only a refusal of the
+// token says the token does not work: when the host could not be reached,
+// or answered in a way that tested nothing, saying so would send the user
+// off to replace a token that may be fine.
+func describeStatus(d *authDescription, err error) string {
+	var (
+		te  *client.TransportError
+		ue  *client.UnexpectedResponseError
+		ae  authError
+		pe  permissionError
+		api *client.APIError
+	)
+	switch {
+	case d.Valid:
+		return "the token works"
+	case d.User != nil:
+		return "the token works, but the server did not say which token it is (see below)"
+	case errors.As(err, &te):
+		return "not tested: the host is unreachable (see below)"
+	case errors.As(err, &ue):
+		return "not tested: the host does not answer like a kiln server (see below)"
+	case errors.As(err, &ae):
+		return "the token does not work (see below)"
+	case errors.As(err, &pe):
+		return "the token is valid but may not be used (see below)"
+	case errors.As(err, &api) && api.StatusCode >= 500:
+		return "not tested: the server failed (see below)"
+	default:
+		return "not tested (see below)"
+	}
+}
+
+// expiryPhrase is the Expires line of describe: "in 90 days (2026-…)".
 func expiryPhrase(t *client.TokenInfo, now time.Time) string {
 	exp, ok := t.Expires()
 	if !ok {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kiln-dev/kiln"
 	"github.com/kiln-dev/kiln/cli"
@@ -207,8 +208,10 @@ func TestConfigure(t *testing.T) {
 		t.Fatal(err)
 	}
 	runChecks(t, f.home, []check{
+		{name: "help shows --token as a flag without a value", args: []string{"configure", "--help"},
+			stdout: []string{`re:(?m)^      --token +configure personal access token authentication .*"databricks configure --token"\) \(default true\)$`}},
 		{name: "saves and verifies", args: []string{"configure", "--token", "--host", f.url}, stdin: f.admin + "\n",
-			quiet: true, stderr: []string{`Saved profile "DEFAULT" in ~/.databrickscfg.`, "Signed in as " + adminEmail + "; the token expires in 89 days"}},
+			quiet: true, stderr: []string{`Saved profile "DEFAULT" in ~/.databrickscfg.`, "Signed in as " + adminEmail + "; the token expires in 90 days"}},
 		{name: "second profile from DATABRICKS_CONFIG_PROFILE", args: []string{"configure", "--host", f.url + "/"},
 			env: map[string]string{"DATABRICKS_CONFIG_PROFILE": "jane"}, stdin: f.jane + "\r\n",
 			quiet: true, stderr: []string{`Saved profile "jane"`, "Signed in as " + janeEmail}},
@@ -288,7 +291,7 @@ func TestClientCommands(t *testing.T) {
 	runChecks(t, home, []check{
 		// auth describe and current-user me.
 		{name: "auth describe", args: []string{"auth", "describe"},
-			stdout: []string{"Host:", f.url + ` (profile "DEFAULT" in ~/.databrickscfg)`, "User:", adminEmail, "workspace admin", "Expires:", "in 89 days", "Status:", "the token works"}},
+			stdout: []string{"Host:", f.url + ` (profile "DEFAULT" in ~/.databrickscfg)`, "User:", adminEmail, "workspace admin", "Expires:", "in 90 days", "Status:", "the token works"}},
 		{name: "auth describe json", args: []string{"auth", "describe", "-o", "json"}, json: true,
 			stdout: []string{`"valid": true`, `"host": "` + f.url + `"`, `"profile": "DEFAULT"`, `"userName": "` + adminEmail + `"`, `"admin": true`, `"expiry_time"`}},
 		{name: "auth describe for a non-admin", args: []string{"auth", "describe", "-p", "jane"}, stdout: []string{janeEmail, "the token works"}},
@@ -300,9 +303,9 @@ func TestClientCommands(t *testing.T) {
 
 		// tokens.
 		{name: "tokens create prints only the token when piped", args: []string{"tokens", "create", "--comment", "ci pipeline", "--lifetime", "90d"},
-			stdout: []string{tokenRE}, stderr: []string{"Created token", `("ci pipeline")`, "expires in 89 days"}},
+			stdout: []string{tokenRE}, stderr: []string{"Created token", `("ci pipeline")`, "expires in 90 days"}},
 		{name: "tokens create --lifetime-seconds", args: []string{"tokens", "create", "--comment", "short", "--lifetime-seconds", "3600"},
-			stdout: []string{tokenRE}, stderr: []string{"expires in 59 minutes"}},
+			stdout: []string{tokenRE}, stderr: []string{"expires in 1 hour"}},
 		{name: "tokens create json", args: []string{"tokens", "create", "--comment", "json", "-o", "json"}, json: true,
 			stdout: []string{`"token_value": "dapi`, `"token_info"`, `"comment": "json"`}},
 		{name: "tokens create with both lifetimes", args: []string{"tokens", "create", "--lifetime", "1d", "--lifetime-seconds", "5"},
@@ -312,7 +315,7 @@ func TestClientCommands(t *testing.T) {
 		{name: "tokens create beyond the maximum", args: []string{"tokens", "create", "--lifetime", "1000d"},
 			code: cli.ExitError, stderr: []string{"exceeds the maximum of 730 days"}},
 		{name: "tokens list", args: []string{"tokens", "list"},
-			stdout: []string{"ID", "COMMENT", "CREATED", "EXPIRES", "ci pipeline", "in 89 days", "in 59 minutes"}},
+			stdout: []string{"ID", "COMMENT", "CREATED", "EXPIRES", "ci pipeline", "in 90 days", "in 1 hour"}},
 		{name: "tokens list json", args: []string{"tokens", "list", "-o", "json"}, json: true, stdout: []string{`"token_id"`, `"expiry_time"`}},
 		{name: "tokens revoke unknown prefix", args: []string{"tokens", "revoke", "zz"},
 			code: cli.ExitNotFound, stderr: []string{`no valid token has an id starting with "zz"`}},
@@ -431,7 +434,7 @@ func TestClientCommands(t *testing.T) {
 			{name: "tokens revoke by prefix", args: []string{"tokens", "revoke", ids["ci pipeline"][:12]}, quiet: true, stderr: []string{"Revoked token " + ids["ci pipeline"]}},
 			{name: "tokens delete json", args: []string{"tokens", "delete", ids["short"], "-o", "json"}, json: true, stdout: []string{`"revoked": true`}},
 			{name: "token-management get", args: []string{"token-management", "get", ids["json"][:10]},
-				stdout: []string{"ID:", ids["json"], "Comment:", "json", "Created by:", adminEmail, "Expires:", "in 89 days"}},
+				stdout: []string{"ID:", ids["json"], "Comment:", "json", "Created by:", adminEmail, "Expires:", "in 90 days"}},
 			{name: "token-management get json", args: []string{"token-management", "get", ids["json"], "-o", "json"}, json: true,
 				stdout: []string{`"token_id": "` + ids["json"] + `"`, `"owner_id"`}},
 			{name: "token-management revoke", args: []string{"token-management", "revoke", ids["json"]}, quiet: true, stderr: []string{"Revoked token"}},
@@ -525,7 +528,17 @@ func TestFailures(t *testing.T) {
 		{name: "environment overrides a named profile", args: []string{"current-user", "me", "-p", "DEFAULT"}, env: env("DATABRICKS_TOKEN", f.jane),
 			stdout: []string{janeEmail}},
 		{name: "environment token without a profile skips the file", args: []string{"current-user", "me"}, env: env("DATABRICKS_TOKEN", f.jane),
-			code: cli.ExitAuth, stderr: []string{"no host configured"}},
+			code: cli.ExitAuth, stderr: []string{"no host configured: DATABRICKS_TOKEN is set, and credentials from the environment make kiln (like the Databricks SDKs) ignore ~/.databrickscfg (its profile \"DEFAULT\" has a host); set DATABRICKS_HOST too, or name the profile with -p (or DATABRICKS_CONFIG_PROFILE)"}},
+		{name: "environment host without a profile skips the file", args: []string{"current-user", "me"}, env: env("DATABRICKS_HOST", f.url),
+			code: cli.ExitAuth, stderr: []string{"no token configured for " + f.url + ": DATABRICKS_HOST is set", "ignore ~/.databrickscfg (its profile \"DEFAULT\" has a token); set DATABRICKS_TOKEN too, or name the profile with -p"}},
+		{name: "environment token with the profile named", args: []string{"current-user", "me", "-p", "short"}, env: env("DATABRICKS_TOKEN", f.jane),
+			stdout: []string{janeEmail}},
+		{name: "describe with the host unreachable", args: []string{"auth", "describe"}, env: env("DATABRICKS_HOST", closedURL(t), "DATABRICKS_TOKEN", f.admin),
+			code: cli.ExitError, report: true, stdout: []string{"Status:", "not tested: the host is unreachable"}, stderr: []string{"connection refused; is the server running there?"}},
+		{name: "describe with the host unreachable, JSON", args: []string{"auth", "describe", "-o", "json"}, env: env("DATABRICKS_HOST", closedURL(t), "DATABRICKS_TOKEN", f.admin),
+			code: cli.ExitError, json: true, stdout: []string{`"valid": false`, `"status": "not tested: the host is unreachable`}},
+		{name: "describe of a server that is not kiln", args: []string{"auth", "describe"}, env: env("DATABRICKS_HOST", html.URL, "DATABRICKS_TOKEN", f.admin),
+			code: cli.ExitError, report: true, stdout: []string{"Status:", "not tested: the host does not answer like a kiln server"}},
 		{name: "unreachable host", args: []string{"tokens", "list"}, env: env("DATABRICKS_HOST", closedURL(t), "DATABRICKS_TOKEN", f.admin),
 			code: cli.ExitError, stderr: []string{"cannot connect to http://127.0.0.1:", "connection refused; is the server running there?"}},
 		{name: "not a kiln server", args: []string{"current-user", "me"}, env: env("DATABRICKS_HOST", html.URL, "DATABRICKS_TOKEN", f.admin),
@@ -556,6 +569,35 @@ func TestFailures(t *testing.T) {
 	})
 }
 
+// TestTokensDisabled checks what the client says while tokens are
+// disabled workspace-wide: not to create a new token (which would be
+// refused too), but that an admin must enable them, and how.
+func TestTokensDisabled(t *testing.T) {
+	f := newFixture(t)
+	f.configure(t, "DEFAULT", f.jane)
+	if err := f.srv.Service.SetConf(f.offline, map[string]string{kiln.ConfEnableTokens: "false"}); err != nil {
+		t.Fatal(err)
+	}
+	disabled := []string{`the token of profile "DEFAULT" was refused because personal access tokens are disabled workspace-wide on ` + f.url,
+		"until a workspace admin enables them", "Admin Console > Access Control", "`kiln admin conf set enableTokensConfig=true`"}
+	for _, c := range []check{
+		{name: "list", args: []string{"tokens", "list"}, code: cli.ExitAuth, stderr: disabled},
+		{name: "create", args: []string{"tokens", "create", "--comment", "new"}, code: cli.ExitAuth, stderr: disabled},
+		{name: "describe", args: []string{"auth", "describe"}, code: cli.ExitAuth, report: true,
+			stdout: []string{"Status:", "the token does not work"}, stderr: disabled},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if r := c.run(t, f.home); strings.Contains(r.stderr, "kiln tokens create") {
+				t.Errorf("advises creating a token, which cannot work while tokens are disabled:\n%v", r)
+			}
+		})
+	}
+	if err := f.srv.Service.SetConf(f.offline, map[string]string{kiln.ConfEnableTokens: "true"}); err != nil {
+		t.Fatal(err)
+	}
+	check{args: []string{"current-user", "me"}, stdout: []string{janeEmail}}.run(t, f.home)
+}
+
 // TestHelp checks that every command has help with an example, and that
 // --help works everywhere.
 func TestHelp(t *testing.T) {
@@ -580,6 +622,13 @@ func TestHelp(t *testing.T) {
 			if !strings.Contains(out.String(), "Examples:") {
 				t.Errorf("%v shows no example:\n%s", args, out.String())
 			}
+			// pflag takes a `quoted` word of a flag's usage as the name of
+			// its value, so a backquote garbles the help line.
+			c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+				if strings.Contains(f.Usage, "`") {
+					t.Errorf("%s --%s: a backquote in the usage garbles its help line: %q", c.CommandPath(), f.Name, f.Usage)
+				}
+			})
 		})
 		for _, sub := range c.Commands() {
 			walk(sub)

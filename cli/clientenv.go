@@ -116,6 +116,11 @@ func (e *clientEnv) explain(err error) error {
 	switch {
 	case api.StatusCode == http.StatusUnauthorized:
 		return authError{fmt.Errorf("%s did not accept the credential (%s): run `kiln configure --token`", e.hostName(), strings.TrimSpace(api.Message))}
+	case api.IsInvalidToken() && api.TokensDisabled:
+		// A new token would be refused too: only an admin can help, and
+		// not with a token (theirs is refused as well).
+		return authError{fmt.Errorf("%s was refused because personal access tokens are disabled workspace-wide on %s: no token works until a workspace admin enables them, "+
+			"in the web console (Admin Console > Access Control > Personal Access Tokens > Enable) or on the server with `kiln admin conf set enableTokensConfig=true`; the token works again then", e.tokenName(), e.hostName())}
 	case api.IsInvalidToken():
 		return authError{e.explainRejectedToken()}
 	case api.IsPermissionDenied():

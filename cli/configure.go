@@ -56,7 +56,7 @@ profile stays saved.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&tokenAuth, "token", true, "configure personal access token authentication (the only kind kiln has; accepted for compatibility with `databricks configure --token`)")
+	f.BoolVar(&tokenAuth, "token", true, "configure personal access token authentication (the only kind kiln has; accepted for compatibility with \"databricks configure --token\")")
 	f.StringVar(&host, "host", "", "the server's URL, such as https://kiln.example.com or http://127.0.0.1:8080")
 	f.StringVarP(&profile, "profile", "p", "", "profile to write (default: $DATABRICKS_CONFIG_PROFILE, else DEFAULT)")
 	cmd.RegisterFlagCompletionFunc("profile", completeProfiles)

@@ -102,25 +102,31 @@ func isTerminal(w any) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// relative renders t against now: "in 89 days", "3 hours ago", "just now".
+// relative renders t against now: "in 90 days", "3 hours ago", "just now".
+// It rounds to the nearest unit rather than truncating: a token created a
+// moment ago with a 90-day lifetime expires "in 90 days", as its creator
+// asked, not "in 89 days". A value that rounds up to the next unit is shown
+// in that unit ("in 1 hour", never "in 60 minutes").
 func relative(t, now time.Time) string {
 	d := t.Sub(now)
 	future := d > 0
 	if !future {
 		d = -d
 	}
-	var s string
-	switch {
-	case d < time.Second:
+	if d < time.Second {
 		return "just now"
-	case d < time.Minute:
-		s = plural(int(d/time.Second), "second")
-	case d < time.Hour:
-		s = plural(int(d/time.Minute), "minute")
-	case d < 24*time.Hour:
-		s = plural(int(d/time.Hour), "hour")
-	default:
-		s = plural(int(d/(24*time.Hour)), "day")
+	}
+	s := ""
+	for _, u := range []struct {
+		unit string
+		size time.Duration
+		max  int64 // the count at which the next unit takes over
+	}{{"second", time.Second, 60}, {"minute", time.Minute, 60}, {"hour", time.Hour, 24}, {"day", 24 * time.Hour, 0}} {
+		n := int64(d.Round(u.size) / u.size)
+		if u.max == 0 || n < u.max {
+			s = plural(int(n), u.unit)
+			break
+		}
 	}
 	if future {
 		return "in " + s
@@ -135,7 +141,7 @@ func plural(n int, unit string) string {
 	return fmt.Sprintf("%d %ss", n, unit)
 }
 
-// expiry renders a token's expiry for a table: "in 89 days", "never", or
+// expiry renders a token's expiry for a table: "in 90 days", "never", or
 // "EXPIRED 3 days ago" so that expired tokens stand out.
 func expiry(t *client.TokenInfo, now time.Time) string {
 	exp, ok := t.Expires()
@@ -149,7 +155,7 @@ func expiry(t *client.TokenInfo, now time.Time) string {
 	}
 }
 
-// expirySentence is expiry as a phrase: "expires in 89 days (2026-02-25
+// expirySentence is expiry as a phrase: "expires in 90 days (2026-02-25
 // 14:03 UTC)", "expired 3 days ago (…)", "never expires".
 func expirySentence(t *client.TokenInfo, now time.Time) string {
 	exp, ok := t.Expires()

@@ -23,10 +23,15 @@ func TestRelative(t *testing.T) {
 		{500 * time.Millisecond, "just now"},
 		{time.Second, "in 1 second"},
 		{-2 * time.Second, "2 seconds ago"},
-		{59*time.Minute + 59*time.Second, "in 59 minutes"},
+		{59*time.Minute + 29*time.Second, "in 59 minutes"},
+		{59*time.Minute + 59*time.Second, "in 1 hour"},
+		{59*time.Second + 600*time.Millisecond, "in 1 minute"},
+		{90 * time.Second, "in 2 minutes"},
+		{-(23*time.Hour + 40*time.Minute), "1 day ago"},
+		{89*24*time.Hour + 11*time.Hour, "in 89 days"},
 		{-time.Hour, "1 hour ago"},
 		{23 * time.Hour, "in 23 hours"},
-		{90*24*time.Hour - time.Second, "in 89 days"},
+		{90*24*time.Hour - time.Second, "in 90 days"}, // a fresh 90-day token
 		{-3*24*time.Hour - time.Hour, "3 days ago"},
 		{24 * time.Hour, "in 1 day"},
 	}
@@ -48,7 +53,7 @@ func TestExpiry(t *testing.T) {
 		cell, sentence string
 	}{
 		{"never", -1, "never", "never expires"},
-		{"future", ms(90*24*time.Hour - time.Minute), "in 89 days", "expires in 89 days (2026-04-10 11:59 UTC)"},
+		{"future", ms(90*24*time.Hour - time.Minute), "in 90 days", "expires in 90 days (2026-04-10 11:59 UTC)"},
 		{"past", ms(-3 * 24 * time.Hour), "EXPIRED 3 days ago", "expired 3 days ago (2026-01-07 12:00 UTC)"},
 		{"exactly now", ms(0), "EXPIRED just now", "expired just now (2026-01-10 12:00 UTC)"},
 	}

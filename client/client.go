@@ -106,6 +106,10 @@ type APIError struct {
 	RequestID string
 	// RetryAfter is the Retry-After of a 429 or 503, zero when absent.
 	RetryAfter time.Duration
+	// TokensDisabled reports a kiln refusing a token only because personal
+	// access tokens are disabled workspace-wide (the X-Kiln-Tokens-Disabled
+	// header): no token works until an admin enables them again.
+	TokensDisabled bool
 }
 
 // Error returns the message with the status and error code, such as
@@ -306,6 +310,7 @@ func (c *Client) decode(req *http.Request, resp *http.Response, data []byte, out
 	e := &APIError{
 		StatusCode: resp.StatusCode, Method: req.Method, Path: req.URL.Path,
 		RequestID: resp.Header.Get("X-Request-Id"), Message: eb.Message,
+		TokensDisabled: resp.Header.Get("X-Kiln-Tokens-Disabled") == "true",
 	}
 	var code string
 	if json.Unmarshal(eb.ErrorCode, &code) == nil {

@@ -154,6 +154,10 @@ func LoadConfig(o LoadOptions) (*Config, error) {
 		}
 	}
 	if c.Host == "" {
+		if c.TokenSource == EnvToken && !named {
+			return nil, configErrorf("no host configured: %s is set, and credentials from the environment make kiln (like the Databricks SDKs) ignore %s%s; set %s too, or name the profile with -p (or %s)",
+				EnvToken, DisplayPath(c.ConfigFile), c.peekDefault("host"), EnvHost, EnvProfile)
+		}
 		where := ""
 		if c.Profile != "" {
 			where = fmt.Sprintf(" (profile %q in %s has no host)", c.Profile, DisplayPath(c.ConfigFile))
@@ -166,6 +170,10 @@ func LoadConfig(o LoadOptions) (*Config, error) {
 	}
 	c.Host = host
 	if c.Token == "" {
+		if c.HostSource == EnvHost && !named {
+			return nil, configErrorf("no token configured for %s: %s is set, and credentials from the environment make kiln (like the Databricks SDKs) ignore %s%s; set %s too, or name the profile with -p (or %s)",
+				c.Host, EnvHost, DisplayPath(c.ConfigFile), c.peekDefault("token"), EnvToken, EnvProfile)
+		}
 		where := ""
 		if c.Profile != "" {
 			where = fmt.Sprintf(" (profile %q in %s has no token)", c.Profile, DisplayPath(c.ConfigFile))
@@ -190,6 +198,24 @@ func (c *Config) describeTokenSource() string {
 		return EnvToken
 	}
 	return fmt.Sprintf("profile %q", c.Profile)
+}
+
+// peekDefault says, for a message, which profile of the file would have
+// given key had the environment not set the other credential: " (its
+// profile \"DEFAULT\" has a host)". It is empty when the file cannot say.
+func (c *Config) peekDefault(key string) string {
+	f, err := readProfileFile(c.ConfigFile)
+	if err != nil {
+		return ""
+	}
+	profile := DefaultProfile
+	if dp := f.section(settingsSection)["default_profile"]; dp != "" {
+		profile = dp
+	}
+	if !f.has(profile) || f.section(profile)[key] == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (its profile %q has a %s)", profile, key)
 }
 
 // TokenOrigin names where the token came from, for messages: "profile
