@@ -18,6 +18,10 @@ func (s *Server) secretsRoutes() {
 	s.authed("GET /api/2.0/secrets/list", s.listSecrets)
 	s.authed("POST /api/2.0/secrets/delete", s.deleteSecret)
 	s.authed("GET /api/2.0/secrets/get", s.getSecret)
+	s.authed("POST /api/2.0/secrets/acls/put", s.putSecretACL)
+	s.authed("POST /api/2.0/secrets/acls/delete", s.deleteSecretACL)
+	s.authed("GET /api/2.0/secrets/acls/get", s.getSecretACL)
+	s.authed("GET /api/2.0/secrets/acls/list", s.listSecretACLs)
 }
 
 type createScopeRequest struct {
@@ -153,4 +157,87 @@ func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request) error {
 // getSecret refuses every caller, admins included.
 func (s *Server) getSecret(w http.ResponseWriter, r *http.Request) error {
 	return kiln.Errorf(kiln.EPermission, "Secret values are not readable over the API: tasks read them with dbutils.secrets.get.")
+}
+
+// aclItem is Databricks' AclItem.
+type aclItem struct {
+	Principal  string `json:"principal"`
+	Permission string `json:"permission"`
+}
+
+type aclRequest struct {
+	Scope      string `json:"scope"`
+	Principal  string `json:"principal"`
+	Permission string `json:"permission"`
+}
+
+func (s *Server) putSecretACL(w http.ResponseWriter, r *http.Request) error {
+	var req aclRequest
+	if err := decodeBody(r, &req, true); err != nil {
+		return err
+	}
+	if err := s.svc.PutSecretACL(r.Context(), req.Scope, req.Principal, req.Permission); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, empty)
+	return nil
+}
+
+func (s *Server) deleteSecretACL(w http.ResponseWriter, r *http.Request) error {
+	var req aclRequest
+	if err := decodeBody(r, &req, true); err != nil {
+		return err
+	}
+	if err := s.svc.DeleteSecretACL(r.Context(), req.Scope, req.Principal); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, empty)
+	return nil
+}
+
+func (s *Server) getSecretACL(w http.ResponseWriter, r *http.Request) error {
+	q, err := readParams(r)
+	if err != nil {
+		return err
+	}
+	scope, err := q.get("scope")
+	if err != nil {
+		return err
+	}
+	principal, err := q.get("principal")
+	if err != nil {
+		return err
+	}
+	e, err := s.svc.GetSecretACL(r.Context(), scope, principal)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, aclItem{Principal: e.Principal, Permission: e.Permission})
+	return nil
+}
+
+// listACLsResponse leaves an empty list out, as the other lists do.
+type listACLsResponse struct {
+	Items []aclItem `json:"items,omitempty"`
+}
+
+func (s *Server) listSecretACLs(w http.ResponseWriter, r *http.Request) error {
+	q, err := readParams(r)
+	if err != nil {
+		return err
+	}
+	scope, err := q.get("scope")
+	if err != nil {
+		return err
+	}
+	acl, err := s.svc.ListSecretACLs(r.Context(), scope)
+	if err != nil {
+		return err
+	}
+	var resp listACLsResponse
+	for _, e := range acl {
+		resp.Items = append(resp.Items, aclItem{Principal: e.Principal, Permission: e.Permission})
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
 }

@@ -193,6 +193,9 @@ func scopePermission(p *kiln.Principal, admin bool, sc *kiln.SecretScope) int {
 
 // requireScope loads the scope and checks that c holds perm on it.
 func requireScope(tx kiln.Tx, c *kiln.Caller, name, perm string) (*kiln.SecretScope, error) {
+	if name == "" {
+		return nil, kiln.Errorf(kiln.EInvalid, "scope is required.")
+	}
 	sc, err := tx.SecretScope(name)
 	if err != nil {
 		return nil, err
