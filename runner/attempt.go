@@ -3,7 +3,9 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -34,18 +36,26 @@ type shimSpec struct {
 
 // attempt runs the task once and describes how it went. It never returns
 // an error: whatever goes wrong is the outcome.
-func (r *Runner) attempt(ctx context.Context, run *kiln.Run, task *kiln.TaskRun) kiln.TaskOutcome {
-	python, _, err := r.interpreter()
+func (r *Runner) attempt(ctx context.Context, run *kiln.Run, task *kiln.TaskRun) (o kiln.TaskOutcome) {
+	if r.sbErr != nil {
+		return internalOutcome("kiln refuses to run tasks on this server because the task sandbox cannot be set up: %v. An operator must fix this (see the server's log).", r.sbErr)
+	}
+	py, err := r.interpreter()
 	if err != nil {
 		return internalOutcome("kiln cannot run Python tasks on this server: %v.", err)
 	}
-	dir := filepath.Join(r.cfg.DataDir, "runs", strconv.FormatInt(run.ID, 10), strconv.FormatInt(task.ID, 10),
+	name := fmt.Sprintf("run-%d-task-%d-attempt-%d", run.ID, task.ID, task.Attempt)
+	dir := filepath.Join(r.cfg.TaskDir, name)
+	logDir := filepath.Join(r.cfg.DataDir, "runs", strconv.FormatInt(run.ID, 10), strconv.FormatInt(task.ID, 10),
 		"attempt-"+strconv.Itoa(task.Attempt))
-	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
-		return internalOutcome("kiln could not create the task's working directory: %v.", err)
+	if err := newTaskDir(dir); err != nil {
+		r.log.Error("creating a task directory", "dir", dir, "err", err)
+		return internalOutcome("kiln could not create the task's working directory.")
 	}
-	if !r.cfg.KeepWorkDirs {
-		defer cleanWorkDir(dir)
+	defer func() { r.retain(dir, o) }()
+	if err := os.MkdirAll(logDir, 0o700); err != nil {
+		r.log.Error("creating a task's log directory", "dir", logDir, "err", err)
+		return internalOutcome("kiln could not create the task's log file.")
 	}
 	refs := references(run, task)
 	spec, o, ok := r.resolve(ctx, run, task, dir, refs)
@@ -53,23 +63,23 @@ func (r *Runner) attempt(ctx context.Context, run *kiln.Run, task *kiln.TaskRun)
 		return o
 	}
 	spec.ResultLimit = r.cfg.ResultLimit
-	b, err := json.Marshal(spec)
+	if err := r.prepare(dir, spec); err != nil {
+		r.log.Error("preparing a task", "dir", dir, "err", err)
+		return internalOutcome("kiln could not prepare the task.")
+	}
+	lf, err := os.OpenFile(filepath.Join(logDir, logFile), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
-		return internalOutcome("kiln could not prepare the task: %v.", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, specFile), b, 0o600); err != nil {
-		return internalOutcome("kiln could not prepare the task: %v.", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, shimFile), shimSource, 0o600); err != nil {
-		return internalOutcome("kiln could not prepare the task: %v.", err)
-	}
-	lf, err := os.OpenFile(filepath.Join(dir, logFile), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return internalOutcome("kiln could not create the task's log file: %v.", err)
+		r.log.Error("creating a task's log file", "dir", logDir, "err", err)
+		return internalOutcome("kiln could not create the task's log file.")
 	}
 	defer lf.Close()
-	capture := newLogCapture(r.cfg.LogHead, r.cfg.LogTail, lf, r.cfg.LogFileMax)
 	handed := &secretList{}
+	redacted := newRedactingWriter(lf, handed)
+	defer redacted.Flush()
+	actx, stopTask := context.WithCancelCause(ctx)
+	defer stopTask(nil)
+	capture := newLogCapture(r.cfg.LogHead, r.cfg.LogTail, redacted, r.cfg.LogFileMax)
+	capture.limit(r.cfg.MaxOutput, func() { stopTask(errOutputLimit) })
 	var secret func(scope, key string) ([]byte, error)
 	if r.cfg.Secrets != nil {
 		secret = func(scope, key string) ([]byte, error) {
@@ -77,25 +87,112 @@ func (r *Runner) attempt(ctx context.Context, run *kiln.Run, task *kiln.TaskRun)
 			if err != nil {
 				return nil, fmt.Errorf("%s", kiln.ErrorMessage(err))
 			}
+			// Listed before the value leaves: any output that carries it
+			// comes later and is redacted.
 			handed.add(string(v))
 			return v, nil
 		}
 	}
 	stopPublishing := r.publishLogs(task.ID, capture, handed)
-	res, err := runProcess(ctx, procSpec{
-		python: python, dir: dir, args: []string{"-u", "-B", shimFile, specFile},
-		env: taskEnv(dir, run, task), secret: secret,
+	res, err := runProcess(actx, procSpec{
+		sandbox: r.sb, python: py.path, dir: dir, args: []string{"-u", "-B", shimFile, specFile},
+		env: taskEnv(dir, py.path, run, task), readOnly: py.read, writable: []string{dir}, secret: secret,
 	}, capture, r.cfg.KillGrace)
 	stopPublishing()
 	if err != nil && !res.exited {
-		return internalOutcome("kiln could not start python3: %v.", err)
+		r.log.Error("starting a task", "err", err)
+		return internalOutcome("kiln could not start python3.")
 	}
+	res.secrets = handed.list()
 	o = outcomeOf(res, r.cfg.ResultLimit)
-	if err != nil {
-		o = internalOutcome("kiln lost track of the task's process: %v.", err)
+	switch {
+	case err != nil:
+		r.log.Error("waiting for a task", "err", err)
+		o = internalOutcome("kiln lost track of the task's process.")
+	case res.setup != "":
+		r.log.Error("setting up a task's sandbox", "err", res.setup)
+		o = internalOutcome("kiln could not set up the task's sandbox: %s.", res.setup)
+	case errors.Is(context.Cause(actx), errOutputLimit):
+		o = failedOutcome(limitMessage(limitOutput, r.sb.Limits(), r.cfg.MaxOutput))
+	case o.ResultState == kiln.ResultFailed && ctx.Err() == nil:
+		if l := limitOf(res); l != "" {
+			o.StateMessage = limitMessage(l, r.sb.Limits(), r.cfg.MaxOutput)
+			if o.Error == "" || o.Error == describeExit(res)+"." {
+				o.Error = o.StateMessage
+			}
+		}
 	}
 	o.Logs, o.LogsTruncated = cleanText(res.logs, res.secrets), res.logsCut
 	return o
+}
+
+// newTaskDir creates an attempt's private directory afresh (an attempt
+// started again after a crash starts clean).
+func newTaskDir(dir string) error {
+	if err := removeTree(dir); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Mkdir(filepath.Join(dir, "tmp"), 0o700)
+}
+
+// prepare writes what the shim reads into the attempt directory and hands
+// the directory to the task's user.
+func (r *Runner) prepare(dir string, spec shimSpec) error {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, specFile), b, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, shimFile), shimSource, 0o600); err != nil {
+		return err
+	}
+	uid, gid := r.sb.Owner()
+	if uid == os.Getuid() {
+		return nil
+	}
+	// Everything here was created by kiln a moment ago: no links to
+	// follow, and Lchown would not follow them anyway.
+	return filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
+}
+
+// retain removes an attempt's directory unless Config.KeepTaskDirs keeps
+// it.
+func (r *Runner) retain(dir string, o kiln.TaskOutcome) {
+	switch {
+	case r.cfg.KeepTaskDirs == KeepAll:
+		return
+	case r.cfg.KeepTaskDirs == KeepFailed && o.ResultState != kiln.ResultSuccess:
+		return
+	}
+	if err := removeTree(dir); err != nil {
+		r.log.Warn("removing a task directory", "dir", dir, "err", err)
+	}
+}
+
+// removeTree removes dir and everything in it, also what the task made
+// unwritable to itself (mode 0500 directories). Links are removed, never
+// followed.
+func removeTree(dir string) error {
+	if err := os.RemoveAll(dir); err == nil {
+		return nil
+	}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
 }
 
 // outcomeOf reads a finished process's result.
@@ -108,7 +205,7 @@ func outcomeOf(res procResult, limit int) kiln.TaskOutcome {
 			v, truncated = v[:limit], true
 		}
 		return kiln.TaskOutcome{LifeCycleState: kiln.LifeCycleTerminated, ResultState: kiln.ResultSuccess,
-			Result: cleanText(v, nil), Truncated: truncated}
+			Result: cleanText(v, res.secrets), Truncated: truncated}
 	case res.errLine != "":
 		return kiln.TaskOutcome{LifeCycleState: kiln.LifeCycleTerminated, ResultState: kiln.ResultFailed,
 			StateMessage: kiln.MsgTaskFailed, Error: cleanText(res.errLine, res.secrets), ErrorTrace: cleanText(res.errTrace, res.secrets)}
@@ -158,7 +255,7 @@ func outcomeOfError(err error) kiln.TaskOutcome {
 	case kiln.EInvalid, kiln.ENotFound, kiln.EPermission:
 		return failedOutcome(kiln.ErrorMessage(err))
 	}
-	return internalOutcome("kiln could not prepare the task: %v.", err)
+	return internalOutcome("kiln could not prepare the task.")
 }
 
 // readObject reads a notebook or workspace file for the run's owner.
@@ -201,7 +298,13 @@ func (r *Runner) pythonFile(ctx context.Context, ownerID int64, p, dir string) (
 		if r.cfg.DBFS == nil {
 			return "", kiln.Errorf(kiln.EInvalid, "DBFS is not available on this server: %s cannot be read.", p)
 		}
-		return r.cfg.DBFS.DBFSLocalPath(strings.TrimPrefix(p, "/dbfs"))
+		src, err := r.cfg.DBFS.DBFSLocalPath(strings.TrimPrefix(p, "/dbfs"))
+		if err != nil {
+			return "", err
+		}
+		// DBFS lives in the data directory, which tasks cannot reach: the
+		// task gets its own copy.
+		return copyInto(src, filepath.Join(dir, "src", path.Base(p)))
 	case strings.HasPrefix(p, "file:"):
 		local := path.Clean("/" + strings.TrimLeft(strings.TrimPrefix(p, "file:"), "/"))
 		st, err := os.Stat(local)
@@ -231,39 +334,59 @@ func (r *Runner) pythonFile(ctx context.Context, ownerID int64, p, dir string) (
 	return local, os.WriteFile(local, obj.Content, 0o600)
 }
 
-// taskEnv is the task's whole environment. Nothing of the server's own
-// environment is passed on except what programs need to run (PATH, the
-// locale, the time zone): the server's may hold secrets such as
-// KILN_TOKEN_KEY.
-func taskEnv(dir string, run *kiln.Run, task *kiln.TaskRun) []string {
+// copyInto copies the regular file src to dst, creating dst's directory.
+func copyInto(src, dst string) (string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return "", kiln.Errorf(kiln.EInvalid, "Python file %s does not exist.", path.Base(src))
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return "", err
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return "", err
+	}
+	return dst, out.Close()
+}
+
+// taskEnv is the task's whole environment: nothing of the server's own
+// environment is passed on, which may hold secrets such as
+// KILN_TOKEN_KEY, only the locale and time zone.
+func taskEnv(dir, python string, run *kiln.Run, task *kiln.TaskRun) []string {
+	return append(baseEnv(filepath.Dir(python)),
+		"HOME="+dir,
+		"TMPDIR="+filepath.Join(dir, "tmp"),
+		"KILN_JOB_ID="+strconv.FormatInt(run.JobID, 10),
+		"KILN_RUN_ID="+strconv.FormatInt(run.ID, 10),
+		"KILN_TASK_RUN_ID="+strconv.FormatInt(task.ID, 10),
+		"KILN_TASK_KEY="+task.TaskKey,
+	)
+}
+
+// baseEnv is the environment of every Python process kiln starts: a
+// fixed PATH (the interpreter's directory first), Python's I/O settings,
+// and the server's locale and time zone.
+func baseEnv(pythonDir string) []string {
+	path := "/usr/local/bin:/usr/bin:/bin"
+	if pythonDir != "" {
+		path = pythonDir + ":" + path
+	}
 	env := []string{
-		"HOME=" + dir,
-		"TMPDIR=" + filepath.Join(dir, "tmp"),
+		"PATH=" + path,
 		"PYTHONUNBUFFERED=1",
 		"PYTHONDONTWRITEBYTECODE=1",
 		"PYTHONIOENCODING=utf-8",
-		"KILN_JOB_ID=" + strconv.FormatInt(run.JobID, 10),
-		"KILN_RUN_ID=" + strconv.FormatInt(run.ID, 10),
-		"KILN_TASK_RUN_ID=" + strconv.FormatInt(task.ID, 10),
-		"KILN_TASK_KEY=" + task.TaskKey,
 	}
-	for _, k := range []string{"PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ"} {
+	for _, k := range []string{"LANG", "LC_ALL", "LC_CTYPE", "TZ"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
 	}
 	return env
-}
-
-// cleanWorkDir removes an attempt's working directory except its log.
-func cleanWorkDir(dir string) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if e.Name() != logFile {
-			os.RemoveAll(filepath.Join(dir, e.Name()))
-		}
-	}
 }

@@ -2,7 +2,7 @@ package runner
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"strings"
 	"sync"
 )
@@ -21,13 +21,17 @@ type logCapture struct {
 	headMax int
 	total   int64
 
-	file     *os.File
+	file     io.Writer
 	fileMax  int64
 	fileSize int64
 	fileErr  error
+
+	// Past max bytes in all, over is called once (the task is stopped).
+	max  int64
+	over func()
 }
 
-func newLogCapture(headMax, tailMax int, file *os.File, fileMax int64) *logCapture {
+func newLogCapture(headMax, tailMax int, file io.Writer, fileMax int64) *logCapture {
 	return &logCapture{headMax: headMax, tailMax: tailMax, head: make([]byte, 0, min(headMax, 64<<10)),
 		file: file, fileMax: fileMax}
 }
@@ -38,6 +42,10 @@ func (c *logCapture) Write(p []byte) (int, error) {
 	defer c.mu.Unlock()
 	n := len(p)
 	c.total += int64(n)
+	if c.over != nil && c.total > c.max {
+		c.over()
+		c.over = nil
+	}
 	c.toFile(p)
 	if room := c.headMax - len(c.head); room > 0 {
 		take := min(room, len(p))
@@ -89,6 +97,13 @@ func (c *logCapture) toFile(p []byte) {
 	c.fileErr = err
 }
 
+// limit calls over, once, when the task has written more than max bytes.
+func (c *logCapture) limit(max int64, over func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.max, c.over = max, over
+}
+
 // Total is how many bytes the task has written so far.
 func (c *logCapture) Total() int64 {
 	c.mu.Lock()
@@ -118,10 +133,63 @@ func (c *logCapture) Text() (string, bool) {
 func cleanText(s string, secrets []string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	return string(redactBytes([]byte(s), secrets))
+}
+
+// minRedacted is the shortest secret value that is redacted: redacting
+// "a" would shred the logs and reveal nothing.
+const minRedacted = 4
+
+// redactingWriter writes a task's output to its log file with every
+// secret value the task was handed replaced, so that no value reaches the
+// disk. Values are handed out before the task can print them, but a value
+// may arrive split across writes: the last (longest value - 1) bytes are
+// held back until more output or Flush shows they are not part of one.
+type redactingWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	secrets *secretList
+	pending []byte
+}
+
+func newRedactingWriter(w io.Writer, secrets *secretList) *redactingWriter {
+	return &redactingWriter{w: w, secrets: secrets}
+}
+
+// Write redacts and writes what can no longer be the start of a secret.
+func (r *redactingWriter) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	vals := r.secrets.list()
+	longest := 0
+	for _, v := range vals {
+		longest = max(longest, len(v))
+	}
+	buf := redactBytes(append(r.pending, p...), vals)
+	keep := min(max(longest-1, 0), len(buf))
+	r.pending = append(r.pending[:0:0], buf[len(buf)-keep:]...)
+	if _, err := r.w.Write(buf[:len(buf)-keep]); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush writes what was held back.
+func (r *redactingWriter) Flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	buf := redactBytes(r.pending, r.secrets.list())
+	r.pending = nil
+	_, err := r.w.Write(buf)
+	return err
+}
+
+func redactBytes(b []byte, secrets []string) []byte {
+	s := string(b)
 	for _, v := range secrets {
-		if len(v) >= 4 { // redacting "a" would shred the logs and reveal nothing
+		if len(v) >= minRedacted {
 			s = strings.ReplaceAll(s, v, "[REDACTED]")
 		}
 	}
-	return s
+	return []byte(s)
 }

@@ -6,23 +6,25 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"runtime"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kiln-dev/kiln/sandbox"
 )
 
 // procSpec is one execution of the runtime shim.
 type procSpec struct {
-	python string
-	dir    string   // working directory
-	args   []string // after the interpreter
-	env    []string
+	sandbox  *sandbox.Sandbox
+	python   string
+	dir      string   // working directory
+	args     []string // after the interpreter
+	env      []string
+	readOnly []string // what the task may read besides the system's files
+	writable []string // what the task may write: its own directory
 	// secret answers a dbutils.secrets.get; nil refuses them.
 	secret func(scope, key string) ([]byte, error)
 }
@@ -32,11 +34,13 @@ type procResult struct {
 	exited    bool // false when it could not start
 	exitCode  int  // -1 when killed by a signal
 	signal    syscall.Signal
-	gotExit   bool // dbutils.notebook.exit was called
+	setup     string // why the sandbox could not be set up; the task never ran
+	gotExit   bool   // dbutils.notebook.exit was called
 	exitValue string
 	truncated bool
 	errLine   string
 	errTrace  string
+	limit     string // the sandbox limit the task ran into, if any
 	logs      string
 	logsCut   bool
 	secrets   []string // values handed out, to redact
@@ -49,14 +53,14 @@ const (
 	// is dropped: the task cannot make the server buffer more.
 	maxMessage = 8 << 20
 	// killWaitOutput is how long the output pipes may stay open after the
-	// process group is gone (a child that left the group holds them).
+	// process is gone (unconfined, a child that left the group holds them).
 	killWaitOutput = 2 * time.Second
 )
 
-// runProcess starts the shim in a process group of its own and waits for
-// it. When ctx ends first, the group gets SIGTERM, then SIGKILL after
-// grace. When the shim exits, whatever it left running in its group is
-// killed. stdout and stderr go to the capture.
+// runProcess starts the shim in the sandbox and waits for it. When ctx
+// ends first, the task gets SIGTERM, then SIGKILL after grace; when the
+// shim exits, whatever it left running is killed. stdout and stderr go
+// to the capture.
 func runProcess(ctx context.Context, p procSpec, capture *logCapture, grace time.Duration) (res procResult, err error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -77,21 +81,11 @@ func runProcess(ctx context.Context, p procSpec, capture *logCapture, grace time
 	}
 	defer ansW.Close()
 
-	cmd := exec.Command(p.python, p.args...)
-	cmd.Dir, cmd.Env = p.dir, p.env
-	cmd.Stdin = nil
-	cmd.Stdout, cmd.Stderr = outW, outW
-	cmd.ExtraFiles = []*os.File{msgW, ansR}
-	// Setpgid: the task and everything it forks form one group that a
-	// cancel kills at once. Pdeathsig: if the server itself dies (kill -9)
-	// the shim dies with it instead of running on unsupervised. It fires
-	// when the thread that started the child exits, hence LockOSThread
-	// for as long as the child lives.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	startErr := cmd.Start()
+	proc, startErr := p.sandbox.Start(sandbox.Spec{
+		Path: p.python, Args: p.args, Env: p.env, Dir: p.dir,
+		Writable: p.writable, ReadOnly: p.readOnly,
+		Files: []*os.File{msgW, ansR}, Output: outW,
+	})
 	// The child has its copies; ours must go, or EOF never comes.
 	outW.Close()
 	msgW.Close()
@@ -99,55 +93,42 @@ func runProcess(ctx context.Context, p procSpec, capture *logCapture, grace time
 	if startErr != nil {
 		return res, startErr
 	}
-	pgid := cmd.Process.Pid
 
 	var wg sync.WaitGroup
 	wg.Go(func() { io.Copy(capture, outR) })
 	var msgs shimMessages
 	wg.Go(func() { msgs.read(msgR, ansW, p.secret) })
 
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
+	var exit sandbox.Exit
 	var waitErr error
 	select {
-	case waitErr = <-waited:
+	case <-proc.Done():
 	case <-ctx.Done():
-		syscall.Kill(-pgid, syscall.SIGTERM)
+		proc.Terminate()
 		select {
-		case waitErr = <-waited:
+		case <-proc.Done():
 		case <-time.After(grace):
-			syscall.Kill(-pgid, syscall.SIGKILL)
-			waitErr = <-waited
+			proc.Kill()
 		}
 	}
-	// The shim is gone; anything it forked into its group goes too. (The
-	// leader is reaped by now, so in theory its pid could be reused as a
-	// new group's id before this kill; pids cycle through a large space
-	// and this follows the reaping by microseconds.)
-	syscall.Kill(-pgid, syscall.SIGKILL)
+	exit, waitErr = proc.Wait()
 	ansW.Close()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(killWaitOutput):
-		// A descendant that left the group still holds the pipes: stop
-		// reading so the task can end.
+		// A descendant that escaped the process group still holds the
+		// pipes (only possible unconfined): stop reading so the task can
+		// end.
 		outR.Close()
 		msgR.Close()
 		<-done
 	}
 
 	res.exited = true
-	res.exitCode = -1
-	if st := cmd.ProcessState; st != nil {
-		res.exitCode = st.ExitCode()
-		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			res.signal = ws.Signal()
-		}
-	}
-	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+	res.exitCode, res.signal, res.setup = exit.Code, exit.Signal, exit.Setup
+	if waitErr != nil {
 		return res, waitErr
 	}
 	msgs.fill(&res)
@@ -164,6 +145,7 @@ type shimMessages struct {
 	errLine   string
 	errTrace  string
 	secrets   []string
+	limit     string
 }
 
 // message is one line from the shim.
@@ -175,6 +157,7 @@ type message struct {
 	Trace     string `json:"trace"`
 	Scope     string `json:"scope"`
 	Key       string `json:"key"`
+	Limit     string `json:"limit"`
 }
 
 // read handles messages until the shim closes its end. Lines longer than
@@ -211,6 +194,12 @@ func (m *shimMessages) read(r io.Reader, answers io.Writer, secret func(scope, k
 			m.mu.Unlock()
 		case "secret":
 			answers.Write(m.answerSecret(msg, secret))
+		case "limit":
+			if knownLimits[msg.Limit] {
+				m.mu.Lock()
+				m.limit = msg.Limit
+				m.mu.Unlock()
+			}
 		}
 	}
 }
@@ -241,6 +230,7 @@ func (m *shimMessages) fill(res *procResult) {
 	res.gotExit, res.exitValue, res.truncated = m.gotExit, m.exitValue, m.truncated
 	res.errLine, res.errTrace = m.errLine, m.errTrace
 	res.secrets = m.secrets
+	res.limit = m.limit
 }
 
 // readLine reads one line of at most limit bytes; a longer one is

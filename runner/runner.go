@@ -1,8 +1,9 @@
 // Package runner executes job runs: it claims task runs from the durable
 // queue in the store (kiln.RunTx), holds a lease on each while it runs,
-// and runs each task as python3 under an embedded runtime shim in a
-// process group and working directory of its own, with timeouts,
-// cancellation, retries and bounded logs.
+// and runs each task as python3 under an embedded runtime shim, confined
+// by the task sandbox (package sandbox) in a private directory outside the
+// data directory, with timeouts, cancellation, retries, resource limits
+// and bounded, redacted logs.
 //
 // One Runner serves one kiln server. It runs at most Workers tasks at
 // once; everything else waits in the store as QUEUED, so a restart loses
@@ -14,6 +15,7 @@ package runner
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
 	"errors"
@@ -22,9 +24,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/sandbox"
 )
 
 //go:embed shim/kiln_runtime.py
@@ -51,8 +55,23 @@ type Workspace interface {
 // Config configures a Runner. Zero values take the documented defaults.
 type Config struct {
 	Store kiln.Store
-	// DataDir holds the working directories, under DataDir/runs.
+	// DataDir is the server's data directory: the full log of each
+	// attempt is kept under DataDir/runs, where no task can reach it.
+	// Tasks never run inside it.
 	DataDir string
+	// TaskDir holds the private working directory of each attempt;
+	// default DefaultTaskDir(DataDir). It must lie outside DataDir.
+	TaskDir string
+	// KeepTaskDirs says which attempt directories outlive their attempt:
+	// KeepNone (the default), KeepFailed or KeepAll.
+	KeepTaskDirs string
+	// Sandbox confines tasks; DataDir is always added to its private
+	// paths. When the sandbox cannot be set up and Sandbox.Off is false,
+	// the runner refuses to execute tasks and says why in each run.
+	Sandbox sandbox.Config
+	// MaxOutput bounds what a task may print; a task that prints more is
+	// stopped and fails, naming the limit. Default 256 MiB.
+	MaxOutput int64
 	// Workers is how many tasks run at once; default 4.
 	Workers int
 	// Python is the interpreter; default python3 from PATH.
@@ -86,10 +105,7 @@ type Config struct {
 	// full log file kept in the working directory (default 64 MiB).
 	LogHead, LogTail int
 	LogFileMax       int64
-	// KeepWorkDirs keeps each attempt's working directory (tests,
-	// debugging); by default only its output.log is kept.
-	KeepWorkDirs bool
-	Secrets      Secrets
+	Secrets Secrets
 	DBFS         DBFS
 	// Workspace, when set, reads notebooks and files as the run's owner
 	// may; without it they are read from the store unchecked (tests).
@@ -131,6 +147,12 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	if c.MaxOutput <= 0 {
+		c.MaxOutput = 256 << 20
+	}
+	if c.KeepTaskDirs == "" {
+		c.KeepTaskDirs = KeepNone
+	}
 	if c.Node == "" {
 		host, _ := os.Hostname()
 		dir, _ := filepath.Abs(c.DataDir)
@@ -145,10 +167,13 @@ type Runner struct {
 	log   *slog.Logger
 	owner string // lease owner: node/incarnation
 
+	// The sandbox, or why there is none (then no task runs).
+	sb    *sandbox.Sandbox
+	sbErr error
+
 	// The interpreter, resolved on first use (see interpreter).
 	pyOnce sync.Once
-	python string
-	pyVer  string
+	py     python
 	pyErr  error
 
 	wake   chan struct{}
@@ -180,17 +205,112 @@ var (
 
 // New returns a runner; Start starts it.
 func New(c Config) (*Runner, error) {
-	c.defaults()
 	if c.Store == nil || c.DataDir == "" {
 		return nil, errors.New("runner: Store and DataDir are required")
 	}
+	// Absolute from the start: tasks run elsewhere, and a relative path
+	// would be resolved again from their directories.
+	var err error
+	if c.DataDir, err = filepath.Abs(c.DataDir); err != nil {
+		return nil, err
+	}
+	if c.TaskDir == "" {
+		c.TaskDir = DefaultTaskDir(c.DataDir)
+	}
+	if c.TaskDir, err = filepath.Abs(c.TaskDir); err != nil {
+		return nil, err
+	}
+	switch c.KeepTaskDirs {
+	case "", KeepNone, KeepFailed, KeepAll:
+	default:
+		return nil, fmt.Errorf("runner: KeepTaskDirs is %q; use %s, %s or %s", c.KeepTaskDirs, KeepNone, KeepFailed, KeepAll)
+	}
+	c.defaults()
 	var inc [4]byte
 	rand.Read(inc[:])
 	r := &Runner{
 		cfg: c, store: c.Store, log: c.Log, owner: c.Node + "/" + hex.EncodeToString(inc[:]),
 		wake: make(chan struct{}, 1), slots: make(chan struct{}, c.Workers), running: map[int64]*running{},
 	}
+	r.sb, r.sbErr = openSandbox(c)
 	return r, nil
+}
+
+// Which attempt directories outlive their attempt (Config.KeepTaskDirs).
+const (
+	KeepNone   = "none"
+	KeepFailed = "failed"
+	KeepAll    = "all"
+)
+
+// DefaultTaskDir is where attempt directories go unless configured: a
+// sibling of the data directory (kiln-data.tasks), or, when kiln runs as
+// root and tasks as another user who may not reach the data directory's
+// parent, a directory of its own under /var/lib/kiln/tasks.
+func DefaultTaskDir(dataDir string) string {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = dataDir
+	}
+	if os.Getuid() == 0 {
+		sum := sha256.Sum256([]byte(abs))
+		return filepath.Join("/var/lib/kiln/tasks", filepath.Base(abs)+"-"+hex.EncodeToString(sum[:4]))
+	}
+	return abs + ".tasks"
+}
+
+// openSandbox sets up the sandbox and the task directory; an error means
+// no task may run.
+func openSandbox(c Config) (*sandbox.Sandbox, error) {
+	sc := c.Sandbox
+	sc.Private = append(append([]string{}, sc.Private...), c.DataDir)
+	sb, err := sandbox.New(sc)
+	if err != nil {
+		return nil, err
+	}
+	if err := sb.CheckPaths(c.TaskDir); err != nil {
+		return nil, fmt.Errorf("the task directory %s: %v", c.TaskDir, err)
+	}
+	// Traversable but not listable by the task user: each task finds only
+	// its own directory, whose name it is given.
+	if err := os.MkdirAll(c.TaskDir, 0o711); err != nil {
+		return nil, fmt.Errorf("cannot create the task directory: %v", err)
+	}
+	if err := os.Chmod(c.TaskDir, 0o711); err != nil {
+		return nil, fmt.Errorf("cannot set up the task directory: %v", err)
+	}
+	if uid, _ := sb.Owner(); !sb.Off() && uid != os.Getuid() {
+		if blocked := unreachable(c.TaskDir, uid); blocked != "" {
+			return nil, fmt.Errorf("the task user %s cannot reach the task directory %s: %s is closed to other users; pass --task-dir with a directory it can reach", sb.User(), c.TaskDir, blocked)
+		}
+	}
+	return sb, nil
+}
+
+// unreachable returns the first directory on the way to dir that other
+// users may not traverse, "" when there is none.
+func unreachable(dir string, uid int) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return d
+		}
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != uid && st.Mode().Perm()&0o001 == 0 {
+			return d
+		}
+		if d == filepath.Dir(d) {
+			return ""
+		}
+	}
+}
+
+// Sandbox describes how tasks are confined, or why none run (the console
+// and the logs show it).
+func (r *Runner) Sandbox() (description string, err error) {
+	if r.sbErr != nil {
+		return "", r.sbErr
+	}
+	return r.sb.Describe(), nil
 }
 
 // Owner returns the lease owner name of this runner: node/incarnation.
@@ -200,6 +320,14 @@ func (r *Runner) Owner() string { return r.owner }
 // tasks died with them), then starts claiming. ctx bounds that first
 // sweep only.
 func (r *Runner) Start(ctx context.Context) error {
+	switch {
+	case r.sbErr != nil:
+		r.log.Error("kiln refuses to execute tasks: the task sandbox cannot be set up; every run will fail until this is fixed (or, knowingly, --task-sandbox=off)", "err", r.sbErr)
+	case r.sb.Off():
+		r.log.Warn("THE TASK SANDBOX IS OFF: tasks run as kiln's own user and can read its keys and database; never allow untrusted users to run jobs", "task_dir", r.cfg.TaskDir)
+	default:
+		r.log.Info("task sandbox", "confinement", r.sb.Describe(), "task_dir", r.cfg.TaskDir)
+	}
 	res, err := r.sweep(ctx, true)
 	if err != nil {
 		return fmt.Errorf("runner: expiring the tasks of the previous server: %w", err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/internal/beacon"
 	"github.com/kiln-dev/kiln/sqlstore"
 )
 
@@ -272,25 +273,18 @@ func TestTimeoutKillsTheTask(t *testing.T) {
 
 func TestCancelKillsTheProcessGroup(t *testing.T) {
 	e := newEnv(t)
-	pidFile := filepath.Join(t.TempDir(), "child.pid")
-	// The notebook forks a child that ignores SIGTERM: only the group's
-	// SIGKILL after the grace period ends it.
-	e.notebook("/Shared/fork", fmt.Sprintf(`import os, signal, subprocess, sys, time
-child = subprocess.Popen([sys.executable, "-c", "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True: time.sleep(1)"])
-open(%q, "w").write(str(child.pid))
+	b := beacon.New(t)
+	// The notebook forks a child that ignores SIGTERM: only the SIGKILL
+	// after the grace period ends it. The child reports to the beacon, and
+	// its connection closes when it dies.
+	child := fmt.Sprintf("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n%s\nwhile True: time.sleep(1)", b.Python(`"child"`))
+	e.notebook("/Shared/fork", fmt.Sprintf(`import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", %q])
 while True:
     time.sleep(0.1)
-`, pidFile))
+`, child))
 	r := e.submit(nbTask("t", "/Shared/fork", nil))
-	var pid int
-	kilnWait(t, 30*time.Second, "the child's pid file", func() bool {
-		b, err := os.ReadFile(pidFile)
-		if err != nil || len(b) == 0 {
-			return false
-		}
-		pid, err = strconv.Atoi(string(b))
-		return err == nil
-	})
+	c := b.Next(t, 30*time.Second)
 	e.update(func(tx kiln.Tx) error {
 		_, err := tx.StopRun(r.ID, kiln.ResultCanceled, "Canceled by the test.")
 		return err
@@ -301,7 +295,7 @@ while True:
 	if got.StateMessage != "Canceled by the test." {
 		t.Errorf("message: %q", got.StateMessage)
 	}
-	kilnWait(t, 10*time.Second, "the forked child to die", func() bool { return !alive(pid) })
+	c.WaitClosed(t, 10*time.Second)
 }
 
 // alive reports whether pid is a live (not zombie) process.
@@ -330,15 +324,13 @@ func kilnWait(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 func TestRetriesCountAttempts(t *testing.T) {
 	e := newEnv(t)
-	counter := filepath.Join(t.TempDir(), "count")
-	e.notebook("/Shared/flaky", fmt.Sprintf(`import os
-path = %q
-n = int(open(path).read()) if os.path.exists(path) else 0
-open(path, "w").write(str(n + 1))
+	b := beacon.New(t)
+	// Each attempt has a directory of its own: the beacon counts them.
+	e.notebook("/Shared/flaky", fmt.Sprintf(`n = %s
 if n < 2:
     raise RuntimeError("attempt %%d fails" %% n)
 dbutils.notebook.exit("ok after %%d" %% n)
-`, counter))
+`, b.Python(`"attempt"`)))
 	task := nbTask("t", "/Shared/flaky", nil)
 	task.MaxRetries = 2
 	got := e.wait(e.submit(task).ID, 60*time.Second)
@@ -450,11 +442,17 @@ func (f secretsOf) SecretForRun(ctx context.Context, ownerID int64, scope, key s
 }
 
 func TestPythonFileTasks(t *testing.T) {
-	e := newEnv(t)
-	local := filepath.Join(t.TempDir(), "job.py")
+	// A file: path is read by the task itself, so only where the sandbox
+	// lets tasks read: here a directory the operator opened to them.
+	shared := readableDir(t)
+	e := newEnv(t, func(c *Config) { c.Sandbox.ReadOnly = []string{shared} })
+	local := filepath.Join(shared, "job.py")
+	hidden := filepath.Join(t.TempDir(), "job.py")
 	src := "import sys\nprint('args', sys.argv[1:])\nif sys.argv[1] == 'fail': raise SystemExit(2)\n"
-	if err := os.WriteFile(local, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{local, hidden} {
+		if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.update(func(tx kiln.Tx) error {
 		return tx.CreateObject(&kiln.WorkspaceObject{Path: "/Shared/job.py", Type: kiln.ObjectFile, Content: []byte(src)})
@@ -467,6 +465,7 @@ func TestPythonFileTasks(t *testing.T) {
 	}{
 		{"WorkspaceFile", "/Shared/job.py", []string{"a", "{{task.name}}"}, kiln.ResultSuccess, "args ['a', 'py']"},
 		{"LocalFile", "file:" + local, []string{"b"}, kiln.ResultSuccess, "args ['b']"},
+		{"LocalFileTasksMayNotRead", "file:" + hidden, []string{"b"}, kiln.ResultFailed, "Permission denied"},
 		{"Fails", "/Shared/job.py", []string{"fail"}, kiln.ResultFailed, "args ['fail']"},
 		{"Missing", "/Shared/nope.py", nil, kiln.ResultFailed, ""},
 		{"Unsupported", "s3://bucket/job.py", nil, kiln.ResultFailed, ""},
@@ -585,4 +584,19 @@ func TestIdleRunnerNeverWrites(t *testing.T) {
 	if n := cs.updates.Load(); n != 0 {
 		t.Errorf("an idle runner made %d write transactions, want 0", n)
 	}
+}
+
+// readableDir is a directory that the task user may traverse and read
+// (t.TempDir's parents are closed to other users).
+func readableDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "kiln-readable-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
