@@ -105,8 +105,8 @@ type Config struct {
 	// full log file kept in the working directory (default 64 MiB).
 	LogHead, LogTail int
 	LogFileMax       int64
-	Secrets Secrets
-	DBFS         DBFS
+	Secrets          Secrets
+	DBFS             DBFS
 	// Workspace, when set, reads notebooks and files as the run's owner
 	// may; without it they are read from the store unchecked (tests).
 	Workspace Workspace
