@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-dev/kiln/client"
+	"github.com/kiln-dev/kiln/internal/buildinfo"
 )
 
 // The error classes of the client commands; Run maps each to an exit code.
@@ -92,7 +93,7 @@ func (e *clientEnv) client() (*client.Client, error) {
 		return nil, err
 	}
 	e.cfg = cfg
-	return client.New(cfg, client.WithUserAgent("kiln-cli/"+Version))
+	return client.New(cfg, client.WithUserAgent("kiln-cli/"+buildinfo.Read().Token()))
 }
 
 // tokenName names the configured token in messages.

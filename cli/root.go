@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kiln-dev/kiln/client"
+	"github.com/kiln-dev/kiln/internal/buildinfo"
 )
 
 // Exit codes. Run is the one place that maps errors to them.
@@ -41,9 +42,6 @@ const (
 	// TIMEDOUT, CANCELED, INTERNAL_ERROR or SKIPPED.
 	ExitRunFailed = 6
 )
-
-// Version is set at build time with -ldflags "-X github.com/kiln-dev/kiln/cli.Version=…".
-var Version = "dev"
 
 // IO is where a command reads and writes; tests replace it.
 type IO struct {
@@ -132,8 +130,9 @@ CANCELED, INTERNAL_ERROR or SKIPPED).`,
   kiln runs submit --notebook /Shared/etl --param day=2024-01-02 --wait`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       buildinfo.Read().String(),
 	}
+	root.SetVersionTemplate("kiln {{.Version}}\n")
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)

@@ -2,6 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"os/signal"
 	"syscall"
@@ -83,9 +86,16 @@ an executor-only node, which runs jobs from the shared queue.`,
 			}
 			if err := srv.Listen(); err != nil {
 				srv.Store.Close()
+				return listenError(cfg.Addr, err)
+			}
+			if err := srv.Serve(ctx); err != nil {
 				return err
 			}
-			return srv.Serve(ctx)
+			// The last line, so that whoever watches the log (an operator,
+			// a supervisor, a script waiting on a restart) knows the
+			// shutdown finished and every buffer reached the store.
+			log.Info("kiln stopped")
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -107,6 +117,25 @@ an executor-only node, which runs jobs from the shared queue.`,
 	f.DurationVar(&cfg.TaskLease, "task-lease", 30*time.Second, "how long a running task's lease lasts unless renewed: the tasks of a server that died are retried or failed by the others after about this long")
 	logs.register(f)
 	return cmd
+}
+
+// listenError names the flag that fixes a listen failure: the address is
+// taken (another kiln, or anything else, listens there) or not ours to
+// bind (a port below 1024 without privileges, an address of another host).
+func listenError(addr string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("cannot listen on %s: the address is already in use (is another kiln running?); stop it, or choose another address with --addr (or KILN_ADDR), such as --addr 127.0.0.1:8081", addr)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("cannot listen on %s: permission denied (ports below 1024 need privileges); choose another address with --addr (or KILN_ADDR), such as --addr 127.0.0.1:8080", addr)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("cannot listen on %s: no network interface of this machine has that address; choose another with --addr (or KILN_ADDR), such as --addr 127.0.0.1:8080 or --addr 0.0.0.0:8080", addr)
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return fmt.Errorf("cannot listen on %s (--addr): %w", addr, err)
+	}
+	return err // not the address: the TLS certificate, say
 }
 
 // errString is an error that is just its message.

@@ -34,6 +34,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kiln-dev/kiln/internal/buildinfo"
 )
 
 // Client calls one kiln (or Databricks) workspace with a personal access
@@ -77,7 +79,7 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for in the profile: skip_verify = true
 	}
 	c := &Client{host: host, token: cfg.Token, http: &http.Client{Transport: tr, Timeout: timeout}}
-	WithUserAgent("kiln-client/dev")(c)
+	WithUserAgent("kiln-client/" + buildinfo.Read().Token())(c)
 	for _, o := range opts {
 		o(c)
 	}

@@ -16,14 +16,19 @@ import (
 // tests that run it as a process; call it from TestMain and remove the
 // directory when the tests end. It uses the go command of the running
 // toolchain, so it works whatever PATH says.
-func BuildKiln() (bin, dir string, err error) {
+func BuildKiln() (bin, dir string, err error) { return BuildKilnWith() }
+
+// BuildKilnWith is BuildKiln with extra go build flags, such as
+// -buildvcs=false or -ldflags, for tests of what a build records.
+func BuildKilnWith(flags ...string) (bin, dir string, err error) {
 	dir, err = os.MkdirTemp("", "kiln-bin-")
 	if err != nil {
 		return "", "", err
 	}
 	bin = filepath.Join(dir, "kiln")
 	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(gobin, "build", "-o", bin, "github.com/kiln-dev/kiln/cmd/kiln").CombinedOutput()
+	args := append(append([]string{"build", "-o", bin}, flags...), "github.com/kiln-dev/kiln/cmd/kiln")
+	out, err := exec.Command(gobin, args...).CombinedOutput()
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", "", fmt.Errorf("building kiln: %v\n%s", err, out)
