@@ -13,14 +13,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kiln-dev/kiln/console"
+	"github.com/kiln-dev/kiln/sandbox"
 	"github.com/kiln-dev/kiln/server"
 	"github.com/kiln-dev/kiln/service"
 )
 
 func newServeCmd(stdio IO) *cobra.Command {
 	var (
-		cfg  server.Config
-		logs logFlags
+		cfg   server.Config
+		logs  logFlags
+		tasks taskFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -54,6 +56,9 @@ an executor-only node, which runs jobs from the shared queue.`,
 			if err := bindEnv(cmd.Flags()); err != nil {
 				return err
 			}
+			if err := tasks.apply(&cfg); err != nil {
+				return err
+			}
 			log, err := logs.logger(stdio.Err)
 			if err != nil {
 				return err
@@ -71,6 +76,11 @@ an executor-only node, which runs jobs from the shared queue.`,
 			}
 			if cfg.DatabaseURL, err = resolveDatabaseURL(cfg.DatabaseURL); err != nil {
 				return err
+			}
+			// Read: now gone from the environment, and the process closed
+			// to the job tasks it starts.
+			if err := sandbox.HardenServer("KILN_ADMIN_PASSWORD", "KILN_TOKEN_KEY", "KILN_SECRETS_KEY", "KILN_DATABASE_URL"); err != nil {
+				log.Warn("could not fully protect the server process", "err", err)
 			}
 			if cfg.UnknownTokenRefresh == 0 {
 				cfg.UnknownTokenRefresh = -1 // the flag's 0 is "off"
@@ -115,6 +125,7 @@ an executor-only node, which runs jobs from the shared queue.`,
 	f.IntVar(&cfg.MaxQueuedRunsPerUser, "max-queued-runs-per-user", service.DefaultMaxQueuedRunsPerUser, "how many runs one user may have waiting to start; more are refused with 429 RESOURCE_EXHAUSTED (-1: no limit)")
 	f.BoolVar(&cfg.NoAPI, "no-api", false, "executor-only node (with --database-url): execute runs from the shared store; serve only /healthz and /readyz")
 	f.DurationVar(&cfg.TaskLease, "task-lease", 30*time.Second, "how long a running task's lease lasts unless renewed: the tasks of a server that died are retried or failed by the others after about this long")
+	tasks.register(f, &cfg)
 	logs.register(f)
 	return cmd
 }

@@ -304,6 +304,9 @@ func unreachable(dir string, uid int) string {
 	}
 }
 
+// SandboxOff reports whether tasks run unconfined (--task-sandbox=off).
+func (r *Runner) SandboxOff() bool { return r.sb != nil && r.sb.Off() }
+
 // Sandbox describes how tasks are confined, or why none run (the console
 // and the logs show it).
 func (r *Runner) Sandbox() (description string, err error) {

@@ -25,6 +25,7 @@ func newRunner(p *Parts) (*runner.Runner, error) {
 	}
 	c := runner.Config{
 		Store: p.Store, DataDir: p.Config.DataDir, Workers: workers,
+		TaskDir: p.Config.TaskDir, KeepTaskDirs: p.Config.KeepTaskDirs, Sandbox: p.Config.Sandbox, MaxOutput: p.Config.TaskMaxOutput,
 		Secrets: p.Service, DBFS: p.Service, Workspace: p.Service, Log: p.Log.With("component", "runner"),
 	}
 	if l := p.Config.TaskLease; l > 0 {
@@ -42,7 +43,10 @@ func newRunner(p *Parts) (*runner.Runner, error) {
 	started := time.Now()
 	p.Service.SetRunner(r, func() service.Compute {
 		d := r.Compute()
-		return service.Compute{Workers: d.Workers, Cores: d.Cores, MemoryMB: d.MemoryMB, PythonVersion: d.PythonVersion, Started: started}
+		c := service.Compute{Workers: d.Workers, Cores: d.Cores, MemoryMB: d.MemoryMB, PythonVersion: d.PythonVersion, Started: started}
+		c.Sandbox, c.SandboxError = r.Sandbox()
+		c.SandboxOff = c.SandboxError == nil && r.SandboxOff()
+		return c
 	})
 	return r, nil
 }

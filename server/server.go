@@ -24,6 +24,7 @@ import (
 	"github.com/kiln-dev/kiln/auth"
 	"github.com/kiln-dev/kiln/clientip"
 	"github.com/kiln-dev/kiln/runner"
+	"github.com/kiln-dev/kiln/sandbox"
 	"github.com/kiln-dev/kiln/service"
 	"github.com/kiln-dev/kiln/sqlstore"
 )
@@ -97,6 +98,26 @@ type Config struct {
 	// NoAPI makes an executor-only node: it executes runs from the shared
 	// store and serves nothing on Addr but /healthz and /readyz.
 	NoAPI bool
+	// Offline makes OpenParts administer an existing workspace and create
+	// nothing: it refuses a data directory that does not exist or holds no
+	// initialised kiln (with DatabaseURL, a database without kiln's schema
+	// and workspace), naming what it looked at, and makes no directory, key
+	// file, database, workspace or DBFS tree. kiln admin sets it, so that a
+	// command run in the wrong directory cannot start a second workspace;
+	// only kiln serve initialises.
+	Offline bool
+	// Sandbox confines job tasks (see package sandbox); the zero value is
+	// the default confinement. The data directory is always private.
+	Sandbox sandbox.Config
+	// TaskDir holds the private working directory of each task attempt;
+	// default runner.DefaultTaskDir(DataDir). It must lie outside DataDir.
+	TaskDir string
+	// KeepTaskDirs says which attempt directories outlive their attempt:
+	// none (default), failed or all.
+	KeepTaskDirs string
+	// TaskMaxOutput bounds what one task may print before it is stopped;
+	// default 256 MiB.
+	TaskMaxOutput int64
 	// TaskLease is how long a task's lease lasts without renewal (default
 	// 30s): a replica that dies mid-run has its tasks retried or ended as
 	// INTERNAL_ERROR by the others within about TaskLease plus a sixth of

@@ -44,6 +44,11 @@ type Compute struct {
 	MemoryMB      int64
 	PythonVersion string
 	Started       time.Time
+	// Sandbox says how tasks are confined; SandboxError, when set, why
+	// no task runs on this server; SandboxOff that tasks run unconfined.
+	Sandbox      string
+	SandboxError error
+	SandboxOff   bool
 }
 
 // jobsRuntime is the executor the service notifies and describes.
