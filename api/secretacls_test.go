@@ -135,14 +135,32 @@ dbutils.notebook.exit(str(len(v)))
 		t.Fatalf("ACL as an admin: got %v, want %v", got, want)
 	}
 
-	// Deleting a group drops its grants: a later group of that name does
-	// not inherit them.
+	// A service principal is named by its application id.
+	r = e.Do(t, "POST", scim+"ServicePrincipals", admin, map[string]any{"displayName": "etl-bot"})
+	if r.Status != 201 {
+		t.Fatalf("create SP: %d %s", r.Status, r.Body)
+	}
+	appID := r.JSON(t)["applicationId"].(string)
+	ok(t, grant(alice, appID, "READ"), "grant a service principal")
+	ok(t, e.Do(t, "GET", sec+"acls/get"+q("scope", "etl", "principal", appID), alice, nil), "get the SP's grant")
+
+	// Renaming a group carries its grants over; deleting it drops them,
+	// so a later group of the old name inherits nothing.
+	r = e.Do(t, "PUT", scim+"Groups/"+groupID, admin, map[string]any{"displayName": "data-eng", "members": []map[string]string{{"value": fmt.Sprint(dave.ID)}}})
+	if r.Status != 200 {
+		t.Fatalf("rename group: %d %s", r.Status, r.Body)
+	}
+	if got := aclItems(t, ok(t, list(alice), "list")); got["data-eng"] != "READ" || got["data-team"] != "" {
+		t.Fatalf("grants after renaming the group: %v", got)
+	}
+	ok(t, e.Do(t, "GET", sec+"list?scope=etl", daveTok, nil), "a member of the renamed group lists keys")
 	if r := e.Do(t, "DELETE", scim+"Groups/"+groupID, admin, nil); r.Status != 204 {
 		t.Fatalf("delete group: %d %s", r.Status, r.Body)
 	}
-	if got := aclItems(t, ok(t, list(alice), "list")); got["data-team"] != "" {
-		t.Fatalf("a deleted group's grant remains: %v", got)
+	if got := aclItems(t, ok(t, list(alice), "list")); got["data-eng"] != "" || got[appID] != "READ" {
+		t.Fatalf("grants after deleting the group: %v", got)
 	}
+	wantError(t, e.Do(t, "GET", sec+"list?scope=etl", daveTok, nil), 403, "PERMISSION_DENIED", "READ permission")
 
 	// Revoking.
 	ok(t, e.Do(t, "POST", sec+"acls/delete", alice, map[string]any{"scope": "etl", "principal": "bob@example.com"}), "delete bob's ACL")
@@ -179,10 +197,10 @@ dbutils.notebook.exit(str(len(v)))
 	// Grants and revocations are audited, with who and what.
 	var events auditList
 	json.Unmarshal(ok(t, e.Do(t, "GET", "/api/kiln/v1/audit?action=secrets.acl.put", admin, nil), "audit").Body, &events)
-	if len(events.Events) != 4 {
+	if len(events.Events) != 5 {
 		t.Fatalf("secrets.acl.put events: %+v", events.Events)
 	}
-	if ev := events.Events[0]; ev.ActorName != "bob@example.com" || ev.Target != "secret_scope:etl" || ev.Detail["principal"] != "data-team" || ev.Detail["permission"] != "READ" {
+	if ev := events.Events[1]; ev.ActorName != "bob@example.com" || ev.Target != "secret_scope:etl" || ev.Detail["principal"] != "data-team" || ev.Detail["permission"] != "READ" {
 		t.Errorf("latest grant event: %+v", ev)
 	}
 	json.Unmarshal(ok(t, e.Do(t, "GET", "/api/kiln/v1/audit?action=secrets.acl.delete", admin, nil), "audit").Body, &events)
