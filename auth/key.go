@@ -49,20 +49,27 @@ func ParseKey(text string) (*Key, error) {
 	return NewKey(b)
 }
 
+// LoadKeyFile reads the hex key at path; an error wrapping
+// [fs.ErrNotExist] means there is none.
+func LoadKeyFile(path string) (*Key, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	k, err := ParseKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
 // LoadOrCreateKeyFile reads the hex key at path, creating it with a fresh
 // random key and mode 0600 when it does not exist. created reports whether
 // it did.
 func LoadOrCreateKeyFile(path string) (k *Key, created bool, err error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		k, err := ParseKey(string(b))
-		if err != nil {
-			return nil, false, fmt.Errorf("%s: %w", path, err)
-		}
-		return k, false, nil
-	}
+	k, err = LoadKeyFile(path)
 	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, false, err
+		return k, false, err
 	}
 	secret := make([]byte, KeySize)
 	if _, err := rand.Read(secret); err != nil {

@@ -50,11 +50,43 @@ func (a *adminEnv) open(cmd *cobra.Command) (*server.Parts, context.Context, err
 		return nil, nil, err
 	}
 	ctx := kiln.NewContextWithCaller(context.Background(), service.OfflineCaller())
-	p, err := server.OpenParts(ctx, server.Config{DataDir: a.dataDir, DatabaseURL: dbURL, TokenKey: key, SecretsKey: secretsKey, AdminPassword: pw, AdminEmail: getenv("KILN_ADMIN_EMAIL"), Log: log})
+	p, err := server.OpenParts(ctx, server.Config{DataDir: a.dataDir, DatabaseURL: dbURL, TokenKey: key, SecretsKey: secretsKey, AdminPassword: pw, AdminEmail: getenv("KILN_ADMIN_EMAIL"), Log: log, Offline: true})
 	if err != nil {
 		return nil, nil, err
 	}
 	return p, ctx, nil
+}
+
+// withStore opens the workspace, runs fn on it and closes it. When fn
+// changed the store (a change notice was committed), every server running
+// on the data directory is asked to apply the change before the command
+// returns, so that the very next request to any of them honours it; on
+// PostgreSQL the replicas also learn of it through LISTEN/NOTIFY.
+func (a *adminEnv) withStore(cmd *cobra.Command, fn func(ctx context.Context, p *server.Parts) error) error {
+	p, ctx, err := a.open(cmd)
+	if err != nil {
+		return err
+	}
+	before, err := p.Store.LastChange(ctx)
+	if err != nil {
+		before = -1 // unknown: ask the servers anyway
+	}
+	fnErr := fn(ctx, p)
+	after, err := p.Store.LastChange(ctx)
+	p.Store.Close()
+	if err != nil || after != before {
+		a.refreshServers(ctx)
+	}
+	return fnErr
+}
+
+// refreshServers asks the servers on the data directory to apply what
+// this command committed, and says which did not confirm it.
+func (a *adminEnv) refreshServers(ctx context.Context) {
+	rep := server.RefreshServers(ctx, a.dataDir, server.DefaultRefreshTimeout)
+	for _, f := range rep.Failed {
+		fmt.Fprintf(a.stdio.Err, "Warning: %s did not confirm the change; it applies it within a second by itself.\n", f)
+	}
 }
 
 func newAdminCmd(stdio IO) *cobra.Command {
@@ -113,25 +145,22 @@ otherwise a strong password is generated and printed once on standard output.`,
 			if generated {
 				password = newPassword()
 			}
-			p, ctx, err := a.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Store.Close()
-			u, err := p.Service.CreatePrincipal(ctx, service.NewPrincipal{Kind: kiln.KindUser, UserName: email, DisplayName: displayName, Password: password, Admin: admin})
-			if err != nil {
-				return errorOf(err)
-			}
-			role := "user"
-			if admin {
-				role = "admin"
-			}
-			fmt.Fprintf(a.stdio.Err, "Created %s %s (id %d).\n", role, u.UserName, u.ID)
-			if generated {
-				fmt.Fprintln(a.stdio.Err, "Initial password (shown once):")
-				fmt.Fprintln(a.stdio.Out, password)
-			}
-			return nil
+			return a.withStore(cmd, func(ctx context.Context, p *server.Parts) error {
+				u, err := p.Service.CreatePrincipal(ctx, service.NewPrincipal{Kind: kiln.KindUser, UserName: email, DisplayName: displayName, Password: password, Admin: admin})
+				if err != nil {
+					return errorOf(err)
+				}
+				role := "user"
+				if admin {
+					role = "admin"
+				}
+				fmt.Fprintf(a.stdio.Err, "Created %s %s (id %d).\n", role, u.UserName, u.ID)
+				if generated {
+					fmt.Fprintln(a.stdio.Err, "Initial password (shown once):")
+					fmt.Fprintln(a.stdio.Out, password)
+				}
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&email, "email", "", "the user's email address (required)")
@@ -158,16 +187,13 @@ func (a *adminEnv) confCmd() *cobra.Command {
 				}
 				kv[k] = v
 			}
-			p, ctx, err := a.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Store.Close()
-			if err := p.Service.SetConf(ctx, kv); err != nil {
-				return errorOf(err)
-			}
-			fmt.Fprintf(a.stdio.Err, "Updated %s.\n", strings.Join(sortedKeys(kv), ", "))
-			return nil
+			return a.withStore(cmd, func(ctx context.Context, p *server.Parts) error {
+				if err := p.Service.SetConf(ctx, kv); err != nil {
+					return errorOf(err)
+				}
+				fmt.Fprintf(a.stdio.Err, "Updated %s.\n", strings.Join(sortedKeys(kv), ", "))
+				return nil
+			})
 		},
 	}
 	get := &cobra.Command{
@@ -175,22 +201,19 @@ func (a *adminEnv) confCmd() *cobra.Command {
 		Short:   "Show workspace settings (all known keys by default)",
 		Example: "  kiln admin conf get enableTokensConfig",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, ctx, err := a.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Store.Close()
-			if len(args) == 0 {
-				args = service.ConfKeys()
-			}
-			kv, err := p.Service.GetConf(ctx, args)
-			if err != nil {
-				return errorOf(err)
-			}
-			for _, k := range sortedKeys(kv) {
-				fmt.Fprintf(a.stdio.Out, "%s=%s\n", k, kv[k])
-			}
-			return nil
+			return a.withStore(cmd, func(ctx context.Context, p *server.Parts) error {
+				if len(args) == 0 {
+					args = service.ConfKeys()
+				}
+				kv, err := p.Service.GetConf(ctx, args)
+				if err != nil {
+					return errorOf(err)
+				}
+				for _, k := range sortedKeys(kv) {
+					fmt.Fprintf(a.stdio.Out, "%s=%s\n", k, kv[k])
+				}
+				return nil
+			})
 		},
 	}
 	conf.AddCommand(set, get)
@@ -220,39 +243,51 @@ is printed on standard output, so it can be captured: TOKEN=$(kiln admin tokens 
 				}
 				params.Lifetime = &d
 			}
-			p, ctx, err := a.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Store.Close()
-			nt, err := p.Service.CreateTokenFor(ctx, user, params)
-			if err != nil {
-				return errorOf(err)
-			}
-			fmt.Fprintf(a.stdio.Err, "Created token %s for %s, expires %s.\n", nt.Info.ID, nt.Info.OwnerName, nt.Info.Expires.Format(time.RFC3339))
-			fmt.Fprintln(a.stdio.Out, nt.Value)
-			return nil
+			return a.withStore(cmd, func(ctx context.Context, p *server.Parts) error {
+				nt, err := p.Service.CreateTokenFor(ctx, user, params)
+				if err != nil {
+					return errorOf(err)
+				}
+				fmt.Fprintf(a.stdio.Err, "Created token %s for %s, expires %s.\n", nt.Info.ID, nt.Info.OwnerName, nt.Info.Expires.Format(time.RFC3339))
+				fmt.Fprintln(a.stdio.Out, nt.Value)
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&user, "user", "", "user name (email) or service principal application id that will own the token (required)")
 	create.Flags().StringVar(&comment, "comment", "", "what the token is for")
 	create.Flags().StringVar(&lifetime, "lifetime", "", "lifetime such as 90d, 12h or 3600s (default: the workspace default)")
 	revoke := &cobra.Command{
-		Use:     "revoke TOKEN_ID",
-		Short:   "Revoke a token by id",
-		Example: "  kiln admin tokens revoke 5f2c0e3b9d8a7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b",
-		Args:    cobra.ExactArgs(1),
+		Use:   "revoke TOKEN_ID",
+		Short: "Revoke a token by id, or by any unique prefix of it",
+		Long: `Revoke a token of any user. TOKEN_ID may be any unique prefix of the id, as
+"kiln admin tokens list" shows it; a prefix that several live tokens share is
+refused, naming how many.`,
+		Example: `  kiln admin tokens revoke 5f2c0e3b9d8a
+  kiln admin tokens revoke 5f2c0e3b9d8a7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, ctx, err := a.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Store.Close()
-			if err := p.Service.RevokeToken(ctx, args[0]); err != nil {
-				return errorOf(err)
-			}
-			fmt.Fprintf(a.stdio.Err, "Revoked token %s.\n", args[0])
-			return nil
+			return a.withStore(cmd, func(ctx context.Context, p *server.Parts) error {
+				id, err := resolveTokenIDIn(args[0], func() ([]string, error) {
+					toks, err := p.Service.ListTokens(ctx, service.TokenListFilter{})
+					if err != nil {
+						return nil, errorOf(err)
+					}
+					ids := make([]string, len(toks))
+					for i, t := range toks {
+						ids[i] = t.ID
+					}
+					return ids, nil
+				})
+				if err != nil {
+					return err
+				}
+				if err := p.Service.RevokeToken(ctx, id); err != nil {
+					return errorOf(err)
+				}
+				fmt.Fprintf(a.stdio.Err, "Revoked token %s.\n", id)
+				return nil
+			})
 		},
 	}
 	list := &cobra.Command{
@@ -261,24 +296,21 @@ is printed on standard output, so it can be captured: TOKEN=$(kiln admin tokens 
 		Example: "  kiln admin tokens list",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, ctx, err := a.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Store.Close()
-			toks, err := p.Service.ListTokens(ctx, service.TokenListFilter{})
-			if err != nil {
-				return errorOf(err)
-			}
-			fmt.Fprintf(a.stdio.Out, "%-64s  %-30s  %-20s  %s\n", "ID", "OWNER", "EXPIRES", "COMMENT")
-			for _, t := range toks {
-				exp := "never"
-				if !t.Expires.IsZero() {
-					exp = t.Expires.Format("2006-01-02 15:04")
+			return a.withStore(cmd, func(ctx context.Context, p *server.Parts) error {
+				toks, err := p.Service.ListTokens(ctx, service.TokenListFilter{})
+				if err != nil {
+					return errorOf(err)
 				}
-				fmt.Fprintf(a.stdio.Out, "%-64s  %-30s  %-20s  %s\n", t.ID, t.OwnerName, exp, t.Comment)
-			}
-			return nil
+				fmt.Fprintf(a.stdio.Out, "%-64s  %-30s  %-20s  %s\n", "ID", "OWNER", "EXPIRES", "COMMENT")
+				for _, t := range toks {
+					exp := "never"
+					if !t.Expires.IsZero() {
+						exp = t.Expires.Format("2006-01-02 15:04")
+					}
+					fmt.Fprintf(a.stdio.Out, "%-64s  %-30s  %-20s  %s\n", t.ID, t.OwnerName, exp, t.Comment)
+				}
+				return nil
+			})
 		},
 	}
 	tokens.AddCommand(create, revoke, list)

@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -89,8 +87,10 @@ or pending.`,
 				return err
 			}
 			if !sqlstore.IsPostgresURL(dsn) {
-				if _, err := os.Stat(dsn); errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("no database at %s: check --data-dir", dsn)
+				// On PostgreSQL, migrating a new, empty database ahead of
+				// the first start is what this command is for.
+				if err := server.CheckDataDir(a.dataDir, true); err != nil {
+					return err
 				}
 			}
 			ctx, stop := signalContext()
@@ -158,6 +158,9 @@ apart from it. For PostgreSQL use pg_dump (see the README).`,
 			if sqlstore.IsPostgresURL(dsn) {
 				return errString("the store is PostgreSQL: back it up with pg_dump (see the README)")
 			}
+			if err := server.CheckDataDir(a.dataDir, true); err != nil {
+				return err
+			}
 			ctx, stop := signalContext()
 			defer stop()
 			if err := sqlstore.BackupSQLite(ctx, dsn, args[0]); err != nil {
@@ -193,7 +196,9 @@ KILN_SECRETS_KEY_FILE name): kiln refuses to start with other keys.`,
 			if sqlstore.IsPostgresURL(dsn) {
 				return errString("the store is PostgreSQL: restore it with pg_restore (see the README)")
 			}
-			if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
+			// The directory must exist, with the backup's keys in it (or
+			// given by KILN_*_KEY_FILE); kiln.db need not.
+			if err := server.CheckDataDir(a.dataDir, false); err != nil {
 				return err
 			}
 			ctx, stop := signalContext()

@@ -158,6 +158,19 @@ const tokenIDLen = 64
 // resolveTokenID expands a unique prefix of a token id, listing the
 // candidates only when the id is not whole.
 func resolveTokenID(arg string, candidates func() ([]client.TokenInfo, error)) (string, error) {
+	return resolveTokenIDIn(arg, func() ([]string, error) {
+		toks, err := candidates()
+		ids := make([]string, len(toks))
+		for i, t := range toks {
+			ids[i] = t.TokenID
+		}
+		return ids, err
+	})
+}
+
+// resolveTokenIDIn is resolveTokenID over bare ids, for commands that
+// list tokens from the store rather than through the API (kiln admin).
+func resolveTokenIDIn(arg string, candidates func() ([]string, error)) (string, error) {
 	arg = strings.ToLower(strings.TrimSpace(arg))
 	if arg == "" {
 		return "", usageError{errors.New("the token id is empty")}
@@ -165,14 +178,14 @@ func resolveTokenID(arg string, candidates func() ([]client.TokenInfo, error)) (
 	if len(arg) >= tokenIDLen {
 		return arg, nil
 	}
-	toks, err := candidates()
+	ids, err := candidates()
 	if err != nil {
 		return "", err
 	}
 	var match []string
-	for _, t := range toks {
-		if strings.HasPrefix(t.TokenID, arg) {
-			match = append(match, t.TokenID)
+	for _, id := range ids {
+		if strings.HasPrefix(id, arg) {
+			match = append(match, id)
 		}
 	}
 	switch len(match) {

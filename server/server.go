@@ -10,9 +10,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,7 +131,7 @@ type Config struct {
 type Parts struct {
 	Store    kiln.Store
 	Key      *auth.Key
-	DBFS     *service.DBFS // the DBFS tree in DataDir/dbfs
+	DBFS     *service.DBFS // the DBFS tree in DataDir/dbfs; nil when Offline
 	Index    *auth.Index
 	Service  *service.Service
 	Denials  *service.Denials
@@ -260,6 +262,104 @@ func (c *Config) checkShared() error {
 	return nil
 }
 
+// loadKey parses the key given in configuration (from the variable
+// named env), else reads the key file, which is created unless Offline.
+func (c *Config) loadKey(given, env, file string) (*auth.Key, error) {
+	if given != "" {
+		k, err := auth.ParseKey(given)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", env, err)
+		}
+		return k, nil
+	}
+	if !c.Offline {
+		k, _, err := auth.LoadOrCreateKeyFile(file)
+		return k, err
+	}
+	k, err := auth.LoadKeyFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s does not exist: give the server's key with %s_FILE, or point --data-dir (KILN_DATA_DIR) at the server's data directory", file, env)
+	}
+	return k, err
+}
+
+// notInitialised is the refusal of an offline command on a store that
+// kiln serve has not initialised: what was looked at, why it does not do,
+// and how to name the right one.
+func (c *Config) notInitialised(what string) error {
+	if c.DatabaseURL != "" {
+		return fmt.Errorf("%s: this is not a kiln workspace's database. Point --database-url (or KILN_DATABASE_URL, KILN_DATABASE_URL_FILE) at the database the servers use; kiln serve initialises a new one, kiln admin never does", what)
+	}
+	return notADataDir(what)
+}
+
+func notADataDir(what string) error {
+	return fmt.Errorf("%s: this is not a kiln data directory. Point kiln admin at the server's with --data-dir DIR or KILN_DATA_DIR=DIR; kiln serve initialises a new one, kiln admin never does", what)
+}
+
+// CheckDataDir refuses, for an offline command, a data directory that does
+// not exist or, when needDB, holds no kiln.db, in words that name the
+// absolute path looked at and how to point the command at the right one.
+func CheckDataDir(dataDir string, needDB bool) error {
+	dir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return notADataDir(dir + " does not exist")
+	}
+	if _, err := os.Stat(DatabasePath(dir)); needDB && err != nil {
+		return notADataDir(dir + " holds no kiln.db")
+	}
+	return nil
+}
+
+// checkInitialised refuses, before anything is opened or created, a store
+// that kiln serve never initialised: a missing data directory or kiln.db,
+// or a database without kiln's schema.
+func (c *Config) checkInitialised(ctx context.Context) error {
+	if c.DatabaseURL == "" {
+		if err := CheckDataDir(c.DataDir, true); err != nil {
+			return err
+		}
+	}
+	states, err := sqlstore.Status(ctx, c.dsn())
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", c.describeStore(), err)
+	}
+	for _, m := range states {
+		if !m.Applied.IsZero() {
+			return nil
+		}
+	}
+	return c.notInitialised(c.describeStore() + " has no kiln schema")
+}
+
+// checkWorkspace refuses a store with kiln's schema but no workspace (a
+// first start that never finished).
+func (c *Config) checkWorkspace(ctx context.Context, store kiln.Store) error {
+	err := store.View(ctx, func(tx kiln.Tx) error { _, err := tx.Workspace(); return err })
+	if kiln.IsCode(err, kiln.ENotFound) {
+		return c.notInitialised(c.describeStore() + " holds no workspace")
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", c.describeStore(), err)
+	}
+	return nil
+}
+
+// describeStore names the store for messages, without a password.
+func (c *Config) describeStore() string {
+	if c.DatabaseURL == "" {
+		p, _ := filepath.Abs(DatabasePath(c.DataDir))
+		return p
+	}
+	if u, err := url.Parse(c.DatabaseURL); err == nil {
+		return "the PostgreSQL database " + u.Redacted()
+	}
+	return "the PostgreSQL database of --database-url"
+}
+
 // OpenParts opens the data directory, initialises it on first use
 // (printing a generated admin password once, to the log), and loads the
 // token index. Close the store when done.
@@ -272,27 +372,20 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 	if err := c.checkShared(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+	if c.Offline {
+		if err := c.checkInitialised(ctx); err != nil {
+			return nil, err
+		}
+	} else if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	var (
-		key *auth.Key
-		err error
-	)
-	if c.TokenKey != "" {
-		if key, err = auth.ParseKey(c.TokenKey); err != nil {
-			return nil, fmt.Errorf("KILN_TOKEN_KEY: %w", err)
-		}
-	} else if key, _, err = auth.LoadOrCreateKeyFile(KeyPath(c.DataDir)); err != nil {
+	key, err := c.loadKey(c.TokenKey, "KILN_TOKEN_KEY", KeyPath(c.DataDir))
+	if err != nil {
 		return nil, fmt.Errorf("token key: %w", err)
 	}
 	// The secrets key has the token key's format, in its own file.
-	var secretsKey *auth.Key
-	if c.SecretsKey != "" {
-		if secretsKey, err = auth.ParseKey(c.SecretsKey); err != nil {
-			return nil, fmt.Errorf("KILN_SECRETS_KEY: %w", err)
-		}
-	} else if secretsKey, _, err = auth.LoadOrCreateKeyFile(SecretsKeyPath(c.DataDir)); err != nil {
+	secretsKey, err := c.loadKey(c.SecretsKey, "KILN_SECRETS_KEY", SecretsKeyPath(c.DataDir))
+	if err != nil {
 		return nil, fmt.Errorf("secrets key: %w", err)
 	}
 	box, err := service.NewSecretBox(secretsKey)
@@ -306,6 +399,12 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 	}
 	if c.WrapStore != nil {
 		store = c.WrapStore(store)
+	}
+	if c.Offline {
+		if err := c.checkWorkspace(ctx, store); err != nil {
+			store.Close()
+			return nil, err
+		}
 	}
 	res, err := service.Bootstrap(ctx, store, service.BootstrapParams{
 		AdminEmail: c.AdminEmail, AdminPassword: c.AdminPassword, KeyFingerprint: key.Fingerprint(),
@@ -326,10 +425,12 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 		store.Close()
 		return nil, fmt.Errorf("initialising secrets: %s", kiln.ErrorMessage(err))
 	}
-	dbfs, err := service.OpenDBFS(DBFSPath(c.DataDir))
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("opening DBFS: %w", err)
+	var dbfs *service.DBFS
+	if !c.Offline { // offline commands never touch DBFS; nor create it
+		if dbfs, err = service.OpenDBFS(DBFSPath(c.DataDir)); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("opening DBFS: %w", err)
+		}
 	}
 	index := auth.NewIndex(store, key, c.Log)
 	if c.DatabaseURL != "" && c.UnknownTokenRefresh >= 0 {
@@ -342,13 +443,17 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 		index.SetMissRefresh(every)
 	}
 	if err := index.Load(ctx); err != nil {
-		dbfs.Close()
+		if dbfs != nil {
+			dbfs.Close()
+		}
 		store.Close()
 		return nil, fmt.Errorf("loading tokens: %w", err)
 	}
 	svc := service.New(store, index, c.Log)
 	svc.SetSecretBox(box)
-	svc.SetDBFS(dbfs)
+	if dbfs != nil {
+		svc.SetDBFS(dbfs)
+	}
 	svc.SetMaxQueuedRunsPerUser(c.MaxQueuedRunsPerUser)
 	p := &Parts{
 		Store: store, Key: key, DBFS: dbfs, Index: index, Service: svc,
@@ -445,6 +550,15 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.DBFS.Close()
 		return err
 	}
+	// Offline commands ask this server to refresh through the socket; the
+	// refresh after listening catches what they committed since the load.
+	refresher, err := listenRefresh(s.Config.DataDir, s.Index.Refresh, s.Log)
+	if err != nil {
+		s.Log.Warn("no refresh socket: changes made by kiln admin apply within a second instead of at once", "err", err)
+	}
+	if err := s.Index.Refresh(ctx); err != nil {
+		s.Log.Warn("refreshing token index", "err", err)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()
 	if s.Config.NoAPI {
@@ -464,6 +578,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		cancel()
 		<-errc
+	}
+	if refresher != nil {
+		refresher.Close() // before the store closes under it
 	}
 	s.stopRunner()
 	stopBG()

@@ -36,11 +36,19 @@ func BackupSQLite(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	if _, err := os.Lstat(abs); err == nil {
+	// Created empty and 0600 first (VACUUM INTO accepts an empty file),
+	// so that the copy is never readable by others, even for a moment.
+	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("backup: %s exists; choose a new file", dst)
 	}
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	f.Close()
 	db, err := openPlainSQLite(src, true)
 	if err != nil {
+		os.Remove(abs)
 		return err
 	}
 	defer db.Close()

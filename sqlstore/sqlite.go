@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -115,6 +116,9 @@ func (sqliteDialect) open(ctx context.Context, dsn string, o *options) (read, wr
 	if err != nil {
 		return nil, nil, fmt.Errorf("sqlstore: %w", err)
 	}
+	if err := privateFiles(path); err != nil {
+		return nil, nil, fmt.Errorf("sqlstore: %w", err)
+	}
 	busy := strconv.FormatInt(o.busyTimeout.Milliseconds(), 10)
 
 	wq := url.Values{}
@@ -152,6 +156,30 @@ func (sqliteDialect) open(ctx context.Context, dsn string, o *options) (read, wr
 	read.SetMaxIdleConns(o.readConns)
 	read.SetConnMaxIdleTime(0)
 	return read, write, nil
+}
+
+// privateFiles makes the database at path readable by its owner only.
+// SQLite creates a new database with mode 0644 (less the umask) and gives
+// its -wal and -shm files the database's mode, so creating the file 0600
+// first makes all three private; changing the process's umask instead
+// would race with every other goroutine creating files. Files an earlier
+// kiln left wider are narrowed.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // sqliteURI builds a file: URI for path. The URI form percent-encodes the
