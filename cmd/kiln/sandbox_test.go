@@ -1,0 +1,200 @@
+package main_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kiln-dev/kiln/internal/beacon"
+	"github.com/kiln-dev/kiln/kilntest"
+)
+
+// hostileEnv is a real `kiln serve` with the real executor on a relative
+// data directory, the admin's password in its environment as operators
+// pass it, and a non-admin user's token.
+type hostileEnv struct {
+	p        *proc
+	dataDir  string // absolute
+	token    string // mallory's: an ordinary user
+	user     string
+	password string
+}
+
+const hostilePassword = "admin-password-never-leaks-42"
+
+func newHostileEnv(t *testing.T) *hostileEnv {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Fatalf("python3 is required: %v", err)
+	}
+	work := t.TempDir()
+	addr := kilntest.FreeAddr(t)
+	// A relative data directory, as the README's quick start uses: every
+	// path the runner hands a task must be absolute by then.
+	cmd := exec.Command(kilnBin, "serve", "--addr", addr, "--data-dir", "kiln-data")
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "KILN_ADMIN_PASSWORD="+hostilePassword)
+	p := &proc{cmd: cmd, url: "http://" + addr, logs: &kilntest.SyncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-p.done })
+	within(t, 15*time.Second, "kiln ready", func() bool {
+		resp, err := http.Get(p.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	e := &hostileEnv{p: p, dataDir: filepath.Join(work, "kiln-data"), user: "mallory@example.com", password: hostilePassword}
+	admin(t, e.dataDir, "", "conf", "set", "enableTokensConfig=true")
+	if _, stderr, code := admin(t, e.dataDir, "mallory-password-1234", "users", "create", "--email", e.user, "--password-stdin"); code != 0 {
+		t.Fatalf("users create: %s", stderr)
+	}
+	tok, stderr, code := admin(t, e.dataDir, "", "tokens", "create", "--user", e.user)
+	if code != 0 {
+		t.Fatalf("tokens create: %s", stderr)
+	}
+	e.token = strings.TrimSpace(tok)
+	within(t, 2*time.Second, "mallory's token works", func() bool { return status(t, p.url, e.token) == 200 })
+	return e
+}
+
+// submit imports src as a notebook in mallory's home and runs it.
+func (e *hostileEnv) submit(t *testing.T, name, src string) (runID string) {
+	t.Helper()
+	path := "/Users/" + e.user + "/" + name
+	api(t, e.p.url, e.token, "POST", "/api/2.0/workspace/import", map[string]any{"path": path, "format": "SOURCE",
+		"language": "PYTHON", "overwrite": true, "content": base64.StdEncoding.EncodeToString([]byte(src))})
+	sub := api(t, e.p.url, e.token, "POST", "/api/2.1/jobs/runs/submit", map[string]any{"run_name": name,
+		"tasks": []any{map[string]any{"task_key": "t", "notebook_task": map[string]any{"notebook_path": path}}}})
+	return strconv.FormatInt(int64(sub["run_id"].(float64)), 10)
+}
+
+// run submits src and returns the finished run's state and its output.
+func (e *hostileEnv) run(t *testing.T, name, src string) (state map[string]any, output map[string]any) {
+	t.Helper()
+	runID := e.submit(t, name, src)
+	var run map[string]any
+	within(t, 60*time.Second, "run "+name+" ends", func() bool {
+		run = api(t, e.p.url, e.token, "GET", "/api/2.1/jobs/runs/get?run_id="+runID, nil)
+		lc := run["state"].(map[string]any)["life_cycle_state"]
+		return lc == "TERMINATED" || lc == "INTERNAL_ERROR" || lc == "SKIPPED"
+	})
+	taskID := strconv.FormatInt(int64(run["tasks"].([]any)[0].(map[string]any)["run_id"].(float64)), 10)
+	return run["state"].(map[string]any), api(t, e.p.url, e.token, "GET", "/api/2.1/jobs/runs/get-output?run_id="+taskID, nil)
+}
+
+// probe is Python that tries one escape. It must end with
+// dbutils.notebook.exit("blocked: …") when every attempt failed, and
+// "ESCAPED: …" when one worked.
+const probePrelude = `import os, sys, subprocess
+def blocked(what, fn):
+    try:
+        got = fn()
+    except (PermissionError, FileNotFoundError, ProcessLookupError, OSError) as e:
+        return "%s: %s" % (what, type(e).__name__)
+    dbutils.notebook.exit("ESCAPED: %s gave %r" % (what, str(got)[:200]))
+`
+
+// TestHostileNotebooksCannotEscape runs, as an ordinary user, one
+// notebook per escape route that gave a task admin rights before the
+// sandbox, and asserts that each attempt fails.
+func TestHostileNotebooksCannotEscape(t *testing.T) {
+	e := newHostileEnv(t)
+	serverPID := e.p.cmd.Process.Pid
+	d := e.dataDir
+	cases := []struct {
+		name string
+		code string
+	}{
+		{"KeysAndDatabaseByPath", fmt.Sprintf(`r = [blocked(f, lambda f=f: open(os.path.join(%q, f), "rb").read(16)) for f in ("token.key", "secrets.key", "kiln.db", "kiln.db-wal")]`, d)},
+		{"KeysByRelativePath", `r = [blocked(p, lambda p=p: open(p, "rb").read(16)) for p in ["/".join([".."] * k + ["kiln-data", "token.key"]) for k in range(0, 9)] + ["/".join([".."] * k + ["token.key"]) for k in range(0, 9)]]`},
+		{"ForgeRowsWithSQLite", fmt.Sprintf(`import sqlite3
+def forge():
+    try:
+        c = sqlite3.connect("file:%s?mode=rw", uri=True)
+        c.execute("INSERT INTO group_members SELECT 1, 1")
+        c.commit()
+    except sqlite3.OperationalError as e:
+        raise PermissionError(str(e))
+r = [blocked("sqlite", forge)]`, filepath.Join(d, "kiln.db"))},
+		{"ServerCwdThroughProc", fmt.Sprintf(`r = [blocked(p, lambda p=p: os.listdir(p)) for p in ("/proc/%d/cwd", "/proc/%d/root/%s", "/proc/%d/cwd/kiln-data")]`, serverPID, serverPID, strings.TrimPrefix(d, "/"), serverPID)},
+		{"DataDirFromCmdline", `r = [blocked("/proc", lambda: [open("/proc/%s/cmdline" % p).read() for p in os.listdir("/proc") if p.isdigit()])]`},
+		{"ServerEnviron", fmt.Sprintf(`r = [blocked("environ", lambda: open("/proc/%d/environ").read()), "env: " + ("leak" if any("KILN" in k and "PASSWORD" in k for k in os.environ) else "clean")]
+if "leak" in r[-1]: dbutils.notebook.exit("ESCAPED: the password is in the task's environment")`, serverPID)},
+		{"KilnAdminCommands", fmt.Sprintf(`r = [blocked(b, lambda b=b: subprocess.run([b, "admin", "--data-dir", %q, "tokens", "create", "--user", "admin@kiln.local"], capture_output=True, check=True).stdout) for b in (%q, "/proc/%d/exe")]`, d, kilnBin, serverPID)},
+		{"SignalTheServer", fmt.Sprintf(`import signal
+r = [blocked("kill", lambda: os.kill(%d, signal.SIGKILL))]`, serverPID)},
+		{"WriteIntoTheDataDir", fmt.Sprintf(`r = [blocked("write", lambda: open(os.path.join(%q, "planted"), "w").write("x"))]`, d)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			state, out := e.run(t, "probe-"+strings.ToLower(c.name), probePrelude+c.code+"\ndbutils.notebook.exit(\"blocked: \" + \"; \".join(r))\n")
+			result, _ := out["notebook_output"].(map[string]any)["result"].(string)
+			if state["result_state"] != "SUCCESS" || !strings.HasPrefix(result, "blocked: ") {
+				t.Fatalf("state %v, result %q, error %v", state, result, out["error"])
+			}
+			t.Log(result)
+		})
+	}
+	t.Run("ServerStillHealthy", func(t *testing.T) {
+		if status(t, e.p.url, e.token) != 200 {
+			t.Fatal("the server stopped answering")
+		}
+		if _, err := os.Stat(filepath.Join(d, "planted")); err == nil {
+			t.Fatal("a task planted a file in the data directory")
+		}
+	})
+	t.Run("PasswordGoneFromServerEnviron", func(t *testing.T) {
+		// Read as root, who may: even then the value is gone.
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", serverPID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), e.password) {
+			t.Fatal("the admin password is still in the server's /proc environ")
+		}
+	})
+	t.Run("OtherAttemptsDirectory", func(t *testing.T) {
+		// One run keeps a private file in its directory while the next
+		// tries to read it, by name.
+		b := beacon.New(t)
+		e.submit(t, "keeper", fmt.Sprintf(`import os, time
+open("private.txt", "w").write("mine")
+%s
+time.sleep(30)`, b.Python(`os.path.abspath("private.txt")`)))
+		c := b.Next(t, 30*time.Second)
+		state, out := e.run(t, "snoop", probePrelude+fmt.Sprintf(`r = [blocked("file", lambda: open(%q).read()), blocked("dir", lambda: os.listdir(os.path.dirname(%q))), blocked("parent", lambda: os.listdir(os.path.dirname(os.path.dirname(%q))))]
+dbutils.notebook.exit("blocked: " + "; ".join(r))`, c.Message, c.Message, c.Message))
+		result, _ := out["notebook_output"].(map[string]any)["result"].(string)
+		if state["result_state"] != "SUCCESS" || !strings.HasPrefix(result, "blocked: ") {
+			t.Fatalf("state %v, result %q, error %v", state, result, out["error"])
+		}
+	})
+	t.Run("DetachedProcessDiesWithTheRun", func(t *testing.T) {
+		b := beacon.New(t)
+		child := "import time\n" + b.Python(`"detached"`) + "\ntime.sleep(300)"
+		state, _ := e.run(t, "detach", fmt.Sprintf(`import subprocess, sys
+subprocess.Popen(["setsid", sys.executable, "-c", %q], start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+import time
+time.sleep(1)
+dbutils.notebook.exit("left a detached child")`, child))
+		if state["result_state"] != "SUCCESS" {
+			t.Fatalf("state %v", state)
+		}
+		c := b.Next(t, 10*time.Second)
+		took := c.WaitClosed(t, 10*time.Second)
+		t.Logf("the detached child was gone %v after it reported", took)
+	})
+}
