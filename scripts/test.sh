@@ -15,7 +15,15 @@ step() { printf '\n==> %s\n' "$*"; }
 
 need_apt=()
 command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need_apt+=(chromium)
-command -v node >/dev/null || need_apt+=(nodejs npm)
+# Node.js and npm for the JavaScript SDK suite. The SDK needs Node.js 22 or
+# later; when the node found here is older (Debian 12 ships 18),
+# compat/js/run.sh installs Node.js 22 from the npm registry for the suite,
+# or says what is missing.
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
+# curl and jq: the README's Quick start, which a test runs as printed.
+command -v curl >/dev/null || need_apt+=(curl)
+command -v jq >/dev/null || need_apt+=(jq)
 # python3 runs job tasks in the executor's end-to-end tests.
 command -v python3 >/dev/null || need_apt+=(python3)
 # PostgreSQL for the store's conformance suite and the multi-replica tests:
