@@ -3,12 +3,12 @@ package api_test
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kiln-dev/kiln/internal/beacon"
 	"github.com/kiln-dev/kiln/kilntest"
 	"github.com/kiln-dev/kiln/server"
 )
@@ -193,27 +193,22 @@ func TestRunFailures(t *testing.T) {
 
 func TestCancelKillsTheWholeGroup(t *testing.T) {
 	e, tok := jobsEnv(t)
-	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	b := beacon.New(t)
+	// The child reports to the beacon; its connection closes when it dies.
 	importNotebook(t, e, tok, "/Shared/fork", fmt.Sprintf(`import subprocess, sys, time
-child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(1)"])
-open(%q, "w").write(str(child.pid))
+child = subprocess.Popen([sys.executable, "-c", %q])
 while True:
     time.sleep(0.1)
-`, pidFile))
+`, "import time\n"+b.Python(`"child"`)+"\nwhile True: time.sleep(1)"))
 	runID := idOf(t, call(t, e, tok, "POST", "/api/2.2/jobs/runs/submit",
 		`{"run_name": "fork", "tasks": [{"task_key": "fork", "notebook_task": {"notebook_path": "/Shared/fork"}}]}`), "run_id")
-	var pid int
-	kilntest.Eventually(t, 30*time.Second, "the child's pid file", func() bool {
-		b, err := os.ReadFile(pidFile)
-		pid, _ = strconv.Atoi(string(b))
-		return err == nil && pid > 0
-	})
+	child := b.Next(t, 30*time.Second)
 	call(t, e, tok, "POST", "/api/2.2/jobs/runs/cancel", map[string]any{"run_id": runID})
 	run := pollRun(t, e, tok, "2.2", runID, 30*time.Second)
 	if stateOf(run) != "TERMINATED/CANCELED" || run["state"].(map[string]any)["user_cancelled_or_timedout"] != true {
 		t.Fatalf("run: %s", asJSON(run["state"]))
 	}
-	kilntest.Eventually(t, 10*time.Second, "the forked child to die", func() bool { return !processAlive(pid) })
+	child.WaitClosed(t, 10*time.Second)
 	// Canceling again is harmless; deleting works once it is over.
 	call(t, e, tok, "POST", "/api/2.2/jobs/runs/cancel", map[string]any{"run_id": runID})
 	call(t, e, tok, "POST", "/api/2.2/jobs/runs/delete", map[string]any{"run_id": runID})
@@ -221,26 +216,15 @@ while True:
 		fmt.Sprintf("Run %d does not exist.", runID))
 }
 
-// processAlive reports whether pid runs (and is not a zombie).
-func processAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b))
-	return len(f) > 2 && f[2] != "Z"
-}
-
 func TestRetryAndDependsOn(t *testing.T) {
 	e, tok := jobsEnv(t)
-	counter := filepath.Join(t.TempDir(), "attempts")
-	importNotebook(t, e, tok, "/Shared/flaky", fmt.Sprintf(`import os
-n = int(open(%[1]q).read()) if os.path.exists(%[1]q) else 0
-open(%[1]q, "w").write(str(n + 1))
+	// Each attempt runs in a fresh directory: the beacon counts them.
+	b := beacon.New(t)
+	importNotebook(t, e, tok, "/Shared/flaky", fmt.Sprintf(`n = %s
 if n < 2:
     raise RuntimeError("attempt %%d failed" %% n)
 dbutils.notebook.exit("succeeded on attempt %%d" %% n)
-`, counter))
+`, b.Python(`"attempt"`)))
 	importNotebook(t, e, tok, "/Shared/bad", "raise ValueError('bad data')\n")
 	importNotebook(t, e, tok, "/Shared/ok", "print('ok')\n")
 	runID := idOf(t, call(t, e, tok, "POST", "/api/2.1/jobs/runs/submit", `{"run_name": "dag", "tasks": [
