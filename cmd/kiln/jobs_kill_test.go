@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kiln-dev/kiln/internal/beacon"
 )
 
 // api sends an authenticated JSON request and decodes a 200 answer.
@@ -58,27 +58,19 @@ func TestKill9DuringARunEndsTheRunAtRestart(t *testing.T) {
 	tok = strings.TrimSpace(tok)
 	within(t, time.Second, "the token works", func() bool { return status(t, p.url, tok) == 200 })
 
-	pidFile := filepath.Join(t.TempDir(), "pid")
-	src := fmt.Sprintf("# Databricks notebook source\nimport os, time\nopen(%q, 'w').write(str(os.getpid()))\ntime.sleep(120)\n", pidFile)
+	b := beacon.New(t)
+	src := fmt.Sprintf("# Databricks notebook source\nimport os, time\n%s\ntime.sleep(120)\n", b.Python(`"started"`))
 	api(t, p.url, tok, "POST", "/api/2.0/workspace/import", map[string]any{"path": "/Shared/slow", "format": "SOURCE",
 		"language": "PYTHON", "content": base64.StdEncoding.EncodeToString([]byte(src))})
 	sub := api(t, p.url, tok, "POST", "/api/2.1/jobs/runs/submit", map[string]any{"run_name": "slow",
 		"notebook_task": map[string]any{"notebook_path": "/Shared/slow"}})
 	runID := strconv.FormatInt(int64(sub["run_id"].(float64)), 10)
-	var pid int
-	within(t, 30*time.Second, "the notebook to start", func() bool {
-		b, err := os.ReadFile(pidFile)
-		pid, _ = strconv.Atoi(string(b))
-		return err == nil && pid > 0
-	})
+	nb := b.Next(t, 30*time.Second)
 
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
 	p.done <- nil
-	took := within(t, 10*time.Second, "the notebook's process to die with the server", func() bool {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		return err != nil || strings.Fields(string(b))[2] == "Z"
-	})
+	took := nb.WaitClosed(t, 10*time.Second)
 	t.Logf("the task's process died %v after the server", took)
 
 	p2 := serve(t, dir)
