@@ -58,14 +58,31 @@ func TestIndexMissRefresh(t *testing.T) {
 	}
 }
 
-// TestIndexMissRefreshCoalescesAFlood: many concurrent unknown tokens cost
-// a bounded number of store reads, not one each.
+// TestIndexMissRefreshCoalescesAFlood: many concurrent unknown tokens,
+// while another process keeps committing, cost a bounded number of store
+// reads, not one each.
 func TestIndexMissRefreshCoalescesAFlood(t *testing.T) {
 	const every = 20 * time.Millisecond
 	f := newFixture(t)
 	other := otherReplica(t, f, every)
-	start := time.Now()
+	// Commits the other index does not hear of, so that its misses must
+	// refresh (SQLite's commit stamp would otherwise spare them).
+	write := func(ctx context.Context) error {
+		return f.store.Update(ctx, func(tx kiln.Tx) error { return tx.SetSettings(map[string]string{"x": time.Now().String()}) })
+	}
+	if err := write(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	writing, stopWriting := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		for writing.Err() == nil {
+			write(writing)
+			time.Sleep(2 * time.Millisecond)
+		}
+	})
+	defer func() { stopWriting(); wg.Wait() }()
+	start := time.Now()
 	for range 16 {
 		wg.Go(func() {
 			for range 25 {
@@ -76,6 +93,7 @@ func TestIndexMissRefreshCoalescesAFlood(t *testing.T) {
 			}
 		})
 	}
+	stopWriting()
 	wg.Wait()
 	elapsed := time.Since(start)
 	got := other.MissRefreshes()
@@ -87,6 +105,42 @@ func TestIndexMissRefreshCoalescesAFlood(t *testing.T) {
 		t.Error("no miss refresh ran")
 	}
 	t.Logf("400 unknown tokens from 16 clients: %d refreshes in %v", got, elapsed)
+}
+
+// TestIndexMissWithoutCommitsReadsNothing: on SQLite, while nothing was
+// committed since the index last refreshed, unknown tokens are refused at
+// once, without a refresh or a wait; the first miss after another
+// process's commit refreshes once and finds what it committed.
+func TestIndexMissWithoutCommitsReadsNothing(t *testing.T) {
+	f := newFixture(t)
+	other := otherReplica(t, f, time.Hour) // a refresh would be an hour away
+	start := time.Now()
+	for range 1000 {
+		if c, d := other.Check(auth.NewTokenValue()); c != nil || d.Reason != auth.ReasonUnknown {
+			t.Fatalf("bad token: got %v, %+v, want unknown", c, d)
+		}
+	}
+	if took := time.Since(start); other.MissRefreshes() != 0 || took > 5*time.Second {
+		t.Fatalf("1000 unknown tokens with nothing committed: %d refreshes in %v, want none and no waiting", other.MissRefreshes(), took)
+	}
+	nt := f.token(t, "admin@example.com", 0)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// The refresh is spaced an hour after the last one, which never
+		// ran: the first one starts at once.
+		if c, d := other.Check(nt.Value); c == nil {
+			t.Errorf("a token committed by another process: %+v, want it known at first use", d)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first miss after a commit did not refresh")
+	}
+	if got := other.MissRefreshes(); got != 1 {
+		t.Errorf("miss refreshes after one commit: %d, want 1", got)
+	}
 }
 
 // TestIndexRunFollowsNotices: on PostgreSQL, Run applies another

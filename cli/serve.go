@@ -115,7 +115,7 @@ an executor-only node, which runs jobs from the shared queue.`,
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	registerDatabaseURL(f, &cfg.DatabaseURL)
-	f.DurationVar(&cfg.UnknownTokenRefresh, "unknown-token-refresh", server.MissRefreshInterval, "with --database-url: how often at most to re-read the store on meeting an unknown token, so that one just created through another replica works at once; 0 turns it off")
+	f.DurationVar(&cfg.UnknownTokenRefresh, "unknown-token-refresh", server.MissRefreshInterval, "how often at most to re-read the store on meeting an unknown token, so that one just created by another replica or process works at once; 0 turns it off")
 	f.StringVar(&cfg.AdminEmail, "admin-email", "", "first admin's email, used only when initialising (default admin@kiln.local)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on SIGINT/SIGTERM")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "load balancers or reverse proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For names the client")

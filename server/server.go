@@ -53,11 +53,14 @@ type Config struct {
 	// share it. It requires TokenKey and SecretsKey: every replica must
 	// use the same keys, which a per-directory key file cannot promise.
 	DatabaseURL string
-	// UnknownTokenRefresh, on a shared (PostgreSQL) store, is how often at
-	// most a replica re-reads the store's changes when it meets an unknown
-	// token or principal, so that one created through another replica a
-	// moment ago works at once (auth.Index.SetMissRefresh). Default
-	// MissRefreshInterval; negative turns it off. Unused on SQLite.
+	// UnknownTokenRefresh is how often at most a server re-reads the
+	// store's changes when it meets an unknown token or principal, so that
+	// one created a moment ago by another process (another replica, or
+	// another server or kiln admin on the same SQLite file) works at once
+	// (auth.Index.SetMissRefresh). On SQLite a miss re-reads only when
+	// something was committed since the last refresh, which a file read
+	// tells, so bad tokens cost no query. Default MissRefreshInterval;
+	// negative turns it off.
 	UnknownTokenRefresh time.Duration
 	// AdminEmail and AdminPassword name the first admin at first start.
 	AdminEmail, AdminPassword string
@@ -193,9 +196,9 @@ func SecretsKeyPath(dataDir string) string { return filepath.Join(dataDir, "secr
 func DBFSPath(dataDir string) string { return filepath.Join(dataDir, "dbfs") }
 
 // MissRefreshInterval spaces the token index refreshes that lookups of
-// unknown tokens trigger on a shared (PostgreSQL) store: a flood of bad
-// tokens costs each replica at most 200 small reads a second, and delays
-// each bad token by at most about 5ms. docs/benchmarks.md has the figures
+// unknown tokens trigger: on PostgreSQL a flood of bad tokens costs each
+// replica at most 200 small reads a second, and delays each bad token by
+// at most about 5ms; on SQLite only while something is being committed. docs/benchmarks.md has the figures
 // behind the choice.
 const MissRefreshInterval = 5 * time.Millisecond
 
@@ -433,9 +436,10 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 		}
 	}
 	index := auth.NewIndex(store, key, c.Log)
-	if c.DatabaseURL != "" && c.UnknownTokenRefresh >= 0 {
-		// Replicas: a token or user created through another replica a
-		// moment ago must work here at once (see SetMissRefresh).
+	if c.UnknownTokenRefresh >= 0 {
+		// A token or user created a moment ago through another replica,
+		// or another server on the same SQLite file, must work here at
+		// once (see SetMissRefresh).
 		every := c.UnknownTokenRefresh
 		if every == 0 {
 			every = MissRefreshInterval

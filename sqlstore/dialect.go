@@ -67,6 +67,9 @@ type dialect interface {
 	// closed by the server, so that a transaction that has not started
 	// may be tried again on another connection.
 	lostConnection(err error) bool
+	// stampFile names the file whose first bytes change with every commit
+	// (see ChangeStamp), or "" when the dialect has none.
+	stampFile(dsn string) string
 }
 
 // errClass is a driver error's meaning to the store.

@@ -44,6 +44,8 @@ type Store struct {
 	newID func() int64
 	// Prepared hot statements of each pool.
 	readStmts, writeStmts stmtCache
+	// stamps reads the commit stamp of ChangeStamp; nil without one.
+	stamps *stamper
 
 	closeOnce sync.Once
 	closeErr  error
@@ -117,6 +119,9 @@ func openDialect(ctx context.Context, d dialect, dsn string, opts ...Option) (*S
 		return nil, kiln.Internal(err)
 	}
 	s := &Store{d: d, read: read, write: write, now: o.clock, newID: o.newID}
+	if f := d.stampFile(dsn); f != "" {
+		s.stamps = &stamper{path: f}
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, kiln.Internal(err)
@@ -255,7 +260,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		// Readers first, so that the writer's connection is the last one
 		// and SQLite can checkpoint the WAL into the main file on close.
-		err := errors.Join(s.d.close(), s.readStmts.close(), s.writeStmts.close(), s.read.Close(), s.write.Close())
+		err := errors.Join(s.d.close(), s.stamps.close(), s.readStmts.close(), s.writeStmts.close(), s.read.Close(), s.write.Close())
 		if err != nil {
 			s.closeErr = kiln.Internal(fmt.Errorf("sqlstore: close: %w", err))
 		}
