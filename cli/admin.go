@@ -99,8 +99,12 @@ func newAdminCmd(stdio IO) *cobra.Command {
 These commands work on the data directory, or with --database-url (or
 KILN_DATABASE_URL[_FILE], and the shared KILN_TOKEN_KEY_FILE and
 KILN_SECRETS_KEY_FILE) on the PostgreSQL database of several replicas, while
-servers run: they apply the changes within one second. Run them as the user that owns the
-data directory.`,
+servers run: when a command returns, every server on the data directory
+already applies its change (PostgreSQL replicas within milliseconds). Run
+them as the user that owns the data directory.
+
+They never initialise anything: a data directory (or database) that kiln
+serve has not initialised is refused, and nothing is created in it.`,
 	}
 	cmd.PersistentFlags().StringVar(&a.dataDir, "data-dir", "./kiln-data", "the server's data directory")
 	a.logs.register(cmd.PersistentFlags())
