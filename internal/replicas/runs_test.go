@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kiln-dev/kiln/internal/beacon"
 )
 
 // The run tests use a short task lease, so that a dead replica's tasks are
@@ -109,7 +110,13 @@ func (c *cluster) output(r *replica, token string, run map[string]any) string {
 // directory (its exit value, see whereAmI) lies in.
 func (c *cluster) executorOf(cwd string) int {
 	for i := range c.replicas {
-		if strings.Contains(cwd, fmt.Sprintf("%creplica-%d%c", filepath.Separator, i+1, filepath.Separator)) {
+		// Lease owners name the data directory (…/replica-N/), and task
+		// directories are named after it (runner.DefaultTaskDir):
+		// replica-N.tasks, or replica-N-<hash> under /var/lib/kiln/tasks
+		// when kiln runs as root.
+		if strings.Contains(cwd, fmt.Sprintf("%creplica-%d%c", filepath.Separator, i+1, filepath.Separator)) ||
+			strings.Contains(cwd, fmt.Sprintf("%creplica-%d.tasks%c", filepath.Separator, i+1, filepath.Separator)) ||
+			strings.Contains(cwd, fmt.Sprintf("%creplica-%d-", filepath.Separator, i+1)) {
 			return i + 1
 		}
 	}
@@ -117,7 +124,7 @@ func (c *cluster) executorOf(cwd string) int {
 }
 
 // whereAmI sleeps, then exits with its working directory, which lies in the
-// data directory of the replica executing it.
+// task directory of the replica executing it.
 const whereAmI = "import os, time\ntime.sleep(1.5)\ndbutils.notebook.exit(os.getcwd())\n"
 
 // TestRunsExecuteOnAnyReplica: runs submitted through replica 1 only are
@@ -167,31 +174,28 @@ func TestRunsExecuteOnAnyReplica(t *testing.T) {
 func TestKilledReplicaRunsAreResolved(t *testing.T) {
 	c := runsCluster(t, []string{"--max-concurrent-runs", "2"}, []string{"--max-concurrent-runs", "2"}, []string{"--max-concurrent-runs", "2"})
 	admin := c.adminToken()
-	marker := filepath.Join(t.TempDir(), "first-attempt")
-	// The first attempt leaves a marker and hangs; a retry finds the
-	// marker and finishes at once.
+	// Tasks report to a beacon when they start. The first attempt hangs;
+	// a retry (the beacon's second report) finishes at once.
+	hang, hangForever := beacon.New(t), beacon.New(t)
 	c.importNotebook(c.replicas[0], admin, "/Shared/hang", fmt.Sprintf(`import os, time
-marker = %q
-if os.path.exists(marker):
+if %s > 0:
     dbutils.notebook.exit("retried:" + os.getcwd())
-open(marker, "w").close()
 time.sleep(600)
-`, marker))
-	started := filepath.Join(t.TempDir(), "started")
+`, hang.Python(`"hang"`)))
 	c.importNotebook(c.replicas[0], admin, "/Shared/hang-forever", fmt.Sprintf(`import time
-open(%q, "w").close()
+%s
 time.sleep(600)
-`, started))
+`, hangForever.Python(`"hang forever"`)))
 
 	for _, tc := range []struct {
 		name     string
 		notebook string
 		retries  int
-		marker   string // exists once the task runs
+		started  *beacon.Beacon // reports once the task runs
 		want     string
 	}{
-		{"WithRetriesLeft", "/Shared/hang", 1, marker, "TERMINATED/SUCCESS"},
-		{"WithoutRetries", "/Shared/hang-forever", 0, started, "INTERNAL_ERROR/FAILED"},
+		{"WithRetriesLeft", "/Shared/hang", 1, hang, "TERMINATED/SUCCESS"},
+		{"WithoutRetries", "/Shared/hang-forever", 0, hangForever, "INTERNAL_ERROR/FAILED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			alive := c.alive()
@@ -201,7 +205,7 @@ time.sleep(600)
 			id := c.submit(alive[0], admin, tc.notebook, tc.retries)
 			victim := c.waitExecutor(id, 30*time.Second)
 			// Mid-run: the notebook itself is running.
-			c.within(30*time.Second, "the notebook starts", func() bool { _, err := os.Stat(tc.marker); return err == nil })
+			tc.started.Next(t, 30*time.Second)
 			c.kill(victim)
 			killed := time.Now()
 			survivor := c.alive()[0]
