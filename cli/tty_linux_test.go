@@ -158,7 +158,7 @@ func TestTerminal(t *testing.T) {
 		}
 		p.waitFor(t, "shown only once")
 		out := p.output()
-		for _, re := range []string{`Created token [0-9a-f]{64} \("on a terminal"\), which expires in 6 days`, `\n    dapi[0-9a-f]{32}\r?\n`, `Copy it now: it is shown only once\.`} {
+		for _, re := range []string{`Created token [0-9a-f]{64} \("on a terminal"\), which expires in 7 days`, `\n    dapi[0-9a-f]{32}\r?\n`, `Copy it now: it is shown only once\.`} {
 			if !regexp.MustCompile(re).MatchString(out) {
 				t.Errorf("output does not match %q:\n%s", re, out)
 			}
@@ -173,7 +173,7 @@ func TestTerminal(t *testing.T) {
 		}
 		p.waitFor(t, "on a terminal")
 		out := p.output()
-		if !regexp.MustCompile(`(?m)^[0-9a-f]{12}  +on a terminal +(just now|\d+ seconds? ago) +in 6 days`).MatchString(strings.ReplaceAll(out, "\r", "")) {
+		if !regexp.MustCompile(`(?m)^[0-9a-f]{12}  +on a terminal +(just now|\d+ seconds? ago) +in 7 days`).MatchString(strings.ReplaceAll(out, "\r", "")) {
 			t.Fatalf("unexpected table:\n%s", out)
 		}
 	})
