@@ -4,14 +4,17 @@ package console
 // loopback against a real kiln (no browser).
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/auth"
 	"github.com/kiln-dev/kiln/kilntest"
 	"github.com/kiln-dev/kiln/server"
 	"github.com/kiln-dev/kiln/service"
@@ -334,6 +337,52 @@ func TestLogin(t *testing.T) {
 			t.Errorf("log out: %d %+v", out.Status, cleared)
 		}
 	})
+}
+
+// TestLoginFloodIsBounded signs in wrongly many times at once, half as the
+// admin and half as unknown users: every attempt gets the same refusal,
+// while no more than auth.MaxConcurrentHashes argon2id computations ever
+// run together in the server, the rest waiting their turn.
+func TestLoginFloodIsBounded(t *testing.T) {
+	e := startEnv(t)
+	const attempts = 10 // within the per-address failure budget
+	var wg sync.WaitGroup
+	statuses := make(chan response, attempts)
+	for i := range attempts {
+		email := kilntest.AdminEmail
+		if i%2 == 1 {
+			email = fmt.Sprintf("nobody-%d@example.com", i)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- e.post(t, "/login", url.Values{"email": {email}, "password": {"wrong-password-1"}}, nil)
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	waited := 0
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		case <-time.After(time.Millisecond):
+		}
+		st := auth.PasswordHashStats()
+		if st.Running > auth.MaxConcurrentHashes {
+			t.Fatalf("%d argon2id computations at once, the limit is %d", st.Running, auth.MaxConcurrentHashes)
+		}
+		waited = max(waited, st.Waiting)
+	}
+	close(statuses)
+	for r := range statuses {
+		if r.Status != http.StatusUnauthorized || !strings.Contains(r.Body, "Incorrect email or password.") {
+			t.Errorf("status %d, body %.200s", r.Status, r.Body)
+		}
+	}
+	if st := auth.PasswordHashStats(); st.PeakRunning > auth.MaxConcurrentHashes || waited == 0 {
+		t.Errorf("peak %d at once (limit %d), at most %d seen waiting; want the limit held and sign-ins queued", st.PeakRunning, auth.MaxConcurrentHashes, waited)
+	}
 }
 
 func TestLoginNextIsLocal(t *testing.T) {

@@ -335,7 +335,13 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) error {
 		return fail(http.StatusBadRequest, "Enter your current password and a new one.")
 	case c.guard.blocked(addr, u.UserName):
 		return fail(http.StatusTooManyRequests, "Too many failed attempts. Wait a minute, then try again.")
-	case !auth.VerifyPassword(u.PasswordHash, current):
+	}
+	match, err := auth.VerifyPassword(r.Context(), u.PasswordHash, current)
+	if err != nil {
+		return err // EUnavailable: the request ended waiting for a hashing slot
+	}
+	switch {
+	case !match:
 		c.guard.failed(addr, u.UserName)
 		return fail(http.StatusBadRequest, "Your current password is not correct.")
 	case next != again:

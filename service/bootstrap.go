@@ -66,9 +66,9 @@ func Bootstrap(ctx context.Context, store kiln.Store, p BootstrapParams) (Bootst
 	} else if err := auth.CheckPasswordPolicy(password); err != nil {
 		return res, kiln.Errorf(kiln.EInvalid, "KILN_ADMIN_PASSWORD: %v.", err)
 	}
-	hash, err := auth.HashPassword(password)
+	hash, err := auth.HashPassword(ctx, password)
 	if err != nil {
-		return res, kiln.Internal(err)
+		return res, hashingError(err)
 	}
 
 	err = store.Update(ctx, func(tx kiln.Tx) error {

@@ -3,10 +3,10 @@ package service
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode"
 
 	"github.com/kiln-dev/kiln"
@@ -148,8 +148,8 @@ func (s *Service) CreatePrincipal(ctx context.Context, np NewPrincipal) (*kiln.P
 		if err := auth.CheckPasswordPolicy(np.Password); err != nil {
 			return nil, kiln.Errorf(kiln.EInvalid, "Password: %v.", err)
 		}
-		if p.PasswordHash, err = auth.HashPassword(np.Password); err != nil {
-			return nil, kiln.Internal(err)
+		if p.PasswordHash, err = auth.HashPassword(ctx, np.Password); err != nil {
+			return nil, hashingError(err)
 		}
 	}
 	err = s.update(ctx, func(tx kiln.Tx) error {
@@ -344,9 +344,9 @@ func (s *Service) SetPassword(ctx context.Context, id int64, password string) er
 	if err := auth.CheckPasswordPolicy(password); err != nil {
 		return kiln.Errorf(kiln.EInvalid, "Password: %v.", err)
 	}
-	hash, err := auth.HashPassword(password)
+	hash, err := auth.HashPassword(ctx, password)
 	if err != nil {
-		return kiln.Internal(err)
+		return hashingError(err)
 	}
 	return s.update(ctx, func(tx kiln.Tx) error {
 		p, err := principalOfKind(tx, kiln.KindUser, id)
@@ -365,15 +365,16 @@ func (s *Service) SetPassword(ctx context.Context, id int64, password string) er
 	})
 }
 
-// dummyHash is verified against when a login names no known user, so the
-// response time does not reveal which user names exist. It is computed on
-// first use (New starts that), not at package init: an argon2id hash costs
-// about 150ms and its memory, which every kiln command, down to shell
-// completion, would otherwise pay at startup.
-var dummyHash = sync.OnceValue(func() string {
-	h, _ := auth.HashPassword(auth.NewPassword())
-	return h
-})
+// hashingError is the error of a password hash or check that could not
+// run: the caller's context ended while it waited for one of the few
+// hashing slots (a flood of sign-ins), which auth reports as EUnavailable
+// and is worth a retry, or something internal.
+func hashingError(err error) error {
+	if errors.Is(err, auth.ErrHashBusy) {
+		return err
+	}
+	return kiln.Internal(err)
+}
 
 // Login checks a user name and password and returns the active user.
 // Every failure is the same EInvalid error, and is audited.
@@ -387,11 +388,18 @@ func (s *Service) Login(ctx context.Context, userName, password, remoteAddr stri
 	if err != nil && !kiln.IsCode(err, kiln.ENotFound) {
 		return nil, err
 	}
-	hash := dummyHash()
-	if p != nil && p.PasswordHash != "" {
+	// An unknown user, or one without a password, is checked against the
+	// empty hash, which costs as much as a real one: the time of the
+	// answer does not tell which user names exist.
+	hash := ""
+	if p != nil {
 		hash = p.PasswordHash
 	}
-	ok := auth.VerifyPassword(hash, password) && p != nil && p.PasswordHash != "" && p.Active && p.Kind == kiln.KindUser
+	match, err := auth.VerifyPassword(ctx, hash, password)
+	if err != nil {
+		return nil, hashingError(err)
+	}
+	ok := match && p != nil && p.PasswordHash != "" && p.Active && p.Kind == kiln.KindUser
 	action := kiln.AuditLogin
 	if !ok {
 		action = kiln.AuditLoginFailed

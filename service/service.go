@@ -35,7 +35,6 @@ type Service struct {
 // refreshes it after each of its own writes so that they take effect on
 // the next request.
 func New(store kiln.Store, index *auth.Index, log *slog.Logger) *Service {
-	go dummyHash() // ready before the first login needs it
 	return &Service{store: store, index: index, log: log, now: time.Now, maxWaitingRuns: DefaultMaxQueuedRunsPerUser}
 }
 
