@@ -34,6 +34,8 @@ type Config struct {
 	// WorkspaceID is reported in X-Databricks-Org-Id and host metadata.
 	WorkspaceID int64
 	// BaseURL is the public URL of the server, e.g. https://kiln.example.com.
+	// Empty, links name the server's own address that each request's
+	// connection reached, never the request's Host header.
 	BaseURL string
 	// ClientIP finds client addresses (X-Forwarded-For from trusted
 	// proxies); nil uses the TCP peer.

@@ -39,7 +39,8 @@ type Config struct {
 	// DataDir holds kiln.db, token.key, secrets.key and the DBFS tree
 	// dbfs/; default ./kiln-data.
 	DataDir string
-	// BaseURL is the public URL, used in links.
+	// BaseURL is the public URL, used in links; empty, links name the
+	// listener address each connection reached (see api.Config.BaseURL).
 	BaseURL string
 	// TLSCert and TLSKey, both set, serve HTTPS.
 	TLSCert, TLSKey string
