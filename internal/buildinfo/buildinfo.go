@@ -16,6 +16,7 @@
 package buildinfo
 
 import (
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -88,6 +89,17 @@ func From(bi *debug.BuildInfo, version, commit, date string) Info {
 			}
 		}
 	}
+	// Since Go 1.24 a build in a git checkout stamps the main module with
+	// the commit too: a pseudo-version (v0.0.0-20260102030405-0123456789ab)
+	// that only repeats the revision, and "+dirty" that only repeats
+	// Modified. The commit and its state are shown on their own.
+	if in.Commit != "" {
+		v := strings.TrimSuffix(in.Version, "+dirty")
+		if pseudoVersion.MatchString(v) {
+			v = "dev"
+		}
+		in.Version = v
+	}
 	if version != "" {
 		in.Version = version
 	}
@@ -99,6 +111,10 @@ func From(bi *debug.BuildInfo, version, commit, date string) Info {
 	}
 	return in
 }
+
+// pseudoVersion matches the versions Go makes up for a commit that has no
+// tag: vX.Y.Z-[pre.]yyyymmddhhmmss-abcdefabcdef.
+var pseudoVersion = regexp.MustCompile(`-(?:\w+\.)?(?:0\.)?\d{14}-[0-9a-f]{12}$`)
 
 // String is the version line's text after "kiln ": "v1.2.0 (commit
 // 0123456789ab, built 2026-01-02T03:04:05Z, go1.26.0)", or "dev (devel,
