@@ -121,16 +121,28 @@ type listSecretsResponse struct {
 	Secrets []secretInfo `json:"secrets,omitempty"`
 }
 
-func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
+// queryValues reads the named single-valued parameters of a GET (from the
+// query string, or a JSON body as some clients send), "" when absent.
+func queryValues(r *http.Request, keys ...string) ([]string, error) {
 	q, err := readParams(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	scope, err := q.get("scope")
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		if out[i], err = q.get(k); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
+	v, err := queryValues(r, "scope")
 	if err != nil {
 		return err
 	}
-	list, err := s.svc.ListSecrets(r.Context(), scope)
+	list, err := s.svc.ListSecrets(r.Context(), v[0])
 	if err != nil {
 		return err
 	}
@@ -196,19 +208,11 @@ func (s *Server) deleteSecretACL(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getSecretACL(w http.ResponseWriter, r *http.Request) error {
-	q, err := readParams(r)
+	v, err := queryValues(r, "scope", "principal")
 	if err != nil {
 		return err
 	}
-	scope, err := q.get("scope")
-	if err != nil {
-		return err
-	}
-	principal, err := q.get("principal")
-	if err != nil {
-		return err
-	}
-	e, err := s.svc.GetSecretACL(r.Context(), scope, principal)
+	e, err := s.svc.GetSecretACL(r.Context(), v[0], v[1])
 	if err != nil {
 		return err
 	}
@@ -222,15 +226,11 @@ type listACLsResponse struct {
 }
 
 func (s *Server) listSecretACLs(w http.ResponseWriter, r *http.Request) error {
-	q, err := readParams(r)
+	v, err := queryValues(r, "scope")
 	if err != nil {
 		return err
 	}
-	scope, err := q.get("scope")
-	if err != nil {
-		return err
-	}
-	acl, err := s.svc.ListSecretACLs(r.Context(), scope)
+	acl, err := s.svc.ListSecretACLs(r.Context(), v[0])
 	if err != nil {
 		return err
 	}
