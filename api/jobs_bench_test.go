@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kiln-dev/kiln/kilntest"
+	"github.com/kiln-dev/kiln/runner"
 	"github.com/kiln-dev/kiln/server"
 )
 
@@ -177,4 +178,51 @@ func bareInterpreters(b *testing.B, n, par int) time.Duration {
 	}
 	wg.Wait()
 	return time.Since(start)
+}
+
+// BenchmarkJobsSandboxOverhead measures submit → TERMINATED of a trivial
+// notebook on two idle servers in the same run, one confining tasks (the
+// default) and one with --task-sandbox=off, interleaved run by run so
+// that both see the same machine. It reports each mean and their ratio.
+//
+//	go test -run '^$' -bench 'BenchmarkJobsSandboxOverhead' -benchtime 40x ./api/
+func BenchmarkJobsSandboxOverhead(b *testing.B) {
+	type side struct {
+		e     *kilntest.Env
+		tok   string
+		total time.Duration
+	}
+	var on, off side
+	// One interpreter for both: as root the sandbox cannot use a per-user
+	// installation (pyenv under /root), and the unconfined side would pick
+	// it, measuring two Pythons instead of one sandbox.
+	samePython := func(c *server.Config) {
+		adjust := c.Runner
+		c.Runner = func(rc *runner.Config) { adjust(rc); rc.Python = "/usr/bin/python3" }
+	}
+	on.e, on.tok = jobsEnv(b, samePython)
+	off.e, off.tok = jobsEnv(b, samePython, func(c *server.Config) { c.Sandbox.Off = true })
+	body := `{"run_name": "bench", "notebook_task": {"notebook_path": "/Shared/noop"}}`
+	for _, s := range []*side{&on, &off} {
+		importNotebook(b, s.e, s.tok, "/Shared/noop", "pass\n")
+		// The first run resolves the interpreter: not part of the figure.
+		pollRun(b, s.e, s.tok, "2.1", idOf(b, call(b, s.e, s.tok, "POST", "/api/2.1/jobs/runs/submit", body), "run_id"), time.Minute)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, s := range []*side{&on, &off} {
+			start := time.Now()
+			runID := idOf(b, call(b, s.e, s.tok, "POST", "/api/2.1/jobs/runs/submit", body), "run_id")
+			for !terminal[benchRunState(b, s.e, s.tok, runID)] {
+				time.Sleep(2 * time.Millisecond)
+			}
+			s.total += time.Since(start)
+		}
+	}
+	msOn := float64(on.total.Microseconds()) / float64(b.N) / 1000
+	msOff := float64(off.total.Microseconds()) / float64(b.N) / 1000
+	b.ReportMetric(msOn, "ms/run-sandboxed")
+	b.ReportMetric(msOff, "ms/run-unconfined")
+	b.ReportMetric(msOn/msOff, "sandboxed/unconfined")
+	b.ReportMetric(0, "ns/op")
 }

@@ -32,6 +32,10 @@ type shimSpec struct {
 	Args        []string          `json:"args,omitempty"`
 	Params      map[string]string `json:"params,omitempty"`
 	ResultLimit int               `json:"result_limit"`
+	// MemoryLimit is the address-space limit the sandbox sets on the
+	// shim's process as it starts; the shim runs no task code before it
+	// is in force. 0 when there is none to wait for.
+	MemoryLimit int64 `json:"memory_limit,omitempty"`
 }
 
 // attempt runs the task once and describes how it went. It never returns
@@ -63,6 +67,9 @@ func (r *Runner) attempt(ctx context.Context, run *kiln.Run, task *kiln.TaskRun)
 		return o
 	}
 	spec.ResultLimit = r.cfg.ResultLimit
+	if !r.sb.Off() {
+		spec.MemoryLimit = max(r.sb.Limits().MemoryBytes, 0)
+	}
 	if err := r.prepare(dir, spec); err != nil {
 		r.log.Error("preparing a task", "dir", dir, "err", err)
 		return internalOutcome("kiln could not prepare the task.")

@@ -1,25 +1,31 @@
 package sandbox
 
-// The launcher: the kiln binary re-executed under one of two names, in
-// the task's fresh namespaces, as the task's user.
+// The launcher: the kiln binary re-executed under initName, in the
+// task's fresh namespaces, as the task's user. It is PID 1 of the task's
+// PID namespace:
 //
-//   - initName is PID 1 of the task's PID namespace. It starts the exec
-//     stage, passes SIGTERM on to every process of the namespace, reaps
+//   - on one locked thread it sets no_new_privs and the Landlock ruleset,
+//     sets the resource limits on itself, and starts the program from that
+//     thread, so that the program inherits all of them and nothing of it
+//     runs unrestricted;
+//   - it sets the program's address-space limit with prlimit(2) as soon as
+//     the program has started (a Go process cannot itself live under a
+//     small address-space limit); a program that must not run a line
+//     before it is in force waits for it, as the task shim does;
+//   - it passes SIGTERM on to every process of the namespace, reaps
 //     whatever is reparented to it, and reports how the program ended on
 //     its status descriptor. When it exits, the kernel kills every process
 //     still in the namespace.
-//   - execName sets the resource limits, no_new_privs and the Landlock
-//     ruleset on itself, then replaces itself with the program: nothing
-//     of the program runs before every restriction is in force.
+//
+// One exec, not two: each exec of the kiln binary costs milliseconds, and
+// a task's start is on the path of every run.
 
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"runtime"
-	"strconv"
 	"syscall"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
@@ -27,28 +33,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The launcher's names (argv[0]); nothing else starts the binary so.
-const (
-	initName = "kiln-task-init"
-	execName = "kiln-task-exec"
-)
+// The launcher's name (argv[0]); nothing else starts the binary so.
+const initName = "kiln-task-init"
 
-// Exit statuses of a launcher stage that failed before the program ran.
+// setupFailed is the exit status of a launcher that could not even read
+// its instructions.
 const setupFailed = 125
 
 func init() {
-	if len(os.Args) != 2 {
-		return
-	}
-	switch os.Args[0] {
-	case initName:
+	if len(os.Args) == 2 && os.Args[0] == initName {
 		os.Exit(runInit(os.Args[1]))
-	case execName:
-		os.Exit(runExec(os.Args[1]))
 	}
 }
 
-// runInit is the init stage. Its descriptors: 0-2 as given, 3.. the
+// runInit is the launcher. Its descriptors: 0-2 as given, 3.. the
 // program's (ls.Files of them), then the status pipe, then the kiln
 // binary.
 func runInit(arg string) int {
@@ -57,7 +55,6 @@ func runInit(arg string) int {
 		return setupFailed
 	}
 	statusFD := 3 + ls.Files
-	exeFD := statusFD + 1
 	status := os.NewFile(uintptr(statusFD), "status")
 	report := func(e Exit) int {
 		b, _ := json.Marshal(e)
@@ -67,41 +64,56 @@ func runInit(arg string) int {
 	}
 	// Nothing of the launcher's own reaches the program.
 	syscall.CloseOnExec(statusFD)
-	syscall.CloseOnExec(exeFD)
+	syscall.CloseOnExec(statusFD + 1)
+	setup := func(format string, args ...any) int {
+		return report(Exit{Code: -1, Setup: fmt.Sprintf(format, args...)})
+	}
 
-	// The exec stage reports a failure to set up on this pipe; a
-	// successful exec closes it empty.
-	setupR, setupW, err := os.Pipe()
-	if err != nil {
-		return report(Exit{Code: -1, Setup: "cannot create a pipe: " + err.Error()})
-	}
-	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
-	for i := range ls.Files {
-		files = append(files, os.NewFile(uintptr(3+i), "task"))
-	}
-	files = append(files, setupW) // the exec stage's 3+Files
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	proc, err := os.StartProcess("/proc/self/fd/"+strconv.Itoa(exeFD), []string{execName, arg}, &os.ProcAttr{
-		Dir: "/", Env: []string{}, Files: files,
-		Sys: &syscall.SysProcAttr{Setpgid: true},
-	})
-	setupW.Close()
-	if err != nil {
-		return report(Exit{Code: -1, Setup: "cannot start the task: " + err.Error()})
-	}
-	for i := range ls.Files {
-		files[3+i].Close()
-	}
-	setupMsg, _ := io.ReadAll(io.LimitReader(setupR, 64<<10))
-	setupR.Close()
-
 	go func() {
 		for range sigs {
 			// Every process of the namespace but this one.
 			syscall.Kill(-1, syscall.SIGTERM)
 		}
 	}()
+
+	// Everything from here to the start is on this thread, which is never
+	// unlocked: the restrictions hold for it and what it starts.
+	runtime.LockOSThread()
+	if err := setLimits(ls.Limits); err != nil {
+		return setup("cannot set the task's limits: %v", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return setup("cannot set no_new_privs: %v", err)
+	}
+	if err := restrictSelf(ls); err != nil {
+		return setup("cannot apply the Landlock ruleset: %v", err)
+	}
+	if ls.Path == "" {
+		return report(Exit{}) // a self-test: everything is in force
+	}
+	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	for i := range ls.Files {
+		files = append(files, os.NewFile(uintptr(3+i), "task"))
+	}
+	proc, err := os.StartProcess(ls.Path, append([]string{ls.Path}, ls.Args...), &os.ProcAttr{
+		Dir: ls.Dir, Env: ls.Env, Files: files,
+		Sys: &syscall.SysProcAttr{Setpgid: true},
+	})
+	if err != nil {
+		return setup("cannot start %s: %v", ls.Path, err)
+	}
+	if m := ls.Limits.MemoryBytes; m >= 0 {
+		lim := unix.Rlimit{Cur: uint64(m), Max: uint64(m)}
+		if err := unix.Prlimit(proc.Pid, unix.RLIMIT_AS, &lim, nil); err != nil {
+			proc.Kill()
+			return setup("cannot limit the task's memory: %v", err)
+		}
+	}
+	for i := range ls.Files {
+		files[3+i].Close()
+	}
 	for {
 		var ws syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &ws, 0, nil)
@@ -109,57 +121,16 @@ func runInit(arg string) int {
 			continue
 		}
 		if err != nil {
-			return report(Exit{Code: -1, Setup: "lost the task: " + err.Error()})
+			return setup("lost the task: %v", err)
 		}
 		if pid != proc.Pid {
 			continue // an orphan, reaped
 		}
-		e := Exit{Code: ws.ExitStatus()}
 		if ws.Signaled() {
-			e.Code, e.Signal = -1, ws.Signal()
+			return report(Exit{Code: -1, Signal: ws.Signal()})
 		}
-		if len(setupMsg) > 0 {
-			e.Setup = string(setupMsg)
-		}
-		return report(e)
+		return report(Exit{Code: ws.ExitStatus()})
 	}
-}
-
-// runExec is the exec stage: descriptors 3.. are the program's, the one
-// after them the setup pipe.
-func runExec(arg string) int {
-	var ls launchSpec
-	if err := json.Unmarshal([]byte(arg), &ls); err != nil {
-		return setupFailed
-	}
-	setupFD := 3 + ls.Files
-	setup := os.NewFile(uintptr(setupFD), "setup")
-	syscall.CloseOnExec(setupFD)
-	fail := func(format string, args ...any) int {
-		fmt.Fprintf(setup, format, args...)
-		return setupFailed
-	}
-	if err := setLimits(ls.Limits); err != nil {
-		return fail("cannot set the task's limits: %v", err)
-	}
-	if err := os.Chdir(ls.Dir); err != nil {
-		return fail("cannot enter the task's directory: %v", err)
-	}
-	// Restrictions apply to the calling thread and what it executes; the
-	// thread is never unlocked, and the exec below replaces the process.
-	runtime.LockOSThread()
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fail("cannot set no_new_privs: %v", err)
-	}
-	if err := restrictSelf(ls); err != nil {
-		return fail("cannot apply the Landlock ruleset: %v", err)
-	}
-	if ls.Path == "" {
-		return 0 // a self-test: everything is in force
-	}
-	argv := append([]string{ls.Path}, ls.Args...)
-	err := syscall.Exec(ls.Path, argv, ls.Env)
-	return fail("cannot run %s: %v", ls.Path, err)
 }
 
 // restrictSelf puts the calling thread under the task's ruleset: read and
@@ -191,7 +162,8 @@ func restrictSelf(ls launchSpec) error {
 }
 
 // setLimits sets soft and hard limits alike, so that the program cannot
-// raise them again.
+// raise them again; all but the address space, which Start's caller sets
+// on the program itself (see the top of this file).
 func setLimits(l Limits) error {
 	set := func(resource int, v int64) error {
 		if v < 0 {
@@ -203,7 +175,6 @@ func setLimits(l Limits) error {
 		res int
 		v   int64
 	}{
-		{unix.RLIMIT_AS, l.MemoryBytes},
 		{unix.RLIMIT_NPROC, l.Processes},
 		{unix.RLIMIT_NOFILE, l.OpenFiles},
 		{unix.RLIMIT_CPU, l.CPUSeconds},

@@ -10,12 +10,11 @@
 // write only its own directory, with resource limits that it cannot raise.
 //
 // The confinement is applied by the kiln binary itself, re-executed as a
-// small launcher in two stages (see launch_linux.go): an init process that
-// is PID 1 of the task's PID namespace, reaps everything the task starts
-// and passes termination on; and an exec stage that sets the limits and
-// the Landlock ruleset on itself and then executes the program. When the
-// init process ends (the program finished, the run was cancelled, the
-// server died), the kernel kills every process left in the namespace:
+// small launcher (see launch_linux.go) that is PID 1 of the task's PID
+// namespace: it puts the ruleset and the limits in force, starts the
+// program, reaps everything the program starts and passes termination on.
+// When the launcher ends (the program finished, the run was cancelled,
+// the server died), the kernel kills every process left in the namespace:
 // nothing a task starts outlives it.
 //
 // Any binary that links this package acts as the launcher when started

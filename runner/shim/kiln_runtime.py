@@ -265,9 +265,31 @@ def _send_exit(channel, value, limit):
     channel.send({"type": "exit", "value_b64": base64.b64encode(data).decode("ascii"), "truncated": truncated})
 
 
+def _await_memory_limit(limit):
+    """Waits until the sandbox's address-space limit is in force.
+
+    The sandbox sets it on this process right after it starts (the
+    launcher cannot live under it itself); no task code runs before."""
+    if not limit:
+        return
+    import resource
+    import time
+
+    deadline = time.monotonic() + 10
+    while True:
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        if hard != resource.RLIM_INFINITY and 0 <= hard <= limit:
+            return
+        if time.monotonic() > deadline:
+            sys.stderr.write("kiln: the task's memory limit was not applied; not running it\n")
+            sys.exit(3)
+        time.sleep(0.001)
+
+
 def main():
     with open(sys.argv[1], encoding="utf-8") as f:
         spec = json.load(f)
+    _await_memory_limit(int(spec.get("memory_limit") or 0))
     channel = _Channel()
     _watch_process_limit(channel)
     limit = int(spec.get("result_limit", 5 * 1024 * 1024))
