@@ -223,7 +223,8 @@ func TestPostgresWriterWaitsForAnotherReplica(t *testing.T) {
 }
 
 // TestPostgresWriteLockWaitIsBounded: a writer that cannot get the write
-// lock within the busy timeout fails instead of hanging.
+// lock within the busy timeout fails instead of hanging, as unavailable
+// (a 503 clients retry), like SQLite's busy timeout.
 func TestPostgresWriteLockWaitIsBounded(t *testing.T) {
 	s1, dsn := openPG(t)
 	s2 := reopenPG(t, dsn, WithBusyTimeout(200*time.Millisecond))
@@ -240,8 +241,8 @@ func TestPostgresWriteLockWaitIsBounded(t *testing.T) {
 	defer func() { close(release); <-done }()
 	start := time.Now()
 	err := s2.Update(t.Context(), func(tx kiln.Tx) error { return tx.SetSettings(map[string]string{"b": "2"}) })
-	if kiln.ErrorCode(err) != kiln.EInternal {
-		t.Errorf("Update while another replica holds the lock: got %v, want an internal error", err)
+	if kiln.ErrorCode(err) != kiln.EUnavailable {
+		t.Errorf("Update while another replica holds the lock: got %v, want %s", err, kiln.EUnavailable)
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("gave up after %v, want about the 200ms busy timeout", took)
