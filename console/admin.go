@@ -30,6 +30,11 @@ type accessControlData struct {
 	Users      []*kiln.Principal
 	SPs        []*kiln.Principal
 	Groups     []*kiln.Group
+
+	// How this server confines job tasks.
+	Sandbox      string
+	SandboxOff   bool
+	SandboxError string
 }
 
 type aclRow struct {
@@ -109,6 +114,12 @@ func (c *Console) accessControlData(r *http.Request) (*accessControlData, error)
 			}
 		}
 		d.ACL = append(d.ACL, row)
+	}
+	if compute, err := c.svc.LocalCluster(ctx); err == nil {
+		d.Sandbox, d.SandboxOff = compute.Sandbox, compute.SandboxOff
+		if compute.SandboxError != nil {
+			d.SandboxError = compute.SandboxError.Error()
+		}
 	}
 	return d, nil
 }

@@ -5,15 +5,15 @@ package console
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/internal/beacon"
 	"github.com/kiln-dev/kiln/service"
 )
 
@@ -33,9 +33,9 @@ func testJobs(t *testing.T, b *browser) {
 	e.importNotebook(t, rae, home+"hello", helloNotebook)
 	e.importNotebook(t, rae, home+"sleepy", sleepyNotebook)
 	// The run waits at its gate until the test has its page open.
-	gate := filepath.Join(t.TempDir(), "gate")
+	gate := beacon.New(t)
 	settings, _ := json.Marshal(map[string]any{"name": "daily-report", "tasks": []any{map[string]any{
-		"task_key": "report", "notebook_task": map[string]any{"notebook_path": home + "hello", "base_parameters": map[string]string{"gate": gate}},
+		"task_key": "report", "notebook_task": map[string]any{"notebook_path": home + "hello", "base_parameters": map[string]string{"gate": gate.Port()}},
 	}}})
 	job, err := e.Svc().CreateJob(as(rae), settings)
 	if err != nil {
@@ -73,9 +73,7 @@ func testJobs(t *testing.T, b *browser) {
 	p.shot("81-run-running")
 
 	// 3. The run ends: the page follows by itself.
-	if err := os.WriteFile(gate, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	gate.Next(t, 30*time.Second).Send("open")
 	p.waitText("SUCCESS")
 	p.waitText(`{"answer": 42, "day": "2026-03-01"}`)
 	p.waitText("hello from kiln <script>alert(1)</script>") // shown as text, not run

@@ -466,6 +466,9 @@ func testTokenFlow(t *testing.T, b *browser) {
 	admin.waitTitle("Access Control · Admin Console · kiln")
 	admin.waitFor("heading", "Personal Access Tokens")
 	admin.waitText("Disabled")
+	// The operator sees how job tasks are confined.
+	admin.waitFor("heading", "Job task sandbox")
+	admin.waitText("Landlock ABI")
 	admin.shot("03-access-control-disabled")
 	admin.click("button", "Enable")
 	admin.waitFor("dialog", "Enable personal access tokens?")

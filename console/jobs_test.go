@@ -32,8 +32,14 @@ const (
 	helloNotebook = `import json, os, time
 print("hello from kiln <script>alert(1)</script>")
 gate = dbutils.widgets.get("gate")
-while gate and not os.path.exists(gate):
-    time.sleep(0.05)
+if gate:
+    # A beacon port: wait until the test opens the gate.
+    import socket
+    s = socket.create_connection(("127.0.0.1", int(gate)))
+    s.sendall(b"waiting\n")
+    f = s.makefile()
+    f.readline()
+    f.readline()
 dbutils.notebook.exit(json.dumps({"answer": 42, "day": dbutils.widgets.get("day")}))
 `
 	sleepyNotebook = `import time

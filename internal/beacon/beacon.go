@@ -82,6 +82,19 @@ func (b *Beacon) Python(message string) string {
 // Addr is the beacon's host:port.
 func (b *Beacon) Addr() string { return b.ln.Addr().String() }
 
+// Port is the beacon's port, for tasks that connect themselves.
+func (b *Beacon) Port() string {
+	_, port, _ := net.SplitHostPort(b.ln.Addr().String())
+	return port
+}
+
+// Send writes line to the task (one waiting on the connection, as a
+// gate).
+func (c *Conn) Send(line string) error {
+	_, err := io.WriteString(c.c, line+"\n")
+	return err
+}
+
 // Next waits up to d for the next report.
 func (b *Beacon) Next(t testing.TB, d time.Duration) *Conn {
 	t.Helper()
