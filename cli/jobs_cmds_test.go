@@ -16,6 +16,7 @@ import (
 
 	"github.com/kiln-dev/kiln"
 	"github.com/kiln-dev/kiln/cli"
+	"github.com/kiln-dev/kiln/internal/beacon"
 	"github.com/kiln-dev/kiln/runner"
 	"github.com/kiln-dev/kiln/server"
 	"github.com/kiln-dev/kiln/service"
@@ -427,9 +428,10 @@ func TestJobsAndRuns(t *testing.T) {
 	// clears a failed attempt's logs when the retry starts, so the retry
 	// waits long enough (2.5 s) for a poll (at most 1 s apart) to see them.
 	t.Run("follow", func(t *testing.T) {
-		marker := filepath.Join(t.TempDir(), "attempted")
+		// Each attempt has a directory of its own: the beacon counts them.
+		attempts := beacon.New(t)
 		nb := "import os, time\nprint('attempt starts', flush=True)\ntime.sleep(0.5)\n" +
-			"if not os.path.exists(" + strconv.Quote(marker) + "):\n    open(" + strconv.Quote(marker) + ", 'w').close()\n    raise RuntimeError('first attempt fails')\n" +
+			"if " + attempts.Python(`"attempt"`) + " == 0:\n    raise RuntimeError('first attempt fails')\n" +
 			"print('second attempt done')\n"
 		check{args: []string{"workspace", "import", "-", "/Shared/flaky", "--language", "PYTHON"}, stdin: nb, quiet: true}.run(t, home)
 		body := `{"run_name": "flaky", "tasks": [
