@@ -2,7 +2,9 @@ package main_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -196,5 +198,82 @@ dbutils.notebook.exit("left a detached child")`, child))
 		c := b.Next(t, 10*time.Second)
 		took := c.WaitClosed(t, 10*time.Second)
 		t.Logf("the detached child was gone %v after it reported", took)
+	})
+}
+
+// TestOrdinaryTasksUnderTheSandbox: on a relative data directory, as an
+// ordinary user, every kind of task still works confined: a notebook
+// with widgets, %run and an exit value, a workspace Python file, a DBFS
+// Python file, and a secret the user was granted READ on, whose value
+// appears in no answer and no file.
+func TestOrdinaryTasksUnderTheSandbox(t *testing.T) {
+	e := newHostileEnv(t)
+	adminTok, stderr, code := admin(t, e.dataDir, "", "tokens", "create", "--user", "admin@kiln.local")
+	if code != 0 {
+		t.Fatalf("admin token: %s", stderr)
+	}
+	adminTok = strings.TrimSpace(adminTok)
+	const value = "sandboxed-secret-value-93"
+	for _, c := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"/api/2.0/secrets/scopes/create", map[string]any{"scope": "team"}},
+		{"/api/2.0/secrets/put", map[string]any{"scope": "team", "key": "pw", "string_value": value}},
+		{"/api/2.0/secrets/acls/put", map[string]any{"scope": "team", "principal": e.user, "permission": "READ"}},
+	} {
+		api(t, e.p.url, adminTok, "POST", c.path, c.body)
+	}
+	home := "/Users/" + e.user
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	api(t, e.p.url, e.token, "POST", "/api/2.0/workspace/import", map[string]any{"path": home + "/lib", "format": "SOURCE",
+		"language": "PYTHON", "overwrite": true, "content": b64("def twice(x):\n    return 2 * x\n")})
+	api(t, e.p.url, e.token, "POST", "/api/2.0/workspace/import", map[string]any{"path": home + "/main", "format": "SOURCE", "language": "PYTHON", "overwrite": true,
+		"content": b64("# Databricks notebook source\n# MAGIC %run ./lib\n\n# COMMAND ----------\n\n" +
+			"dbutils.widgets.text('n', '1')\nv = dbutils.secrets.get('team', 'pw')\nprint('secret', v)\n" +
+			"dbutils.notebook.exit('twice %s; secret %s' % (twice(int(dbutils.widgets.get('n'))), v))\n")})
+	api(t, e.p.url, e.token, "POST", "/api/2.0/workspace/import", map[string]any{"path": home + "/job.py", "format": "RAW", "overwrite": true,
+		"content": b64("import sys\nprint('workspace file', sys.argv[1:])\n")})
+	api(t, e.p.url, e.token, "POST", "/api/2.0/dbfs/put", map[string]any{"path": "/FileStore/mallory/job.py", "overwrite": true,
+		"contents": b64("import sys\nprint('dbfs file', sys.argv[1:])\n")})
+	for _, c := range []struct {
+		name   string
+		task   map[string]any
+		result string // notebook result, or a line of the logs
+	}{
+		{"Notebook", map[string]any{"notebook_task": map[string]any{"notebook_path": home + "/main", "base_parameters": map[string]any{"n": "21"}}}, "twice 42; secret [REDACTED]"},
+		{"WorkspaceFile", map[string]any{"spark_python_task": map[string]any{"python_file": home + "/job.py", "parameters": []any{"a"}}}, "workspace file ['a']"},
+		{"DBFSFile", map[string]any{"spark_python_task": map[string]any{"python_file": "dbfs:/FileStore/mallory/job.py", "parameters": []any{"b"}}}, "dbfs file ['b']"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.task["task_key"] = "t"
+			sub := api(t, e.p.url, e.token, "POST", "/api/2.1/jobs/runs/submit", map[string]any{"run_name": c.name, "tasks": []any{c.task}})
+			runID := strconv.FormatInt(int64(sub["run_id"].(float64)), 10)
+			var run map[string]any
+			within(t, 60*time.Second, "the run ends", func() bool {
+				run = api(t, e.p.url, e.token, "GET", "/api/2.1/jobs/runs/get?run_id="+runID, nil)
+				return run["state"].(map[string]any)["life_cycle_state"] == "TERMINATED"
+			})
+			taskID := strconv.FormatInt(int64(run["tasks"].([]any)[0].(map[string]any)["run_id"].(float64)), 10)
+			out := api(t, e.p.url, e.token, "GET", "/api/2.1/jobs/runs/get-output?run_id="+taskID, nil)
+			nb, _ := out["notebook_output"].(map[string]any)
+			result, _ := nb["result"].(string)
+			logs, _ := out["logs"].(string)
+			if run["state"].(map[string]any)["result_state"] != "SUCCESS" || (result != c.result && !strings.Contains(logs, c.result)) {
+				t.Fatalf("state %v, result %q, logs %q, error %v", run["state"], result, logs, out["error"])
+			}
+			if b, _ := json.Marshal(out); strings.Contains(string(b), value) {
+				t.Fatalf("get-output carries the secret value: %s", b)
+			}
+		})
+	}
+	filepath.WalkDir(e.dataDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		if b, _ := os.ReadFile(p); strings.Contains(string(b), value) {
+			t.Errorf("%s holds the secret value in plaintext", p)
+		}
+		return nil
 	})
 }
