@@ -46,7 +46,13 @@ is a PostgreSQL database that any number of replicas share behind a load
 balancer. The keys must then be the same on every replica and come from
 KILN_TOKEN_KEY_FILE and KILN_SECRETS_KEY_FILE; the database records their
 fingerprints and a replica with other keys refuses to start. --no-api makes
-an executor-only node, which runs jobs from the shared queue.`,
+an executor-only node, which runs jobs from the shared queue.
+
+Job tasks run confined (--task-sandbox=on, the default): as an unprivileged
+user (--task-user, nobody when kiln is root) in namespaces of their own,
+under a Landlock ruleset that closes the data directory, /proc and every
+other task, with limits (--task-memory, --task-processes, ...). Where the
+kernel cannot confine them, kiln runs no task and says why.`,
 		Example: `  kiln serve
   kiln serve --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --base-url https://kiln.example.com
   KILN_DATA_DIR=/var/lib/kiln KILN_LOG_FORMAT=json kiln serve

@@ -32,6 +32,7 @@ func (t *taskFlags) register(f *pflag.FlagSet, cfg *server.Config) {
 	f.StringVar(&t.network, "task-network", "open", `"open": tasks share the server's network; "none": each task gets an empty network namespace`)
 	f.StringVar(&cfg.TaskDir, "task-dir", "", "directory for the private working directory of each task attempt, outside the data directory (default <data-dir>.tasks, or /var/lib/kiln/tasks/<name> when kiln runs as root)")
 	f.StringVar(&cfg.KeepTaskDirs, "keep-task-dirs", runner.KeepNone, `which attempt directories to keep after the attempt: "none", "failed" or "all"`)
+	f.StringVar(&cfg.TaskPython, "python", "", "the Python interpreter tasks run (default: the first of python3 on PATH, /usr/bin/python3 and /usr/local/bin/python3 that the task user can execute)")
 	f.StringSliceVar(&cfg.Sandbox.ReadOnly, "task-read-path", nil, "directories tasks may read besides the system's programs and libraries and the Python installation (comma-separated), for file: Python files")
 	f.Var(&t.memory, "task-memory", "address space each task process may use (e.g. 4GiB); -1 for no limit")
 	f.Int64Var(&cfg.Sandbox.Limits.Processes, "task-processes", d.Processes, "processes and threads one task may have at once, all of them together; -1 for no limit")
@@ -84,7 +85,7 @@ func (s *sizeValue) String() string {
 	if *s < 0 {
 		return "-1"
 	}
-	return strings.ReplaceAll(humanize.IBytes(uint64(*s)), " ", "")
+	return strings.ReplaceAll(sandbox.BytesText(int64(*s)), " ", "")
 }
 
 // Set parses a size.

@@ -26,6 +26,7 @@ func newRunner(p *Parts) (*runner.Runner, error) {
 	c := runner.Config{
 		Store: p.Store, DataDir: p.Config.DataDir, Workers: workers,
 		TaskDir: p.Config.TaskDir, KeepTaskDirs: p.Config.KeepTaskDirs, Sandbox: p.Config.Sandbox, MaxOutput: p.Config.TaskMaxOutput,
+		Python:  p.Config.TaskPython,
 		Secrets: p.Service, DBFS: p.Service, Workspace: p.Service, Log: p.Log.With("component", "runner"),
 	}
 	if l := p.Config.TaskLease; l > 0 {

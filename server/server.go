@@ -124,6 +124,10 @@ type Config struct {
 	// TaskMaxOutput bounds what one task may print before it is stopped;
 	// default 256 MiB.
 	TaskMaxOutput int64
+	// TaskPython is the interpreter tasks run; default the first of
+	// python3 on PATH, /usr/bin/python3 and /usr/local/bin/python3 that
+	// the task user can execute.
+	TaskPython string
 	// TaskLease is how long a task's lease lasts without renewal (default
 	// 30s): a replica that dies mid-run has its tasks retried or ended as
 	// INTERNAL_ERROR by the others within about TaskLease plus a sixth of

@@ -247,6 +247,12 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"serve", "--tls-cert", "x.pem"}, nil, "go together"},
 		{[]string{"serve", "--nope"}, nil, "unknown flag"},
 		{[]string{"serve"}, []string{"KILN_LOG_LEVEL=loud"}, "--log-level"},
+		{[]string{"serve", "--task-sandbox", "maybe"}, nil, `--task-sandbox is "maybe"`},
+		{[]string{"serve", "--task-network", "lan"}, nil, `--task-network is "lan"`},
+		{[]string{"serve", "--keep-task-dirs", "some"}, nil, `--keep-task-dirs is "some"`},
+		{[]string{"serve", "--task-memory", "lots"}, nil, "not a size"},
+		{[]string{"serve"}, []string{"KILN_TASK_MAX_OUTPUT=0"}, "not a size"},
+		{[]string{"serve", "--task-cpu-time", "10ms"}, nil, "--task-cpu-time must be at least 1s"},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(kilnBin, tt.args...)
