@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,7 +31,15 @@ func createToken(t *testing.T, dir string) (value, id string) {
 // is honoured by every server on the data directory (here two) from the
 // request right after the command returns: no waiting, no retry.
 func TestOfflineChangesApplyOnTheVeryNextRequest(t *testing.T) {
-	dir := t.TempDir()
+	// A deep data directory too: its socket paths are longer than a Unix
+	// socket address can hold, so they are reached another way.
+	deep := filepath.Join(t.TempDir(), strings.Repeat("a-rather-long-directory-name/", 4), "kiln-data")
+	for _, dir := range []string{t.TempDir(), deep} {
+		t.Run(strconv.Itoa(len(dir))+"-byte-path", func(t *testing.T) { offlineChangesApplyAtOnce(t, dir) })
+	}
+}
+
+func offlineChangesApplyAtOnce(t *testing.T, dir string) {
 	env := []string{"KILN_ADMIN_EMAIL=ops@example.com", "KILN_ADMIN_PASSWORD=ops-password-123"}
 	servers := []*proc{serve(t, dir, env...), serve(t, dir, env...)}
 	expect := func(what, tok string, want int) {
