@@ -377,6 +377,9 @@ func (r *Runner) Stopped(runID int64, result string) {
 // kills the rest and records them as ended by the shutdown (INTERNAL_ERROR,
 // or queued again when retries remain), so that nothing stays RUNNING.
 func (r *Runner) Shutdown(ctx context.Context) {
+	if r.sb != nil {
+		defer r.sb.Close()
+	}
 	if r.cancel == nil {
 		return
 	}

@@ -42,32 +42,39 @@ const setupFailed = 125
 
 func init() {
 	if len(os.Args) == 2 && os.Args[0] == initName {
-		os.Exit(runInit(os.Args[1]))
+		os.Exit(runInit())
 	}
 }
 
-// runInit is the launcher. Its descriptors: 0-2 as given, 3.. the
-// program's (ls.Files of them), then the status pipe, then the kiln
-// binary.
-func runInit(arg string) int {
-	var ls launchSpec
-	if err := json.Unmarshal([]byte(arg), &ls); err != nil {
-		return setupFailed
-	}
-	statusFD := 3 + ls.Files
-	status := os.NewFile(uintptr(statusFD), "status")
+// The launcher's descriptors: 0-2 /dev/null, 3 its control socket, 4 the
+// kiln binary (closed at once). The program's instructions arrive on the
+// control socket as one JSON message carrying descriptors: its output
+// (standard output and error), then its own (3, 4, ...). How it ended goes
+// back on the same socket.
+const controlFD = 3
+
+// runInit is the launcher.
+func runInit() int {
+	syscall.CloseOnExec(controlFD)
+	syscall.Close(controlFD + 1)
+	control := os.NewFile(controlFD, "control")
 	report := func(e Exit) int {
 		b, _ := json.Marshal(e)
-		status.Write(b)
-		status.Close()
+		control.Write(b)
+		control.Close()
 		return 0
 	}
-	// Nothing of the launcher's own reaches the program.
-	syscall.CloseOnExec(statusFD)
-	syscall.CloseOnExec(statusFD + 1)
 	setup := func(format string, args ...any) int {
 		return report(Exit{Code: -1, Setup: fmt.Sprintf(format, args...)})
 	}
+	ls, fds, err := receive(controlFD)
+	if err != nil {
+		return 0 // the server let this launcher go unused
+	}
+	if len(fds) != 1+ls.Files {
+		return setup("the task came with %d descriptors, not %d", len(fds), 1+ls.Files)
+	}
+	output := os.NewFile(uintptr(fds[0]), "output")
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -93,9 +100,9 @@ func runInit(arg string) int {
 	if ls.Path == "" {
 		return report(Exit{}) // a self-test: everything is in force
 	}
-	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
-	for i := range ls.Files {
-		files = append(files, os.NewFile(uintptr(3+i), "task"))
+	files := []*os.File{os.Stdin, output, output}
+	for _, fd := range fds[1:] {
+		files = append(files, os.NewFile(uintptr(fd), "task"))
 	}
 	proc, err := os.StartProcess(ls.Path, append([]string{ls.Path}, ls.Args...), &os.ProcAttr{
 		Dir: ls.Dir, Env: ls.Env, Files: files,
@@ -111,8 +118,8 @@ func runInit(arg string) int {
 			return setup("cannot limit the task's memory: %v", err)
 		}
 	}
-	for i := range ls.Files {
-		files[3+i].Close()
+	for _, f := range files[2:] { // output once, and the program's own
+		f.Close()
 	}
 	for {
 		var ws syscall.WaitStatus
@@ -131,6 +138,34 @@ func runInit(arg string) int {
 		}
 		return report(Exit{Code: ws.ExitStatus()})
 	}
+}
+
+// receive reads the program's instructions and descriptors from the
+// control socket; an error means there will be none (the socket closed).
+func receive(fd int) (launchSpec, []int, error) {
+	var ls launchSpec
+	buf := make([]byte, 1<<20)
+	oob := make([]byte, syscall.CmsgSpace(64*4))
+	n, oobn, _, _, err := syscall.Recvmsg(fd, buf, oob, syscall.MSG_CMSG_CLOEXEC)
+	if err != nil || n == 0 {
+		return ls, nil, fmt.Errorf("no instructions: %v", err)
+	}
+	var fds []int
+	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return ls, nil, err
+	}
+	for _, m := range msgs {
+		got, err := syscall.ParseUnixRights(&m)
+		if err != nil {
+			return ls, nil, err
+		}
+		fds = append(fds, got...)
+	}
+	if err := json.Unmarshal(buf[:n], &ls); err != nil {
+		return ls, nil, err
+	}
+	return ls, fds, nil
 }
 
 // restrictSelf puts the calling thread under the task's ruleset: read and

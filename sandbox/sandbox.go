@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -137,6 +138,11 @@ type Sandbox struct {
 	abi      int      // Landlock ABI version, 0 when off
 	exe      *os.File // the kiln binary, re-executed as the launcher
 	readOnly []string // cleaned absolute paths
+
+	mu      sync.Mutex
+	ready   *readyLauncher // a launcher waiting for its program
+	filling bool           // one is being started
+	closed  bool
 }
 
 // Describe says in one line how programs are confined, for logs and the

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 
@@ -133,10 +134,14 @@ type launchSpec struct {
 // Start starts sp's program. With the sandbox off it runs unconfined in a
 // process group of its own; otherwise in the confinement the package doc
 // describes. Either way the program is killed if the server dies.
+//
+// A confined program is handed to a launcher that is already running in
+// its fresh namespaces (one is kept ready): the exec of the kiln binary
+// and the namespaces' creation, some ten milliseconds, happen before the
+// task arrives rather than on its way.
 func (s *Sandbox) Start(sp Spec) (*Process, error) {
-	out := sp.Output
 	if s.cfg.Off {
-		return s.startUnconfined(sp, out)
+		return s.startUnconfined(sp, sp.Output)
 	}
 	ls := launchSpec{
 		Path: sp.Path, Args: sp.Args, Env: sp.Env, Dir: sp.Dir,
@@ -148,23 +153,141 @@ func (s *Sandbox) Start(sp Spec) (*Process, error) {
 	if err := s.CheckPaths(append(append([]string{}, sp.Writable...), sp.ReadOnly...)...); err != nil {
 		return nil, err
 	}
-	arg, err := json.Marshal(ls)
+	msg, err := json.Marshal(ls)
 	if err != nil {
 		return nil, err
 	}
-	statusR, statusW, err := os.Pipe()
+	out := sp.Output
+	if out == nil {
+		if out, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err != nil {
+			return nil, err
+		}
+		defer out.Close()
+	}
+	fds := []int{int(out.Fd())}
+	for _, f := range sp.Files {
+		fds = append(fds, int(f.Fd()))
+	}
+	rights := syscall.UnixRights(fds...)
+	// A ready launcher may have died meanwhile (killed by an operator):
+	// then a fresh one takes the task.
+	for attempt := 0; ; attempt++ {
+		l, err := s.launcher()
+		if err != nil {
+			return nil, err
+		}
+		err = sendSpec(l.ctl, msg, rights)
+		runtime.KeepAlive(sp.Files)
+		runtime.KeepAlive(out)
+		if err == nil {
+			return l.p, nil
+		}
+		l.p.Kill()
+		if attempt == 1 {
+			return nil, fmt.Errorf("cannot hand the task to its launcher: %w", err)
+		}
+	}
+}
+
+// sendSpec sends the program's instructions and descriptors on the
+// control socket. Through RawConn, so that the socket cannot be closed
+// under the call (the launcher's end may be reaped meanwhile).
+func sendSpec(ctl *os.File, msg, rights []byte) error {
+	rc, err := ctl.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var sendErr error
+	if err := rc.Write(func(fd uintptr) bool {
+		sendErr = syscall.Sendmsg(int(fd), msg, rights, nil, 0)
+		return true
+	}); err != nil {
+		return err
+	}
+	return sendErr
+}
+
+// readyLauncher is a launcher waiting for its program.
+type readyLauncher struct {
+	p   *Process
+	ctl *os.File // the server's end of the control socket
+}
+
+// launcher takes the ready launcher, or starts one, and has the next one
+// started once this one's program has ended.
+func (s *Sandbox) launcher() (*readyLauncher, error) {
+	s.mu.Lock()
+	l := s.ready
+	s.ready = nil
+	s.mu.Unlock()
+	if l == nil {
+		var err error
+		if l, err = s.spawn(); err != nil {
+			return nil, err
+		}
+	}
+	// The next one is started when this program ends, not now: starting
+	// a launcher costs a few milliseconds of processor, which the program
+	// that just arrived would otherwise compete with.
+	go func() {
+		<-l.p.done
+		s.refill()
+	}()
+	return l, nil
+}
+
+// refill starts a launcher to keep ready, unless one is or the sandbox is
+// closed.
+func (s *Sandbox) refill() {
+	s.mu.Lock()
+	if s.ready != nil || s.filling || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.filling = true
+	s.mu.Unlock()
+	l, err := s.spawn()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.filling = false
+	switch {
+	case err != nil:
+		return // the next Start starts one itself, and reports the error
+	case s.closed:
+		l.p.Kill()
+		l.ctl.Close()
+	default:
+		s.ready = l
+	}
+}
+
+// Close ends the launcher kept ready. Programs already started are not
+// affected; Start still works, without one kept ready.
+func (s *Sandbox) Close() {
+	s.mu.Lock()
+	l := s.ready
+	s.ready, s.closed = nil, true
+	s.mu.Unlock()
+	if l != nil {
+		l.ctl.Close() // it exits when its control socket closes
+		l.p.Wait()
+	}
+}
+
+// spawn starts a launcher in fresh namespaces; it waits on its control
+// socket (its descriptor 3) for the program to run.
+func (s *Sandbox) spawn() (*readyLauncher, error) {
+	pair, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	files := append(append([]*os.File{}, sp.Files...), statusW, s.exe)
-	exeFD := 3 + len(files) - 1
+	ours, theirs := os.NewFile(uintptr(pair[0]), "launcher-control"), os.NewFile(uintptr(pair[1]), "launcher-control")
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(exeFD),
-		Args:       []string{initName, string(arg)},
+		Path:       "/proc/self/fd/4", // s.exe, the second of ExtraFiles
+		Args:       []string{initName, "wait"},
 		Env:        []string{},
 		Dir:        "/",
-		ExtraFiles: files,
-		Stdout:     out, Stderr: out,
+		ExtraFiles: []*os.File{theirs, s.exe},
 	}
 	flags := uintptr(syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS)
 	if s.cfg.NoNetwork {
@@ -182,12 +305,12 @@ func (s *Sandbox) Start(sp Spec) (*Process, error) {
 		Setpgid:                    true,
 		Pdeathsig:                  syscall.SIGKILL,
 	}
-	p := &Process{done: make(chan struct{}), status: statusR}
-	if err := p.run(cmd, statusW); err != nil {
-		statusR.Close()
+	p := &Process{done: make(chan struct{}), status: ours}
+	if err := p.run(cmd, theirs); err != nil {
+		ours.Close()
 		return nil, err
 	}
-	return p, nil
+	return &readyLauncher{p: p, ctl: ours}, nil
 }
 
 // unconfinedAttr puts an unconfined program in a process group of its
