@@ -28,8 +28,16 @@ type proc struct {
 
 func serve(t *testing.T, dataDir string, env ...string) *proc {
 	t.Helper()
+	return serveIn(t, "", dataDir, env...)
+}
+
+// serveIn starts kiln serve in the working directory cwd ("" for the
+// test's), on dataDir, which may be relative to cwd.
+func serveIn(t *testing.T, cwd, dataDir string, env ...string) *proc {
+	t.Helper()
 	addr := kilntest.FreeAddr(t)
 	cmd := exec.Command(kilnBin, "serve", "--addr", addr, "--data-dir", dataDir)
+	cmd.Dir = cwd
 	cmd.Env = append(os.Environ(), env...)
 	p := &proc{cmd: cmd, url: "http://" + addr, logs: &kilntest.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs

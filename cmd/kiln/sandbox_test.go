@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/kiln-dev/kiln/internal/beacon"
-	"github.com/kiln-dev/kiln/kilntest"
 )
 
 // hostileEnv is a real `kiln serve` with the real executor on a relative
@@ -37,27 +35,9 @@ func newHostileEnv(t *testing.T) *hostileEnv {
 		t.Fatalf("python3 is required: %v", err)
 	}
 	work := t.TempDir()
-	addr := kilntest.FreeAddr(t)
 	// A relative data directory, as the README's quick start uses: every
 	// path the runner hands a task must be absolute by then.
-	cmd := exec.Command(kilnBin, "serve", "--addr", addr, "--data-dir", "kiln-data")
-	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "KILN_ADMIN_PASSWORD="+hostilePassword)
-	p := &proc{cmd: cmd, url: "http://" + addr, logs: &kilntest.SyncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-p.done })
-	within(t, 15*time.Second, "kiln ready", func() bool {
-		resp, err := http.Get(p.url + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	p := serveIn(t, work, "kiln-data", "KILN_ADMIN_PASSWORD="+hostilePassword)
 	e := &hostileEnv{p: p, dataDir: filepath.Join(work, "kiln-data"), user: "mallory@example.com", password: hostilePassword}
 	admin(t, e.dataDir, "", "conf", "set", "enableTokensConfig=true")
 	if _, stderr, code := admin(t, e.dataDir, "mallory-password-1234", "users", "create", "--email", e.user, "--password-stdin"); code != 0 {
