@@ -43,7 +43,7 @@ type procResult struct {
 	limit     string // the sandbox limit the task ran into, if any
 	logs      string
 	logsCut   bool
-	secrets   []string // values handed out, to redact
+	secrets   []string // values handed out, to redact (the caller's secretList)
 }
 
 // Bounds of what a task may hand the server.
@@ -144,7 +144,6 @@ type shimMessages struct {
 	truncated bool
 	errLine   string
 	errTrace  string
-	secrets   []string
 	limit     string
 }
 
@@ -214,9 +213,6 @@ func (m *shimMessages) answerSecret(msg message, secret func(scope, key string) 
 		if err != nil {
 			answer = map[string]string{"error": err.Error()}
 		} else {
-			m.mu.Lock()
-			m.secrets = append(m.secrets, string(v))
-			m.mu.Unlock()
 			answer = map[string]string{"value_b64": base64.StdEncoding.EncodeToString(v)}
 		}
 	}
@@ -229,7 +225,6 @@ func (m *shimMessages) fill(res *procResult) {
 	defer m.mu.Unlock()
 	res.gotExit, res.exitValue, res.truncated = m.gotExit, m.exitValue, m.truncated
 	res.errLine, res.errTrace = m.errLine, m.errTrace
-	res.secrets = m.secrets
 	res.limit = m.limit
 }
 

@@ -1,8 +1,9 @@
 package sandbox
 
 // The launcher: the kiln binary re-executed under initName, in the
-// task's fresh namespaces, as the task's user. It is PID 1 of the task's
-// PID namespace:
+// task's fresh namespaces, as the task's user, before the task exists:
+// it waits on its control socket for the program to run. It is PID 1 of
+// the task's PID namespace:
 //
 //   - on one locked thread it sets no_new_privs and the Landlock ruleset,
 //     sets the resource limits on itself, and starts the program from that
@@ -14,11 +15,11 @@ package sandbox
 //     before it is in force waits for it, as the task shim does;
 //   - it passes SIGTERM on to every process of the namespace, reaps
 //     whatever is reparented to it, and reports how the program ended on
-//     its status descriptor. When it exits, the kernel kills every process
+//     the control socket. When it exits, the kernel kills every process
 //     still in the namespace.
 //
-// One exec, not two: each exec of the kiln binary costs milliseconds, and
-// a task's start is on the path of every run.
+// One exec, started ahead: each exec of the kiln binary costs
+// milliseconds, and a task's start is on the path of every run.
 
 import (
 	"encoding/json"

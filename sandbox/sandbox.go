@@ -10,7 +10,8 @@
 // write only its own directory, with resource limits that it cannot raise.
 //
 // The confinement is applied by the kiln binary itself, re-executed as a
-// small launcher (see launch_linux.go) that is PID 1 of the task's PID
+// small launcher (see launch_linux.go), started ahead of the task and
+// handed it over a control socket, that is PID 1 of the task's PID
 // namespace: it puts the ruleset and the limits in force, starts the
 // program, reaps everything the program starts and passes termination on.
 // When the launcher ends (the program finished, the run was cancelled,
@@ -18,7 +19,7 @@
 // nothing a task starts outlives it.
 //
 // Any binary that links this package acts as the launcher when started
-// under the launcher's names; that is why test binaries can run sandboxed
+// under the launcher's name; that is why test binaries can run sandboxed
 // programs too.
 package sandbox
 
@@ -156,7 +157,7 @@ func (s *Sandbox) Describe() string {
 		net = "network closed"
 	}
 	return fmt.Sprintf("Landlock ABI %d, user %s (uid %d), own user/PID/IPC namespaces, %s, memory %s, %d processes, %d open files per process",
-		s.abi, s.user, s.uid, net, bytesText(s.limits.MemoryBytes), s.limits.Processes, s.limits.OpenFiles)
+		s.abi, s.user, s.uid, net, BytesText(s.limits.MemoryBytes), s.limits.Processes, s.limits.OpenFiles)
 }
 
 // Off reports whether programs run unconfined.
@@ -215,7 +216,9 @@ type Exit struct {
 	Setup string
 }
 
-func bytesText(n int64) string {
+// BytesText writes a byte count as people read it ("512 MiB"), -1 as
+// "unlimited".
+func BytesText(n int64) string {
 	switch {
 	case n < 0:
 		return "unlimited"
@@ -226,6 +229,3 @@ func bytesText(n int64) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
-
-// BytesText writes a byte count as people read it ("512 MiB").
-func BytesText(n int64) string { return bytesText(n) }

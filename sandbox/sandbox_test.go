@@ -55,6 +55,18 @@ func runPython(t *testing.T, s *Sandbox, dir, code string) (string, Exit) {
 	return strings.TrimSpace(string(b)), exit
 }
 
+// listen opens a loopback listener for the test and returns it and its
+// port.
+func listen(t *testing.T) (net.Listener, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
 func TestConfinement(t *testing.T) {
 	if _, err := os.Stat(python); err != nil {
 		t.Fatalf("%s is required: %v", python, err)
@@ -109,12 +121,7 @@ func TestNothingOutlivesTheProgram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln, port := listen(t)
 	child := `import socket, time; s = socket.create_connection(("127.0.0.1", ` + port + `)); time.sleep(300)`
 	out, exit := runPython(t, s, "/", `import subprocess, time
 subprocess.Popen(["setsid", "`+python+`", "-c", '`+child+`'], start_new_session=True)
@@ -173,14 +180,10 @@ func TestClosedNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	_, port := listen(t)
 	out, _ := runPython(t, s, "/", `import socket
 try:
-    socket.create_connection(("127.0.0.1", `+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)+`), timeout=3)
+    socket.create_connection(("127.0.0.1", `+port+`), timeout=3)
     print("connected")
 except OSError as e:
     print("refused", e)`)

@@ -117,7 +117,8 @@ func (s *Sandbox) selfTest() error {
 	return nil
 }
 
-// launchSpec is what the launcher stages are told, as JSON in argv[1].
+// launchSpec is what a launcher is told, as one JSON message on its
+// control socket.
 type launchSpec struct {
 	Path     string   `json:"path,omitempty"`
 	Args     []string `json:"args,omitempty"`
