@@ -23,10 +23,14 @@ import (
 // not fatal: tasks then end with a clear message.
 func (r *Runner) interpreter() (python, error) {
 	r.pyOnce.Do(func() {
-		r.py, r.pyErr = r.findPython()
-		if r.pyErr != nil {
+		var skipped []string
+		r.py, skipped, r.pyErr = r.findPython()
+		switch {
+		case r.pyErr != nil:
 			r.log.Warn("no usable Python interpreter: task runs fail until one is installed", "err", r.pyErr)
-		} else {
+		case len(skipped) > 0:
+			r.log.Warn("tasks run a fallback Python interpreter", "python", r.py.path, "version", r.py.version, "skipped", strings.Join(skipped, "; "))
+		default:
 			r.log.Info("tasks run Python", "python", r.py.path, "version", r.py.version)
 		}
 	})
@@ -47,8 +51,9 @@ type python struct {
 var pythonCandidates = []string{"python3", "/usr/bin/python3", "/usr/local/bin/python3"}
 
 // findPython picks the interpreter: the configured one, or the first
-// candidate that runs inside the sandbox.
-func (r *Runner) findPython() (python, error) {
+// candidate that runs inside the sandbox; skipped says why earlier
+// candidates were not taken.
+func (r *Runner) findPython() (py python, skipped []string, err error) {
 	names := pythonCandidates
 	if r.cfg.Python != "" {
 		names = []string{r.cfg.Python}
@@ -74,9 +79,9 @@ func (r *Runner) findPython() (python, error) {
 			reasons = append(reasons, err.Error())
 			continue
 		}
-		return py, nil
+		return py, reasons, nil
 	}
-	return python{}, fmt.Errorf("%s", strings.Join(reasons, "; "))
+	return python{}, nil, fmt.Errorf("%s", strings.Join(reasons, "; "))
 }
 
 // probePython asks the interpreter, unconfined and with the tasks'
