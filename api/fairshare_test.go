@@ -41,9 +41,14 @@ func TestFairShare(t *testing.T) {
 	e.NewUser(t, "bob@example.com", false)
 	alice, bob := e.Token(t, "alice@example.com", 0), e.Token(t, "bob@example.com", 0)
 	importNotebook(t, e, admin, "/Shared/busy", "import time\ntime.sleep(3)\n")
+	importNotebook(t, e, admin, "/Shared/busier", "import time\ntime.sleep(8)\n")
 	importNotebook(t, e, admin, "/Shared/quick", "print('quick')\n")
 
-	running := []int64{submitNotebook(t, e, alice, "/Shared/busy"), submitNotebook(t, e, alice, "/Shared/busy")}
+	// Alice's two running runs end seconds apart: when the first slot
+	// frees she still runs one and bob none, so the slot is bob's. (Were
+	// both to end at once, both would have none running, and the tie
+	// rightly goes to the oldest queued run, hers.)
+	running := []int64{submitNotebook(t, e, alice, "/Shared/busy"), submitNotebook(t, e, alice, "/Shared/busier")}
 	kilntest.Eventually(t, 30*time.Second, "alice's first two runs to fill both slots", func() bool {
 		for _, id := range running {
 			if lc, _ := runInfo(t, e, alice, id); lc != "RUNNING" {
