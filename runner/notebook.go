@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/notebook"
 )
 
 // cell is one notebook cell the runtime executes, numbered from 1 within
@@ -15,14 +16,6 @@ type cell struct {
 	Source   string `json:"source"`
 }
 
-// Lines of the Python SOURCE format (see service/notebook.go).
-const (
-	sourceHeader     = "# Databricks notebook source"
-	commandSeparator = "# COMMAND ----------"
-	magicPrefix      = "# MAGIC"
-	titlePrefix      = "# DBTITLE"
-)
-
 // maxRunDepth bounds nested %run: deeper is almost surely a cycle the
 // path check missed (the same notebook under two spellings).
 const maxRunDepth = 8
@@ -31,16 +24,14 @@ const maxRunDepth = 8
 type loadNotebook func(path string) (kiln.Language, []byte, error)
 
 // notebookCells splits the Python SOURCE notebook at nbPath into the
-// cells to execute:
-//
-//   - cells are separated by "# COMMAND ----------" lines;
-//   - "# DBTITLE" lines are dropped;
-//   - a cell of "# MAGIC" lines is a magic cell: %md and %md-sandbox cells
-//     are documentation and skipped, a %python cell runs, "%run <path>"
-//     runs that notebook's cells in place (a relative path is resolved
-//     against the notebook's directory), and any other magic (%scala, %r,
-//     %sql, %sh, %pip, …) fails the task with a message naming the cell,
-//     before any cell runs.
+// cells to execute. The cells are the notebook package's (titles dropped,
+// MAGIC lines read); empty cells are skipped and not numbered; a cell
+// with a magic command is run by it: %md and %md-sandbox cells are
+// documentation and skipped, a %python cell runs, "%run <path>" runs that
+// notebook's cells in place (a relative path is resolved against the
+// notebook's directory), and any other magic (%scala, %r, %sql, %sh,
+// %pip, …) fails the task with a message naming the cell, before any
+// cell runs. Any other cell is Python and runs.
 //
 // Errors are EInvalid with a message for the run's state_message.
 func notebookCells(nbPath string, load loadNotebook) ([]cell, error) {
@@ -65,23 +56,27 @@ func expandNotebook(nbPath string, load loadNotebook, stack []string) ([]cell, e
 	}
 	stack = append(stack, nbPath)
 	var out []cell
-	for i, raw := range splitCells(string(src)) {
-		c := cell{Notebook: nbPath, Index: i + 1}
-		magic, body, ok := magicOf(raw)
+	index := 0
+	for _, nc := range notebook.Split(src, lang) {
+		if strings.TrimSpace(nc.Text) == "" {
+			continue // empty cells are not numbered
+		}
+		index++
+		c := cell{Notebook: nbPath, Index: index}
+		cmd, arg, body, ok := nc.Magic()
 		if !ok {
-			c.Source = raw
+			c.Source = nc.Text + "\n"
 			out = append(out, c)
 			continue
 		}
-		cmd, arg, _ := strings.Cut(strings.TrimSpace(magic), " ")
 		switch cmd {
 		case "%md", "%md-sandbox":
 			continue
 		case "%python":
-			c.Source = strings.TrimPrefix(strings.TrimSpace(arg)+"\n", "\n") + body
+			c.Source = pythonSource(arg, body)
 			out = append(out, c)
 		case "%run":
-			target, err := runTarget(nbPath, strings.TrimSpace(arg), c.Index)
+			target, err := runTarget(nbPath, arg, c.Index)
 			if err != nil {
 				return nil, err
 			}
@@ -97,56 +92,19 @@ func expandNotebook(nbPath string, load loadNotebook, stack []string) ([]cell, e
 	return out, nil
 }
 
-// splitCells returns the text of each cell, header and titles removed.
-func splitCells(src string) []string {
-	src = strings.ReplaceAll(strings.TrimPrefix(src, "\ufeff"), "\r\n", "\n")
-	lines := strings.Split(src, "\n")
-	if len(lines) > 0 && strings.TrimRight(lines[0], " \t") == sourceHeader {
-		lines = lines[1:]
-	}
-	var cells []string
-	var cur []string
-	flush := func() {
-		text := strings.Trim(strings.Join(cur, "\n"), "\n")
-		if strings.TrimSpace(text) != "" {
-			cells = append(cells, text+"\n")
-		}
-		cur = cur[:0]
-	}
-	for _, l := range lines {
-		switch {
-		case strings.TrimRight(l, " \t") == commandSeparator:
-			flush()
-		case strings.HasPrefix(l, titlePrefix):
-		default:
-			cur = append(cur, l)
+// pythonSource is the code of a %python cell: any code on the command
+// line ("%python x = 1"), then the cell's other lines.
+func pythonSource(arg, body string) string {
+	var lines []string
+	for _, l := range []string{arg, body} {
+		if l != "" {
+			lines = append(lines, l)
 		}
 	}
-	flush()
-	return cells
-}
-
-// magicOf reports whether a cell is a magic cell and returns its magic
-// line ("%md …") and the rest of its lines, "# MAGIC" prefixes removed.
-func magicOf(text string) (magic, body string, ok bool) {
-	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
-	if !strings.HasPrefix(lines[0], magicPrefix) {
-		return "", "", false
+	if len(lines) == 0 {
+		return ""
 	}
-	strip := func(l string) string {
-		l = strings.TrimPrefix(l, magicPrefix)
-		return strings.TrimPrefix(l, " ")
-	}
-	magic = strip(lines[0])
-	if !strings.HasPrefix(magic, "%") {
-		return "", "", false
-	}
-	var b strings.Builder
-	for _, l := range lines[1:] {
-		b.WriteString(strip(l))
-		b.WriteByte('\n')
-	}
-	return magic, b.String(), true
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // runTarget resolves the path of a %run against the running notebook.

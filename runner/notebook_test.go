@@ -53,6 +53,11 @@ func TestNotebookCells(t *testing.T) {
 			"Cell 2 of notebook /Shared/main is a %scala cell, which kiln cannot run"},
 		{"SQLCell", "# MAGIC %sql\n# MAGIC SELECT 1\n", nil, "is a %sql cell"},
 		{"PipCell", "# MAGIC %pip install requests\n", nil, "is a %pip cell"},
+		{"TitledMarkdownSkipped", "# Databricks notebook source\n# DBTITLE 0,Intro\n# MAGIC %md\n# MAGIC hi\n\n# COMMAND ----------\n\nx = 1\n",
+			[]string{"/Shared/main:2:x = 1\n"}, ""},
+		{"MagicEscapedCodeRuns", "# Databricks notebook source\n# MAGIC a = 1\n# MAGIC # COMMAND ----------\n# MAGIC print(a)\n",
+			[]string{"/Shared/main:1:a = 1\n# COMMAND ----------\nprint(a)\n"}, ""},
+		{"MagicWithoutMAGICLines", "# Databricks notebook source\n%md hi\n# COMMAND ----------\n%sql\nSELECT 1\n", nil, "Cell 2 of notebook /Shared/main is a %sql cell"},
 		{"EmptyCellsDropped", "# Databricks notebook source\n\n# COMMAND ----------\n\n# COMMAND ----------\nx = 1\n",
 			[]string{"/Shared/main:1:x = 1\n"}, ""},
 	} {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/notebook"
 )
 
 // The workspace tree (Workspace API 2.0).
@@ -269,31 +270,31 @@ func resolveImport(p ImportParams, clean string) (*kiln.WorkspaceObject, error) 
 	switch format {
 	case FormatSource:
 		if lang == "" {
-			lang = headerLanguage(p.Content, ext)
+			lang = notebook.HeaderLanguage(p.Content, ext)
 		}
 		if lang == "" {
-			lang = languageOfExt(ext)
+			lang = notebook.LanguageOfExt(ext)
 		}
 		if lang == "" {
 			return nil, kiln.Errorf(kiln.EInvalid, "The language is required to import %s in SOURCE format: set language to PYTHON, SQL, SCALA or R.", clean)
 		}
-		o.Language, o.Content = lang, withHeader(p.Content, lang)
+		o.Language, o.Content = lang, notebook.WithHeader(p.Content, lang)
 	case FormatJupyter:
-		o.Content, o.Language, err = JupyterToSource(p.Content, lang)
+		o.Content, o.Language, err = notebook.JupyterToSource(p.Content, lang)
 		if err != nil {
 			return nil, err
 		}
 	case FormatAuto:
-		switch hl := headerLanguage(p.Content, ext); {
+		switch hl := notebook.HeaderLanguage(p.Content, ext); {
 		case strings.EqualFold(ext, ".ipynb"):
-			o.Content, o.Language, err = JupyterToSource(p.Content, lang)
+			o.Content, o.Language, err = notebook.JupyterToSource(p.Content, lang)
 			if err != nil {
 				return nil, err
 			}
 			o.Path = stripExt(clean, ext)
 		case hl != "":
 			o.Language, o.Content = hl, p.Content
-			if languageOfExt(ext) != "" {
+			if notebook.LanguageOfExt(ext) != "" {
 				o.Path = stripExt(clean, ext)
 			}
 		default:
@@ -395,9 +396,9 @@ func (s *Service) ExportObject(ctx context.Context, p, format string) (*Export, 
 	case o.Type == kiln.ObjectFile:
 		return &Export{Content: o.Content, FileType: strings.TrimPrefix(path.Ext(clean), ".")}, nil
 	case f == FormatJupyter:
-		return &Export{Content: SourceToJupyter(o.Content, o.Language), FileType: "ipynb"}, nil
+		return &Export{Content: notebook.SourceToJupyter(o.Content, o.Language), FileType: "ipynb"}, nil
 	default:
-		return &Export{Content: o.Content, FileType: fileTypeOf(o.Language)}, nil
+		return &Export{Content: o.Content, FileType: notebook.FileType(o.Language)}, nil
 	}
 }
 

@@ -1,4 +1,4 @@
-package service
+package notebook
 
 import (
 	"bytes"
@@ -122,7 +122,7 @@ func FuzzJupyterRoundTrip(f *testing.F) {
 			}
 			return
 		}
-		if headerLanguage(src, "") == "" && lang != kiln.LanguageR {
+		if HeaderLanguage(src, "") == "" && lang != kiln.LanguageR {
 			t.Fatalf("converted notebook lacks its header: %q", src)
 		}
 		j1 := SourceToJupyter(src, lang)
