@@ -7,26 +7,29 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 )
 
 // BuildKiln builds the kiln binary into a new temporary directory, for
 // tests that run it as a process; call it from TestMain and remove the
-// directory when the tests end. It uses the go command of the running
-// toolchain, so it works whatever PATH says.
+// directory when the tests end. It uses the first go command on PATH,
+// which under go test is the toolchain running the tests (go test puts
+// its GOROOT/bin first on the test binary's PATH).
 func BuildKiln() (bin, dir string, err error) { return BuildKilnWith() }
 
 // BuildKilnWith is BuildKiln with extra go build flags, such as
 // -buildvcs=false or -ldflags, for tests of what a build records.
 func BuildKilnWith(flags ...string) (bin, dir string, err error) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		return "", "", fmt.Errorf("building kiln: %w", err)
+	}
 	dir, err = os.MkdirTemp("", "kiln-bin-")
 	if err != nil {
 		return "", "", err
 	}
 	bin = filepath.Join(dir, "kiln")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	args := append(append([]string{"build", "-o", bin}, flags...), "github.com/kiln-dev/kiln/cmd/kiln")
 	out, err := exec.Command(gobin, args...).CombinedOutput()
 	if err != nil {

@@ -23,6 +23,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -36,10 +37,6 @@ import (
 
 // The launcher's name (argv[0]); nothing else starts the binary so.
 const initName = "kiln-task-init"
-
-// setupFailed is the exit status of a launcher that could not even read
-// its instructions.
-const setupFailed = 125
 
 func init() {
 	if len(os.Args) == 2 && os.Args[0] == initName {
@@ -191,7 +188,7 @@ func restrictSelf(ls launchSpec) error {
 		return err
 	}
 	if fd < 0 {
-		return fmt.Errorf("Landlock is not available")
+		return errors.New("the kernel does not offer Landlock")
 	}
 	defer unix.Close(fd)
 	return ll.LandlockRestrictSelf(fd, flags)
