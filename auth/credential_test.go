@@ -2,6 +2,7 @@ package auth
 
 import (
 	"encoding/base64"
+	"errors"
 	"testing"
 )
 
@@ -32,7 +33,7 @@ func TestParseAuthorization(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseAuthorization(tt.header)
-			if err != tt.err {
+			if !errors.Is(err, tt.err) {
 				t.Fatalf("err: got %v, want %v", err, tt.err)
 			}
 			if got != tt.want {

@@ -140,7 +140,7 @@ func (c *configurer) prompt(label, def, hint string) (string, error) {
 		fmt.Fprintf(c.stdio.Err, "%s (%s): ", label, hint)
 	}
 	line, err := c.in.ReadString('\n')
-	if err != nil && (err != io.EOF || line == "") {
+	if err != nil && (!errors.Is(err, io.EOF) || line == "") {
 		return "", usageError{fmt.Errorf("no %s given", strings.ToLower(label))}
 	}
 	if line = strings.TrimSpace(line); line == "" {
@@ -169,7 +169,7 @@ func (c *configurer) readToken(interactive bool) (string, error) {
 		return "", usageError{errors.New("no token given")}
 	}
 	line, err := c.in.ReadString('\n')
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("reading the token from standard input: %w", err)
 	}
 	if t := strings.TrimSpace(line); t != "" {

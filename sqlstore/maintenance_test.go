@@ -186,7 +186,7 @@ func TestRestoreSQLite(t *testing.T) {
 				t.Fatalf("RestoreSQLite: %v", err)
 			case c.wantErr != nil && err == nil:
 				t.Fatalf("RestoreSQLite: got success, want %v", c.wantErr)
-			case c.wantErr == sqlstore.ErrInUse && !errors.Is(err, sqlstore.ErrInUse):
+			case errors.Is(c.wantErr, sqlstore.ErrInUse) && !errors.Is(err, sqlstore.ErrInUse):
 				t.Fatalf("RestoreSQLite: got %v, want ErrInUse", err)
 			}
 			if c.wantErr != nil {

@@ -2,6 +2,7 @@ package compat
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -189,7 +190,7 @@ func TestErrorClasses(t *testing.T) {
 // family.
 func errors404(want []error) bool {
 	for _, w := range want {
-		if w == databricks.ErrNotFound {
+		if errors.Is(w, databricks.ErrNotFound) {
 			return true
 		}
 	}
