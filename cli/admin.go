@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -50,7 +51,7 @@ func (a *adminEnv) open(cmd *cobra.Command) (*server.Parts, context.Context, err
 		return nil, nil, err
 	}
 	ctx := kiln.NewContextWithCaller(context.Background(), service.OfflineCaller())
-	p, err := server.OpenParts(ctx, server.Config{DataDir: a.dataDir, DatabaseURL: dbURL, TokenKey: key, SecretsKey: secretsKey, AdminPassword: pw, AdminEmail: getenv("KILN_ADMIN_EMAIL"), Log: log, Offline: true})
+	p, err := server.OpenParts(ctx, server.Config{DataDir: a.dataDir, DatabaseURL: dbURL, TokenKey: key, SecretsKey: secretsKey, AdminPassword: pw, AdminEmail: os.Getenv("KILN_ADMIN_EMAIL"), Log: log, Offline: true})
 	if err != nil {
 		return nil, nil, err
 	}

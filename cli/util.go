@@ -1,11 +1,5 @@
 package cli
 
-import (
-	"os"
-
-	"github.com/kiln-dev/kiln/auth"
-)
-
-func getenv(name string) string { return os.Getenv(name) }
+import "github.com/kiln-dev/kiln/auth"
 
 func newPassword() string { return auth.NewPassword() }

@@ -77,12 +77,6 @@ func WithBusyTimeout(d time.Duration) Option {
 	return func(o *options) { o.busyTimeout = d }
 }
 
-// WithReadConns sets the size of the read pool, that is how many Views can
-// run at once. Default max(4, GOMAXPROCS).
-func WithReadConns(n int) Option {
-	return func(o *options) { o.readConns = n }
-}
-
 // withIDs replaces the random id source; tests use it to force collisions.
 func withIDs(next func() int64) Option {
 	return func(o *options) { o.newID = next }
@@ -110,9 +104,6 @@ func openDialect(ctx context.Context, d dialect, dsn string, opts ...Option) (*S
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
-	}
-	if o.readConns < 1 {
-		o.readConns = 1
 	}
 	read, write, err := d.open(ctx, dsn, &o)
 	if err != nil {
