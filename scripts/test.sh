@@ -60,10 +60,19 @@ bash compat/js/run.sh
 
 if [ -n "${FUZZTIME:-}" ]; then
   step "fuzzing each target for $FUZZTIME"
-  for pkg in ./auth ./api; do
-    for target in $(go test -list 'Fuzz.*' "$pkg" | grep '^Fuzz'); do
+  # Every package whose tests declare a fuzz function (go list names the
+  # test files), and in each every target that go test -list reports.
+  tests=$(go list -f '{{.ImportPath}}{{range .TestGoFiles}} {{$.Dir}}/{{.}}{{end}}{{range .XTestGoFiles}} {{$.Dir}}/{{.}}{{end}}' ./...)
+  fuzzed=0
+  while read -r pkg files <&3; do
+    [ -n "$files" ] && grep -q '^func Fuzz' $files || continue
+    list=$(go test -list '^Fuzz' "$pkg")
+    for target in $(grep '^Fuzz' <<<"$list" || true); do
       go test -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME" "$pkg"
+      fuzzed=$((fuzzed + 1))
     done
-  done
+  done 3<<<"$tests"
+  if [ "$fuzzed" -eq 0 ]; then echo "no fuzz targets found"; exit 1; fi
+  echo "fuzzed $fuzzed targets"
 fi
 step "all suites passed"
