@@ -1,9 +1,27 @@
-// Package kiln holds the domain of a kiln workspace: its identities, personal
-// access tokens, settings, token permissions and audit events, the error type
-// every layer speaks, and the storage contract that the SQL store implements.
+// Package kiln holds the domain of a kiln workspace, as plain types that
+// every layer shares:
 //
-// Implementations live in subpackages named after what they are (sqlstore,
-// auth, service, api, cli); they talk to each other only in these terms.
+//   - identities: users, service principals and groups ([Principal],
+//     [Group]), and the authenticated [Caller] a context carries;
+//   - personal access tokens ([Token]), their permission ACL ([ACLEntry])
+//     and the workspace settings that govern them ([ConfDefaults]);
+//   - jobs and runs: saved [Job] definitions, each [Run] with its task
+//     runs ([TaskRun]), and the rules of the run life cycle, which every
+//     store applies the same way;
+//   - secret scopes and secrets ([SecretScope], [Secret], sealed values);
+//   - workspace objects: the directories, notebooks and files of the
+//     workspace tree ([WorkspaceObject], [CleanObjectPath]);
+//   - DBFS: the storage contract of the DBFS file tree and its errors;
+//   - audit events ([AuditEvent]), which never carry a secret;
+//   - the one error type, [Error]: a [Code] from a closed set that the
+//     API maps to an HTTP status and Databricks error code, a message safe
+//     to show the caller, and an internal cause that is only logged;
+//   - the storage contract, [Store] and its [Tx], which package sqlstore
+//     implements on SQLite and PostgreSQL.
+//
+// The package does no I/O of its own. Implementations live in subpackages
+// named after what they are (sqlstore, auth, service, runner, api,
+// console, cli); they talk to each other only in these terms.
 package kiln
 
 import "time"

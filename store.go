@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Store is the storage contract. Every backend (SQLite today, PostgreSQL
-// next) implements it and passes the conformance suite in
+// Store is the storage contract. Both backends of package sqlstore,
+// SQLite and PostgreSQL, implement it and pass the conformance suite in
 // sqlstore/conformance; services never see which backend they run on.
 //
 // Reads and writes happen inside transactions: View runs fn in a read-only

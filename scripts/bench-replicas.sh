@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Several-replica benchmark (issue 6): authenticated request throughput of
+# Several-replica benchmark: authenticated request throughput of
 # one, two and three kiln replicas on PostgreSQL against the same on SQLite,
 # and the revocation propagation time between replicas (median and worst of
 # 100). Everything runs on loopback; see bench/replicas/main.go.

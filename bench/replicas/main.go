@@ -1,4 +1,4 @@
-// Command replicas measures kiln with several replicas (issue 6): the
+// Command replicas measures kiln with several replicas: the
 // authenticated request throughput of one, two and three replicas on
 // PostgreSQL against the same on SQLite (several processes on one data
 // directory), the throughput of bad tokens on each (the cost of the index's

@@ -1,4 +1,4 @@
-// Package replicas holds the multi-replica tests of issue 6: several real
+// Package replicas holds the multi-replica tests: several real
 // `kiln serve` processes sharing one PostgreSQL database (internal/pgtest),
 // driven over HTTP as a load balancer's clients would drive them. It has
 // no code of its own; the tests are the point:

@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// propagation is the bound issue 6 sets: a change made through one
-// replica applies on every other within a second.
+// propagation is the bound README's "Running several replicas" promises:
+// a change made through one replica applies on every other within a
+// second.
 const propagation = time.Second
 
 // TestReplicasStartTogetherAndInitialiseOnce: five replicas started at the
