@@ -396,7 +396,7 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets key: %w", err)
 	}
-	box, err := service.NewSecretBox(secretsKey)
+	box, err := auth.NewSecretBox(secretsKey)
 	if err != nil {
 		return nil, fmt.Errorf("secrets key: %w", err)
 	}

@@ -24,9 +24,9 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	secrets *SecretBox  // seals secret values; see SetSecretBox
-	dbfs    *DBFS       // the DBFS tree; see SetDBFS
-	jobs    jobsRuntime // the executor's hooks and compute; see SetRunner
+	secrets *auth.SecretBox // seals secret values; see SetSecretBox
+	dbfs    *DBFS           // the DBFS tree; see SetDBFS
+	jobs    jobsRuntime     // the executor's hooks and compute; see SetRunner
 
 	maxWaitingRuns int // per owner; see SetMaxQueuedRunsPerUser
 }
