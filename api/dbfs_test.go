@@ -280,10 +280,11 @@ func TestDBFSPathTraversal(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.DataDir, "new.txt")); err == nil {
 		t.Errorf("a put through a link wrote outside DBFS")
 	}
-	// The runner's resolver refuses them too.
+	// The runner's reader refuses them too.
 	for _, p := range []string{"dbfs:/abs-link", "/rel-link", "/up/outside.txt", "dbfs:/../outside.txt", "/nope.py", "/"} {
-		if lp, err := e.Svc().DBFSLocalPath(p); err == nil {
-			t.Errorf("DBFSLocalPath(%s) = %s, want an error", p, lp)
+		if f, err := e.Svc().DBFSOpenForRun(t.Context(), p); err == nil {
+			f.Close()
+			t.Errorf("DBFSOpenForRun(%s) succeeded, want an error", p)
 		}
 	}
 }

@@ -305,12 +305,13 @@ func (r *Runner) pythonFile(ctx context.Context, ownerID int64, p, dir string) (
 		if r.cfg.DBFS == nil {
 			return "", kiln.Errorf(kiln.EInvalid, "DBFS is not available on this server: %s cannot be read.", p)
 		}
-		src, err := r.cfg.DBFS.DBFSLocalPath(strings.TrimPrefix(p, "/dbfs"))
+		src, err := r.cfg.DBFS.DBFSOpenForRun(ctx, strings.TrimPrefix(p, "/dbfs"))
 		if err != nil {
 			return "", err
 		}
-		// DBFS lives in the data directory, which tasks cannot reach: the
-		// task gets its own copy.
+		defer src.Close()
+		// DBFS is no place tasks can reach (the data directory, or a
+		// database): the task gets its own copy.
 		return copyInto(src, filepath.Join(dir, "src", path.Base(p)))
 	case strings.HasPrefix(p, "file:"):
 		local := path.Clean("/" + strings.TrimLeft(strings.TrimPrefix(p, "file:"), "/"))
@@ -341,13 +342,8 @@ func (r *Runner) pythonFile(ctx context.Context, ownerID int64, p, dir string) (
 	return local, os.WriteFile(local, obj.Content, 0o600)
 }
 
-// copyInto copies the regular file src to dst, creating dst's directory.
-func copyInto(src, dst string) (string, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return "", kiln.Errorf(kiln.EInvalid, "Python file %s does not exist.", path.Base(src))
-	}
-	defer in.Close()
+// copyInto copies what in yields to dst, creating dst's directory.
+func copyInto(in io.Reader, dst string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return "", err
 	}

@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -40,10 +41,10 @@ type Secrets interface {
 	SecretForRun(ctx context.Context, ownerID int64, scope, key string) ([]byte, error)
 }
 
-// DBFS resolves dbfs:/ paths of Python files to local files.
-// *service.Service implements it.
+// DBFS opens the dbfs:/ Python files of tasks for reading (DBFS has no
+// ACLs). *service.Service implements it.
 type DBFS interface {
-	DBFSLocalPath(p string) (string, error)
+	DBFSOpenForRun(ctx context.Context, p string) (io.ReadCloser, error)
 }
 
 // Workspace reads the notebooks and workspace files of tasks with the read

@@ -25,6 +25,7 @@ import (
 	"github.com/kiln-dev/kiln/api"
 	"github.com/kiln-dev/kiln/auth"
 	"github.com/kiln-dev/kiln/clientip"
+	"github.com/kiln-dev/kiln/dbfs"
 	"github.com/kiln-dev/kiln/runner"
 	"github.com/kiln-dev/kiln/sandbox"
 	"github.com/kiln-dev/kiln/service"
@@ -139,7 +140,7 @@ type Config struct {
 type Parts struct {
 	Store    kiln.Store
 	Key      *auth.Key
-	DBFS     *service.DBFS // the DBFS tree in DataDir/dbfs; nil when Offline
+	DBFS     kiln.DBFS // the DBFS tree in DataDir/dbfs; nil when Offline
 	Index    *auth.Index
 	Service  *service.Service
 	Denials  *service.Denials
@@ -433,12 +434,16 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 		store.Close()
 		return nil, fmt.Errorf("initialising secrets: %s", kiln.ErrorMessage(err))
 	}
-	var dbfs *service.DBFS
-	if !c.Offline { // offline commands never touch DBFS; nor create it
-		if dbfs, err = service.OpenDBFS(DBFSPath(c.DataDir)); err != nil {
+	// Offline commands never touch DBFS, nor create it: their service has
+	// none (a nil kiln.DBFS, not a nil *dbfs.Disk).
+	var tree kiln.DBFS
+	if !c.Offline {
+		disk, err := dbfs.Open(DBFSPath(c.DataDir), dbfs.Options{})
+		if err != nil {
 			store.Close()
 			return nil, fmt.Errorf("opening DBFS: %w", err)
 		}
+		tree = disk
 	}
 	index := auth.NewIndex(store, key, c.Log)
 	if c.UnknownTokenRefresh >= 0 {
@@ -452,20 +457,20 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 		index.SetMissRefresh(every)
 	}
 	if err := index.Load(ctx); err != nil {
-		if dbfs != nil {
-			dbfs.Close()
+		if tree != nil {
+			tree.Close()
 		}
 		store.Close()
 		return nil, fmt.Errorf("loading tokens: %w", err)
 	}
 	svc := service.New(store, index, c.Log)
 	svc.SetSecretBox(box)
-	if dbfs != nil {
-		svc.SetDBFS(dbfs)
+	if tree != nil {
+		svc.SetDBFS(tree)
 	}
 	svc.SetMaxQueuedRunsPerUser(c.MaxQueuedRunsPerUser)
 	p := &Parts{
-		Store: store, Key: key, DBFS: dbfs, Index: index, Service: svc,
+		Store: store, Key: key, DBFS: tree, Index: index, Service: svc,
 		Denials: service.NewDenials(store, c.Log), Throttle: auth.NewThrottle(c.AuthFailureRate, float64(max(c.AuthFailureBurst, 0))),
 		ClientIP: clientIP, Workspace: res.Workspace, Log: c.Log, Config: c,
 	}

@@ -1,8 +1,8 @@
 package service
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/dbfs"
 )
 
-// dbfsService returns a service with only a DBFS tree, and contexts of
-// two callers.
-func dbfsService(t *testing.T) (s *Service, d *DBFS, alice, bob context.Context) {
+// dbfsService returns a service with only a DBFS tree (in the directory
+// dir) opened with o, and contexts of two callers.
+func dbfsService(t *testing.T, o dbfs.Options) (s *Service, dir string, alice, bob context.Context) {
 	t.Helper()
-	d, err := OpenDBFS(filepath.Join(t.TempDir(), "dbfs"))
+	dir = filepath.Join(t.TempDir(), "dbfs")
+	d, err := dbfs.Open(dir, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +27,7 @@ func dbfsService(t *testing.T) (s *Service, d *DBFS, alice, bob context.Context)
 		return kiln.NewContextWithCaller(context.Background(), &kiln.Caller{
 			Principal: &kiln.Principal{ID: id, UserName: name, Active: true}, Method: "pat"})
 	}
-	return &Service{dbfs: d}, d, caller(1, "alice@example.com"), caller(2, "bob@example.com")
+	return &Service{dbfs: d}, dir, caller(1, "alice@example.com"), caller(2, "bob@example.com")
 }
 
 func TestCleanDBFSPath(t *testing.T) {
@@ -77,7 +79,7 @@ func FuzzCleanDBFSPath(f *testing.F) {
 		if rel != "." && (!filepath.IsLocal(rel) || rel != clean[1:]) {
 			t.Fatalf("CleanDBFSPath(%q) = %q, %q: not a local name", p, clean, rel)
 		}
-		if rel == dbfsStaging || strings.HasPrefix(rel, dbfsStaging+"/") {
+		if rel == kiln.DBFSReserved || strings.HasPrefix(rel, kiln.DBFSReserved+"/") {
 			t.Fatalf("CleanDBFSPath(%q) names the staging area: %q", p, rel)
 		}
 		if c2, r2, err := CleanDBFSPath(clean); err != nil || c2 != clean || r2 != rel {
@@ -87,10 +89,8 @@ func FuzzCleanDBFSPath(f *testing.F) {
 }
 
 func TestDBFSHandles(t *testing.T) {
-	s, d, alice, bob := dbfsService(t)
 	now := time.Unix(1_750_000_000, 0)
-	d.now = func() time.Time { return now }
-	d.MaxHandlesPerPrincipal, d.MaxHandles = 2, 3
+	s, dir, alice, bob := dbfsService(t, dbfs.Options{Now: func() time.Time { return now }, MaxHandlesPerOwner: 2, MaxHandles: 3})
 
 	h1, err := s.DBFSCreate(alice, "/a", false)
 	if err != nil {
@@ -131,7 +131,7 @@ func TestDBFSHandles(t *testing.T) {
 	if _, err := s.DBFSStatus(alice, "/a"); !kiln.IsCode(err, kiln.ENotFound) {
 		t.Fatalf("an expired upload left a file: %v", err)
 	}
-	staged, _ := os.ReadDir(filepath.Join(d.dir, dbfsStaging))
+	staged, _ := os.ReadDir(filepath.Join(dir, kiln.DBFSReserved))
 	if len(staged) != 0 {
 		t.Fatalf("staging files left: %d", len(staged))
 	}
@@ -142,7 +142,7 @@ func TestDBFSHandles(t *testing.T) {
 }
 
 func TestDBFSConcurrentCreateWithoutOverwrite(t *testing.T) {
-	s, _, alice, bob := dbfsService(t)
+	s, _, alice, bob := dbfsService(t, dbfs.Options{})
 	h1, err := s.DBFSCreate(alice, "/same", false)
 	if err != nil {
 		t.Fatal(err)
@@ -165,26 +165,30 @@ func TestDBFSConcurrentCreateWithoutOverwrite(t *testing.T) {
 	}
 }
 
-func TestDBFSLocalPath(t *testing.T) {
-	s, d, alice, _ := dbfsService(t)
+func TestDBFSOpenForRun(t *testing.T) {
+	s, dir, alice, _ := dbfsService(t, dbfs.Options{})
 	if err := s.DBFSPutBytes(alice, "dbfs:/jobs/main.py", []byte("print(1)"), false); err != nil {
 		t.Fatal(err)
 	}
-	lp, err := s.DBFSLocalPath("dbfs:/jobs/main.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b, err := os.ReadFile(lp); err != nil || !bytes.Equal(b, []byte("print(1)")) || !filepath.IsAbs(lp) {
-		t.Fatalf("local path %s: %q, %v", lp, b, err)
-	}
-	// A link inside DBFS to a file inside DBFS resolves to the target.
-	os.Symlink("jobs/main.py", filepath.Join(d.dir, "alias.py"))
-	if lp2, err := s.DBFSLocalPath("/alias.py"); err != nil || lp2 != lp {
-		t.Fatalf("alias: %q, %v; want %q", lp2, err, lp)
+	// A link inside DBFS to a file inside DBFS opens the target.
+	os.Symlink("jobs/main.py", filepath.Join(dir, "alias.py"))
+	for _, p := range []string{"dbfs:/jobs/main.py", "/jobs/main.py", "/alias.py"} {
+		f, err := s.DBFSOpenForRun(context.Background(), p)
+		if err != nil {
+			t.Fatalf("DBFSOpenForRun(%s): %v", p, err)
+		}
+		b, err := io.ReadAll(f)
+		f.Close()
+		if err != nil || string(b) != "print(1)" {
+			t.Fatalf("DBFSOpenForRun(%s): read %q, %v", p, b, err)
+		}
 	}
 	for p, code := range map[string]kiln.Code{"/jobs": kiln.EInvalid, "/nope.py": kiln.ENotFound, "/": kiln.EInvalid, "/../x": kiln.EInvalid} {
-		if _, err := s.DBFSLocalPath(p); !kiln.IsCode(err, code) {
-			t.Errorf("DBFSLocalPath(%s): got %v, want %s", p, err, code)
+		if f, err := s.DBFSOpenForRun(context.Background(), p); !kiln.IsCode(err, code) {
+			t.Errorf("DBFSOpenForRun(%s): got %v, want %s", p, err, code)
+			if f != nil {
+				f.Close()
+			}
 		}
 	}
 }

@@ -25,7 +25,7 @@ type Service struct {
 	now   func() time.Time
 
 	secrets *auth.SecretBox // seals secret values; see SetSecretBox
-	dbfs    *DBFS           // the DBFS tree; see SetDBFS
+	dbfs    kiln.DBFS       // the DBFS tree; see SetDBFS
 	jobs    jobsRuntime     // the executor's hooks and compute; see SetRunner
 
 	maxWaitingRuns int // per owner; see SetMaxQueuedRunsPerUser
