@@ -176,7 +176,7 @@ func TestIndexRunFollowsNotices(t *testing.T) {
 	defer func() { stop(); wg.Wait() }()
 
 	offline := kiln.NewContextWithCaller(ctx, service.OfflineCaller())
-	svc1 := service.New(st1, ix1, log)
+	svc1 := service.New(service.Deps{Store: st1, Index: ix1, Log: log})
 	if err := svc1.SetConf(offline, map[string]string{kiln.ConfEnableTokens: "true"}); err != nil {
 		t.Fatal(err)
 	}

@@ -39,8 +39,7 @@ func newFixture(tb testing.TB) *fixture {
 	if err := ix.Load(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	f.svc = service.New(st, ix, slog.New(slog.DiscardHandler))
-	f.svc.SetClock(func() time.Time { return f.now })
+	f.svc = service.New(service.Deps{Store: st, Index: ix, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return f.now }})
 	if err := f.svc.SetConf(f.ctx, map[string]string{kiln.ConfEnableTokens: "true"}); err != nil {
 		tb.Fatal(err)
 	}

@@ -267,19 +267,7 @@ func outcomeOfError(err error) kiln.TaskOutcome {
 
 // readObject reads a notebook or workspace file for the run's owner.
 func (r *Runner) readObject(ctx context.Context, ownerID int64, p string) (*kiln.WorkspaceObject, error) {
-	if r.cfg.Workspace != nil {
-		return r.cfg.Workspace.WorkspaceObjectForRun(ctx, ownerID, p)
-	}
-	clean, err := kiln.CleanObjectPath(p)
-	if err != nil {
-		return nil, err
-	}
-	var obj *kiln.WorkspaceObject
-	err = r.store.View(ctx, func(tx kiln.Tx) (err error) {
-		obj, err = tx.ObjectByPath(clean)
-		return err
-	})
-	return obj, err
+	return r.cfg.Workspace.WorkspaceObjectForRun(ctx, ownerID, p)
 }
 
 // readNotebook reads a notebook for notebookCells.

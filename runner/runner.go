@@ -108,8 +108,8 @@ type Config struct {
 	LogFileMax       int64
 	Secrets          Secrets
 	DBFS             DBFS
-	// Workspace, when set, reads notebooks and files as the run's owner
-	// may; without it they are read from the store unchecked (tests).
+	// Workspace reads notebooks and files as the run's owner may;
+	// required.
 	Workspace Workspace
 	Log       *slog.Logger
 }
@@ -206,8 +206,8 @@ var (
 
 // New returns a runner; Start starts it.
 func New(c Config) (*Runner, error) {
-	if c.Store == nil || c.DataDir == "" {
-		return nil, errors.New("runner: Store and DataDir are required")
+	if c.Store == nil || c.DataDir == "" || c.Workspace == nil {
+		return nil, errors.New("runner: Store, DataDir and Workspace are required")
 	}
 	// Absolute from the start: tasks run elsewhere, and a relative path
 	// would be resolved again from their directories.

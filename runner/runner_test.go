@@ -67,7 +67,7 @@ func newEnv(t *testing.T, adjust ...func(*Config)) *env {
 // start starts a runner on the env's store and data directory.
 func (e *env) start(adjust ...func(*Config)) *Runner {
 	e.t.Helper()
-	c := Config{Store: e.store, DataDir: e.dir, Node: "test-node"}
+	c := Config{Store: e.store, DataDir: e.dir, Node: "test-node", Workspace: storeWorkspace{e.store}}
 	fastConfig(&c)
 	for _, a := range adjust {
 		a(&c)
@@ -80,6 +80,30 @@ func (e *env) start(adjust ...func(*Config)) *Runner {
 		e.t.Fatal(err)
 	}
 	return r
+}
+
+// storeWorkspace reads the tasks' notebooks and files straight from the
+// store, with no permission check: these tests are about running tasks,
+// and the service's checks have tests of their own.
+type storeWorkspace struct{ store kiln.Store }
+
+func (w storeWorkspace) WorkspaceObjectForRun(ctx context.Context, _ int64, p string) (*kiln.WorkspaceObject, error) {
+	clean, err := kiln.CleanObjectPath(p)
+	if err != nil {
+		return nil, err
+	}
+	var obj *kiln.WorkspaceObject
+	err = w.store.View(ctx, func(tx kiln.Tx) (err error) {
+		obj, err = tx.ObjectByPath(clean)
+		return err
+	})
+	return obj, err
+}
+
+func TestWorkspaceIsRequired(t *testing.T) {
+	if _, err := New(Config{Store: &countingStore{}, DataDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "Workspace") {
+		t.Errorf("New without a Workspace: %v, want a refusal naming it", err)
+	}
 }
 
 func (e *env) update(fn func(kiln.Tx) error) {

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/kiln-dev/kiln/runner"
@@ -13,12 +15,60 @@ import (
 // unless configured.
 const DefaultMaxConcurrentRuns = 4
 
+// runnerLink is the service's executor (service.Deps.Jobs, Compute) until
+// there is one, and forwards to the runner afterwards. It exists because
+// the two need each other: tasks read secrets, workspace objects and DBFS
+// files through the service, so the runner is built on it, while the
+// service wakes the runner when runs are queued and stops the canceled
+// ones. The service is built first, with the link (OpenParts: offline
+// commands never build a runner); newRunner points the link at the runner
+// once it is built. Until then Wake and Stopped do nothing (a starting
+// runner looks at the queue itself) and Compute describes nothing.
+type runnerLink struct {
+	to atomic.Pointer[linkedRunner]
+}
+
+type linkedRunner struct {
+	r       *runner.Runner
+	started time.Time
+}
+
+func (l *runnerLink) Wake() {
+	if to := l.to.Load(); to != nil {
+		to.r.Wake()
+	}
+}
+
+func (l *runnerLink) Stopped(runID int64, result string) {
+	if to := l.to.Load(); to != nil {
+		to.r.Stopped(runID, result)
+	}
+}
+
+// compute describes the runner's executors, for service.Deps.Compute.
+func (l *runnerLink) compute() service.Compute {
+	to := l.to.Load()
+	if to == nil {
+		return service.Compute{}
+	}
+	r := to.r
+	d := r.Compute()
+	c := service.Compute{Workers: d.Workers, Cores: d.Cores, MemoryMB: d.MemoryMB, PythonVersion: d.PythonVersion, Started: to.started}
+	c.Sandbox, c.SandboxError = r.Sandbox()
+	c.SandboxOff = c.SandboxError == nil && r.SandboxOff()
+	return c
+}
+
 // newRunner builds the executor of job runs over the assembled parts and
-// wires it into the service, which wakes it when runs are queued and
-// tells it about canceled runs. Tasks read notebooks and workspace files
-// (with their owner's permissions), secrets (dbutils.secrets.get) and DBFS
-// files through the service.
+// points the service's runnerLink at it, so that the service wakes it
+// when runs are queued and tells it about canceled runs. Tasks read
+// notebooks and workspace files (with their owner's permissions), secrets
+// (dbutils.secrets.get) and DBFS files through the service.
 func newRunner(p *Parts) (*runner.Runner, error) {
+	link, ok := p.Service.Jobs().(*runnerLink)
+	if !ok {
+		return nil, errors.New("starting the job runner: the service was not built by OpenParts")
+	}
 	workers := p.Config.MaxConcurrentRuns
 	if workers <= 0 {
 		workers = DefaultMaxConcurrentRuns
@@ -41,14 +91,7 @@ func newRunner(p *Parts) (*runner.Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the job runner: %w", err)
 	}
-	started := time.Now()
-	p.Service.SetRunner(r, func() service.Compute {
-		d := r.Compute()
-		c := service.Compute{Workers: d.Workers, Cores: d.Cores, MemoryMB: d.MemoryMB, PythonVersion: d.PythonVersion, Started: started}
-		c.Sandbox, c.SandboxError = r.Sandbox()
-		c.SandboxOff = c.SandboxError == nil && r.SandboxOff()
-		return c
-	})
+	link.to.Store(&linkedRunner{r: r, started: time.Now()})
 	return r, nil
 }
 

@@ -463,12 +463,11 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 		store.Close()
 		return nil, fmt.Errorf("loading tokens: %w", err)
 	}
-	svc := service.New(store, index, c.Log)
-	svc.SetSecretBox(box)
-	if tree != nil {
-		svc.SetDBFS(tree)
-	}
-	svc.SetMaxQueuedRunsPerUser(c.MaxQueuedRunsPerUser)
+	jobs := &runnerLink{} // pointed at the runner by newRunner
+	svc := service.New(service.Deps{
+		Store: store, Index: index, Log: c.Log, Secrets: box, DBFS: tree,
+		Jobs: jobs, Compute: jobs.compute, MaxQueuedRunsPerUser: c.MaxQueuedRunsPerUser,
+	})
 	p := &Parts{
 		Store: store, Key: key, DBFS: tree, Index: index, Service: svc,
 		Denials: service.NewDenials(store, c.Log), Throttle: auth.NewThrottle(c.AuthFailureRate, float64(max(c.AuthFailureBurst, 0))),

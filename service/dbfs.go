@@ -128,10 +128,6 @@ func handleError(handle int64, err error) error {
 	return dbfsError(dbfsWriting, err)
 }
 
-// SetDBFS installs the DBFS tree; without one the DBFS API fails. Call it
-// before serving.
-func (s *Service) SetDBFS(d kiln.DBFS) { s.dbfs = d }
-
 // dbfsOf returns the caller and the DBFS tree; every principal may use it.
 func (s *Service) dbfsOf(ctx context.Context) (*kiln.Caller, kiln.DBFS, error) {
 	c, err := callerOf(ctx)

@@ -27,7 +27,7 @@ func dbfsService(t *testing.T, o dbfs.Options) (s *Service, dir string, alice, b
 		return kiln.NewContextWithCaller(context.Background(), &kiln.Caller{
 			Principal: &kiln.Principal{ID: id, UserName: name, Active: true}, Method: "pat"})
 	}
-	return &Service{dbfs: d}, dir, caller(1, "alice@example.com"), caller(2, "bob@example.com")
+	return New(Deps{DBFS: d}), dir, caller(1, "alice@example.com"), caller(2, "bob@example.com")
 }
 
 func TestCleanDBFSPath(t *testing.T) {

@@ -51,27 +51,9 @@ type Compute struct {
 	SandboxOff   bool
 }
 
-// jobsRuntime is the executor the service notifies and describes.
-type jobsRuntime struct {
-	runner  Runner
-	compute func() Compute
-}
-
 // DefaultMaxQueuedRunsPerUser is how many runs one owner may have waiting
 // to start (QUEUED or PENDING) unless configured.
 const DefaultMaxQueuedRunsPerUser = 100
-
-// SetMaxQueuedRunsPerUser sets how many runs one owner may have waiting
-// to start; run-now and runs/submit beyond it are refused with 429
-// RESOURCE_EXHAUSTED until some have started. 0 keeps the default
-// (DefaultMaxQueuedRunsPerUser); a negative n removes the limit. Call it
-// before serving.
-func (s *Service) SetMaxQueuedRunsPerUser(n int) {
-	if n == 0 {
-		n = DefaultMaxQueuedRunsPerUser
-	}
-	s.maxWaitingRuns = n
-}
 
 // checkWaitingRuns refuses a new run of owner who already has the most
 // runs waiting to start. Together with the fair-share claim order (the
@@ -94,37 +76,30 @@ func (s *Service) checkWaitingRuns(tx kiln.Tx, ownerID int64, ownerName string) 
 	return nil
 }
 
-// SetRunner wires the executor: the service wakes it when runs are queued
-// and tells it about stopped runs; compute describes it (it is called per
-// request). Call it before serving.
-func (s *Service) SetRunner(r Runner, compute func() Compute) {
-	s.jobs = jobsRuntime{runner: r, compute: compute}
-}
-
 // LocalCluster describes this server's compute (any authenticated caller).
 func (s *Service) LocalCluster(ctx context.Context) (Compute, error) {
 	if _, err := callerOf(ctx); err != nil {
 		return Compute{}, err
 	}
-	if s.jobs.compute == nil {
+	if s.compute == nil {
 		return Compute{}, nil
 	}
-	return s.jobs.compute(), nil
+	return s.compute(), nil
 }
 
 func (s *Service) wake() {
-	if s.jobs.runner != nil {
-		s.jobs.runner.Wake()
+	if s.jobs != nil {
+		s.jobs.Wake()
 	}
 }
 
 // announceStops tells the executor which runs were stopped.
 func (s *Service) announceStops(ids []int64, result string) {
-	if s.jobs.runner == nil {
+	if s.jobs == nil {
 		return
 	}
 	for _, id := range ids {
-		s.jobs.runner.Stopped(id, result)
+		s.jobs.Stopped(id, result)
 	}
 }
 

@@ -75,10 +75,6 @@ func InitSecrets(ctx context.Context, store kiln.Store, box *auth.SecretBox) err
 	})
 }
 
-// SetSecretBox installs the box that seals secret values; without one the
-// Secrets API fails. Call it before serving.
-func (s *Service) SetSecretBox(b *auth.SecretBox) { s.secrets = b }
-
 var (
 	scopeNameRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,128}$`)
 	secretKeyRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)

@@ -24,25 +24,73 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	secrets *auth.SecretBox // seals secret values; see SetSecretBox
-	dbfs    kiln.DBFS       // the DBFS tree; see SetDBFS
-	jobs    jobsRuntime     // the executor's hooks and compute; see SetRunner
+	secrets *auth.SecretBox
+	dbfs    kiln.DBFS
+	jobs    Runner
+	compute func() Compute
 
-	maxWaitingRuns int // per owner; see SetMaxQueuedRunsPerUser
+	maxWaitingRuns int // per owner; negative: no limit
 }
 
-// New returns a service over store. index must be loaded; the service
-// refreshes it after each of its own writes so that they take effect on
-// the next request.
-func New(store kiln.Store, index *auth.Index, log *slog.Logger) *Service {
-	return &Service{store: store, index: index, log: log, now: time.Now, maxWaitingRuns: DefaultMaxQueuedRunsPerUser}
+// Deps are what a service is built on. Store and Index are required by
+// every method that reads or writes the workspace; the others have the
+// zero values documented.
+type Deps struct {
+	Store kiln.Store
+	// Index must be loaded; the service refreshes it after each of its
+	// own writes so that they take effect on the next request.
+	Index *auth.Index
+	// Log receives what the service cannot return (a refresh that failed
+	// after a commit); nil discards it.
+	Log *slog.Logger
+	// Secrets seals secret values; nil fails the Secrets API's writes and
+	// SecretForRun (EInternal).
+	Secrets *auth.SecretBox
+	// DBFS is the DBFS tree; nil fails the DBFS API (EInternal), as
+	// offline administration has none.
+	DBFS kiln.DBFS
+	// Jobs is the executor the service wakes when runs are queued and
+	// tells about stopped runs; nil tells nobody (queued runs wait for an
+	// executor's poll).
+	Jobs Runner
+	// Compute describes the executors, per request (LocalCluster); nil
+	// describes none (a zero Compute).
+	Compute func() Compute
+	// MaxQueuedRunsPerUser is how many runs one owner may have waiting to
+	// start; run-now and runs/submit beyond it are refused with 429
+	// RESOURCE_EXHAUSTED until some have started. 0 is
+	// DefaultMaxQueuedRunsPerUser; negative, no limit.
+	MaxQueuedRunsPerUser int
+	// Now is the clock of token expiry decisions; nil is time.Now (tests
+	// set their own).
+	Now func() time.Time
 }
 
-// SetClock replaces the clock used for token expiry decisions (tests only).
-func (s *Service) SetClock(now func() time.Time) { s.now = now }
+// New returns a service over d.Store.
+func New(d Deps) *Service {
+	s := &Service{
+		store: d.Store, index: d.Index, log: d.Log, now: d.Now,
+		secrets: d.Secrets, dbfs: d.DBFS, jobs: d.Jobs, compute: d.Compute,
+		maxWaitingRuns: d.MaxQueuedRunsPerUser,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxWaitingRuns == 0 {
+		s.maxWaitingRuns = DefaultMaxQueuedRunsPerUser
+	}
+	return s
+}
 
 // Index returns the token index the service keeps current.
 func (s *Service) Index() *auth.Index { return s.index }
+
+// Jobs returns the executor the service was built with (Deps.Jobs), so
+// that the composition root can reach what it handed over.
+func (s *Service) Jobs() Runner { return s.jobs }
 
 // OfflineCaller is the caller of offline administration (kiln admin on the
 // data directory): it holds the machine, so it is treated as an admin.
