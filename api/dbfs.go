@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net/http"
 
@@ -19,21 +20,6 @@ const (
 	dbfsMultipartLimit = 256 << 20
 )
 
-// dbfsRoutes registers the DBFS API.
-func (s *Server) dbfsRoutes() {
-	const p = "/api/2.0/dbfs/"
-	s.authedLimit("POST "+p+"put", dbfsMultipartLimit+1<<20, s.dbfsPut)
-	s.authed("POST "+p+"create", s.dbfsCreate)
-	s.authedLimit("POST "+p+"add-block", blockBodyLimit, s.dbfsAddBlock)
-	s.authed("POST "+p+"close", s.dbfsClose)
-	s.authed("GET "+p+"read", s.dbfsRead)
-	s.authed("GET "+p+"list", s.dbfsList)
-	s.authed("GET "+p+"get-status", s.dbfsStatus)
-	s.authed("POST "+p+"mkdirs", s.dbfsMkdirs)
-	s.authed("POST "+p+"delete", s.dbfsDelete)
-	s.authed("POST "+p+"move", s.dbfsMove)
-}
-
 // fileInfoJSON is the DBFS API's FileInfo; every field is always sent.
 type fileInfoJSON struct {
 	Path             string `json:"path"`
@@ -42,7 +28,7 @@ type fileInfoJSON struct {
 	ModificationTime int64  `json:"modification_time"`
 }
 
-func fileInfoOf(fi service.DBFSFileInfo) fileInfoJSON {
+func fileInfoOf(fi kiln.DBFSFileInfo) fileInfoJSON {
 	return fileInfoJSON{Path: fi.Path, IsDir: fi.IsDir, FileSize: fi.Size, ModificationTime: kiln.MillisOf(fi.Modified)}
 }
 
@@ -90,7 +76,7 @@ func (s *Server) dbfsPut(w http.ResponseWriter, r *http.Request) error {
 	var overwrite, done bool
 	for {
 		part, err := mr.NextPart()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -135,7 +121,7 @@ type bodyErrors struct{ r io.Reader }
 // Read reads the body, marking a failure as the client's.
 func (b bodyErrors) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		err = multipartError(err)
 	}
 	return n, err
@@ -232,7 +218,7 @@ type dbfsListResponse struct {
 }
 
 func (s *Server) dbfsList(w http.ResponseWriter, r *http.Request) error {
-	return serveByPath(w, r, s.svc.DBFSList, func(list []service.DBFSFileInfo) any {
+	return serveByPath(w, r, s.svc.DBFSList, func(list []kiln.DBFSFileInfo) any {
 		var resp dbfsListResponse
 		for _, fi := range list {
 			resp.Files = append(resp.Files, fileInfoOf(fi))
@@ -242,7 +228,7 @@ func (s *Server) dbfsList(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) dbfsStatus(w http.ResponseWriter, r *http.Request) error {
-	return serveByPath(w, r, s.svc.DBFSStatus, func(fi service.DBFSFileInfo) any { return fileInfoOf(fi) })
+	return serveByPath(w, r, s.svc.DBFSStatus, func(fi kiln.DBFSFileInfo) any { return fileInfoOf(fi) })
 }
 
 func (s *Server) dbfsMkdirs(w http.ResponseWriter, r *http.Request) error {

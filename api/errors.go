@@ -77,10 +77,17 @@ type scimErrorBody struct {
 	Status  string   `json:"status"`
 }
 
-// writeError writes err in the Databricks shape (or the SCIM shape under
-// the SCIM prefix). Internal errors are logged with the request id and
-// reach the client only as "Internal error.".
+// writeError writes err as WriteError does, logging to the API's logger.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	WriteError(w, r, s.log, err)
+}
+
+// WriteError writes err in the Databricks shape (or the SCIM shape under
+// the SCIM prefix), with the status of the one table above. Errors
+// answered with a 5xx are logged to log with the request id and reach
+// the client only as their generic message (for EInternal, "Internal
+// error."): internal error text never leaves the server.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	we := wireOf(err)
 	ErrorStatus(w.Header(), err)
 	msg := kiln.ErrorMessage(err)
@@ -89,7 +96,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if errors.Is(err, context.Canceled) {
 			level = slog.LevelInfo // the client went away; nothing is wrong
 		}
-		s.log.Log(r.Context(), level, "request failed", "err", err, "request_id", w.Header().Get("X-Request-Id"),
+		log.Log(r.Context(), level, "request failed", "err", err, "request_id", w.Header().Get("X-Request-Id"),
 			"method", r.Method, "path", r.URL.Path)
 	}
 	// Real Databricks repeats the message in this header; clients print it.

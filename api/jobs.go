@@ -8,46 +8,6 @@ import (
 	"github.com/kiln-dev/kiln/service"
 )
 
-// jobsVersions are the Jobs API versions kiln serves: every verb under
-// each, as clients use all three (the legacy CLI 2.0, Airflow 2.1 and
-// 2.2, the SDKs 2.2).
-var jobsVersions = []string{"2.0", "2.1", "2.2"}
-
-// computeVersions are the versions of the clusters, instance pools and
-// policies verbs.
-var computeVersions = []string{"2.0", "2.1"}
-
-// jobsRoutes registers the Jobs API and the compute verbs orchestrators
-// call on connection checks.
-func (s *Server) jobsRoutes() {
-	for _, v := range jobsVersions {
-		p := "/api/" + v + "/jobs/"
-		s.authed("POST "+p+"create", s.createJob)
-		s.authed("GET "+p+"list", s.listJobs(v))
-		s.authed("GET "+p+"get", s.getJob)
-		s.authed("POST "+p+"reset", s.resetJob)
-		s.authed("POST "+p+"update", s.updateJob)
-		s.authed("POST "+p+"delete", s.deleteJob)
-		s.authed("POST "+p+"run-now", s.runNow)
-		s.authed("POST "+p+"runs/submit", s.submitRun)
-		s.authed("GET "+p+"runs/get", s.getRun(v))
-		s.authed("GET "+p+"runs/get-output", s.getRunOutput(v))
-		s.authed("GET "+p+"runs/list", s.listRuns(v))
-		s.authed("POST "+p+"runs/cancel", s.cancelRun)
-		s.authed("POST "+p+"runs/cancel-all", s.cancelAllRuns)
-		s.authed("POST "+p+"runs/delete", s.deleteRun)
-	}
-	for _, v := range computeVersions {
-		p := "/api/" + v + "/"
-		s.authed("GET "+p+"clusters/list", s.listClusters)
-		s.authed("GET "+p+"clusters/get", s.getCluster)
-		s.authed("GET "+p+"clusters/spark-versions", s.sparkVersions)
-		s.authed("GET "+p+"clusters/list-node-types", s.listNodeTypes)
-		s.authed("GET "+p+"instance-pools/list", s.listInstancePools)
-		s.authed("GET "+p+"policies/clusters/list", s.listPolicies)
-	}
-}
-
 // hasMoreField says whether a version still sends has_more (2.2 dropped
 // it in favour of next_page_token alone).
 func hasMoreField(version string) bool { return version != "2.2" }

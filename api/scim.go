@@ -420,6 +420,32 @@ type scimResource struct {
 	Roles        []complexValue `json:"roles"`
 }
 
+// principalAttrs are the attributes of a user or service principal as a
+// POST or PUT body sets them, read in one place: an absent name is
+// empty, an absent active is true (SCIM's default), groups are ids.
+type principalAttrs struct {
+	displayName, externalID, givenName, familyName string
+	active                                         bool
+	groups                                         []int64
+}
+
+// principalAttrs reads the body's principal attributes; a group
+// reference that is not an id is EInvalid.
+func (b *scimResource) principalAttrs() (principalAttrs, error) {
+	groups, err := refIDs(b.Groups, "Group")
+	if err != nil {
+		return principalAttrs{}, err
+	}
+	a := principalAttrs{displayName: b.DisplayName, externalID: b.ExternalID, active: true, groups: groups}
+	if b.Name != nil {
+		a.givenName, a.familyName = b.Name.GivenName, b.Name.FamilyName
+	}
+	if b.Active != nil {
+		a.active = bool(*b.Active)
+	}
+	return a, nil
+}
+
 func refIDs(vs []complexValue, what string) ([]int64, error) {
 	ids := make([]int64, 0, len(vs))
 	for _, v := range vs {
@@ -450,20 +476,14 @@ func (s *Server) scimCreate(k scimKind) handlerFunc {
 			writeJSON(w, http.StatusCreated, renderGroup(g))
 			return nil
 		}
-		groups, err := refIDs(body.Groups, "Group")
+		a, err := body.principalAttrs()
 		if err != nil {
 			return err
 		}
-		np := service.NewPrincipal{Kind: k.kind, UserName: body.UserName, DisplayName: body.DisplayName, ExternalID: body.ExternalID, Groups: groups}
+		np := service.NewPrincipal{Kind: k.kind, UserName: body.UserName, DisplayName: a.displayName, ExternalID: a.externalID,
+			GivenName: a.givenName, FamilyName: a.familyName, Active: &a.active, Groups: a.groups}
 		if k.kind == kiln.KindServicePrincipal {
 			np.UserName = body.ApplicationID
-		}
-		if body.Name != nil {
-			np.GivenName, np.FamilyName = body.Name.GivenName, body.Name.FamilyName
-		}
-		if body.Active != nil {
-			a := bool(*body.Active)
-			np.Active = &a
 		}
 		p, err := s.svc.CreatePrincipal(r.Context(), np)
 		if err != nil {
@@ -497,22 +517,14 @@ func (s *Server) scimReplace(k scimKind) handlerFunc {
 			writeJSON(w, http.StatusOK, renderGroup(g))
 			return nil
 		}
-		groups, err := refIDs(body.Groups, "Group")
+		a, err := body.principalAttrs()
 		if err != nil {
 			return err
 		}
-		ch := service.PrincipalChange{ReplaceGroup: true, SetGroupsTo: groups}
-		ch.Update.DisplayName, ch.Update.ExternalID = &body.DisplayName, &body.ExternalID
-		given, family := "", ""
-		if body.Name != nil {
-			given, family = body.Name.GivenName, body.Name.FamilyName
-		}
-		ch.Update.GivenName, ch.Update.FamilyName = &given, &family
-		active := true
-		if body.Active != nil {
-			active = bool(*body.Active)
-		}
-		ch.Update.Active = &active
+		ch := service.PrincipalChange{ReplaceGroup: true, SetGroupsTo: a.groups}
+		ch.Update.DisplayName, ch.Update.ExternalID = &a.displayName, &a.externalID
+		ch.Update.GivenName, ch.Update.FamilyName = &a.givenName, &a.familyName
+		ch.Update.Active = &a.active
 		p, err := s.svc.UpdatePrincipal(r.Context(), k.kind, id, ch)
 		if err != nil {
 			return err

@@ -7,23 +7,6 @@ import (
 	"github.com/kiln-dev/kiln/service"
 )
 
-// secretsRoutes registers the Secrets API. secrets/get is answered with
-// 403 for every caller: values are readable only by task runs (through
-// service.SecretForRun), never over the API.
-func (s *Server) secretsRoutes() {
-	s.authed("POST /api/2.0/secrets/scopes/create", s.createSecretScope)
-	s.authed("GET /api/2.0/secrets/scopes/list", s.listSecretScopes)
-	s.authed("POST /api/2.0/secrets/scopes/delete", s.deleteSecretScope)
-	s.authed("POST /api/2.0/secrets/put", s.putSecret)
-	s.authed("GET /api/2.0/secrets/list", s.listSecrets)
-	s.authed("POST /api/2.0/secrets/delete", s.deleteSecret)
-	s.authed("GET /api/2.0/secrets/get", s.getSecret)
-	s.authed("POST /api/2.0/secrets/acls/put", s.putSecretACL)
-	s.authed("POST /api/2.0/secrets/acls/delete", s.deleteSecretACL)
-	s.authed("GET /api/2.0/secrets/acls/get", s.getSecretACL)
-	s.authed("GET /api/2.0/secrets/acls/list", s.listSecretACLs)
-}
-
 type createScopeRequest struct {
 	Scope                  string `json:"scope"`
 	InitialManagePrincipal string `json:"initial_manage_principal"`

@@ -19,19 +19,6 @@ import (
 // multipart framing. Larger bodies are MAX_NOTEBOOK_SIZE_EXCEEDED.
 const importBodyLimit = kiln.MaxObjectSize/3*4 + 1<<20
 
-// workspaceRoutes registers the Workspace, Secrets and DBFS APIs (one
-// call from routes()).
-func (s *Server) workspaceRoutes() {
-	s.authedLimit("POST /api/2.0/workspace/import", importBodyLimit, s.importObject)
-	s.authed("GET /api/2.0/workspace/export", s.exportObject)
-	s.authed("GET /api/2.0/workspace/list", s.listObjects)
-	s.authed("GET /api/2.0/workspace/get-status", s.objectStatus)
-	s.authed("POST /api/2.0/workspace/mkdirs", s.mkdirs)
-	s.authed("POST /api/2.0/workspace/delete", s.deleteObject)
-	s.secretsRoutes()
-	s.dbfsRoutes()
-}
-
 // objectInfo is the Workspace API's ObjectInfo. object_id is always sent
 // (the root's is 0); zero times and sizes are left out, as Databricks
 // leaves out unset fields.
@@ -140,7 +127,7 @@ func importParams(r *http.Request) (service.ImportParams, error) {
 	seen := false
 	for {
 		part, err := mr.NextPart()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

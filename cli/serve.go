@@ -5,17 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/kiln-dev/kiln/console"
 	"github.com/kiln-dev/kiln/sandbox"
 	"github.com/kiln-dev/kiln/server"
-	"github.com/kiln-dev/kiln/service"
 )
 
 func newServeCmd(stdio IO) *cobra.Command {
@@ -70,7 +66,6 @@ kernel cannot confine them, kiln runs no task and says why.`,
 				return err
 			}
 			cfg.Log = log
-			cfg.Console = func(p *server.Parts) http.Handler { return console.New(p) }
 			if cfg.AdminPassword, err = secretFromEnv("KILN_ADMIN_PASSWORD"); err != nil {
 				return err
 			}
@@ -88,11 +83,8 @@ kernel cannot confine them, kiln runs no task and says why.`,
 			if err := sandbox.HardenServer("KILN_ADMIN_PASSWORD", "KILN_TOKEN_KEY", "KILN_SECRETS_KEY", "KILN_DATABASE_URL"); err != nil {
 				log.Warn("could not fully protect the server process", "err", err)
 			}
-			if cfg.UnknownTokenRefresh == 0 {
-				cfg.UnknownTokenRefresh = -1 // the flag's 0 is "off"
-			}
-			if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
-				return usageError{errString("--tls-cert and --tls-key go together")}
+			if err := cfg.Validate(); err != nil {
+				return usageError{err}
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -115,22 +107,22 @@ kernel cannot confine them, kiln runs no task and says why.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
-	f.StringVar(&cfg.DataDir, "data-dir", "./kiln-data", "directory holding the SQLite database, token.key, secrets.key, the DBFS tree and run working directories")
+	f.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "address to listen on")
+	f.StringVar(&cfg.DataDir, "data-dir", server.DefaultDataDir, "directory holding the SQLite database, token.key, secrets.key, the DBFS tree and run working directories")
 	f.StringVar(&cfg.BaseURL, "base-url", "", "public URL of this server, used in links (default: the listener address each connection reached; the Host header is never trusted)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	registerDatabaseURL(f, &cfg.DatabaseURL)
-	f.DurationVar(&cfg.UnknownTokenRefresh, "unknown-token-refresh", server.MissRefreshInterval, "how often at most to re-read the store on meeting an unknown token, so that one just created by another replica or process works at once; 0 turns it off")
+	f.DurationVar(&cfg.UnknownTokenRefresh, "unknown-token-refresh", server.DefaultUnknownTokenRefresh, "how often at most to re-read the store on meeting an unknown token, so that one just created by another replica or process works at once; 0 turns it off")
 	f.StringVar(&cfg.AdminEmail, "admin-email", "", "first admin's email, used only when initialising (default admin@kiln.local)")
-	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on SIGINT/SIGTERM")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long to wait for in-flight requests on SIGINT/SIGTERM")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "load balancers or reverse proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For names the client")
-	f.Float64Var(&cfg.AuthFailureRate, "auth-failure-rate", 10, "failed authentications per second allowed per client address, after the burst")
-	f.IntVar(&cfg.AuthFailureBurst, "auth-failure-burst", 50, "failed authentications a client address may make before being slowed down with 429s; -1 turns the throttle off")
+	f.Float64Var(&cfg.AuthFailureRate, "auth-failure-rate", server.DefaultAuthFailureRate, "failed authentications per second allowed per client address, after the burst")
+	f.IntVar(&cfg.AuthFailureBurst, "auth-failure-burst", server.DefaultAuthFailureBurst, "failed authentications a client address may make before being slowed down with 429s; -1 turns the throttle off")
 	f.IntVar(&cfg.MaxConcurrentRuns, "max-concurrent-runs", server.DefaultMaxConcurrentRuns, "how many job task runs this server executes at once; the others wait, QUEUED")
-	f.IntVar(&cfg.MaxQueuedRunsPerUser, "max-queued-runs-per-user", service.DefaultMaxQueuedRunsPerUser, "how many runs one user may have waiting to start; more are refused with 429 RESOURCE_EXHAUSTED (-1: no limit)")
+	f.IntVar(&cfg.MaxQueuedRunsPerUser, "max-queued-runs-per-user", server.DefaultMaxQueuedRunsPerUser, "how many runs one user may have waiting to start; more are refused with 429 RESOURCE_EXHAUSTED (-1: no limit)")
 	f.BoolVar(&cfg.NoAPI, "no-api", false, "executor-only node (with --database-url): execute runs from the shared store; serve only /healthz and /readyz")
-	f.DurationVar(&cfg.TaskLease, "task-lease", 30*time.Second, "how long a running task's lease lasts unless renewed: the tasks of a server that died are retried or failed by the others after about this long")
+	f.DurationVar(&cfg.TaskLease, "task-lease", server.DefaultTaskLease, "how long a running task's lease lasts unless renewed: the tasks of a server that died are retried or failed by the others after about this long")
 	tasks.register(f, &cfg)
 	logs.register(f)
 	return cmd

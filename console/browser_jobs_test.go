@@ -1,10 +1,11 @@
-package console
+package console_test
 
 // Browser tests of the Jobs pages, run by TestBrowser in its shared
 // Chromium. The runs execute real notebooks in python3.
 
 import (
 	"encoding/json"
+	"github.com/kiln-dev/kiln/console"
 	"os/exec"
 	"testing"
 	"time"
@@ -130,7 +131,7 @@ func testJobs(t *testing.T, b *browser) {
 	sol.waitText("You have no jobs.")
 	sol.waitText("There are no runs yet.")
 	sol.shot("87-jobs-empty")
-	sol.open(runPath(long.JobID, long.ID))
+	sol.open(console.RunPath(long.JobID, long.ID))
 	sol.waitTitle("Page not found · kiln")
 	sol.waitText("Run " + num(long.ID) + " does not exist, or you do not have permission to see it.")
 	sol.shot("88-other-users-run")

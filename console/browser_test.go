@@ -1,4 +1,4 @@
-package console
+package console_test
 
 // Browser tests: a real kiln over loopback, driven through real Chromium
 // with chromedp, by the labels users see. They need Chromium (Debian's
@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kiln-dev/kiln/console"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -702,7 +703,7 @@ func testExpiredSession(t *testing.T, b *browser) {
 	kim.click("link", "Password")
 	kim.waitTitle("Password · User Settings · kiln")
 
-	e.clock.Advance(idleTimeout + time.Minute)
+	e.clock.Advance(console.IdleTimeout + time.Minute)
 	kim.click("link", "Access Tokens")
 	kim.waitTitle("Sign in · kiln")
 	kim.waitText("Your session has expired. Sign in again to continue.")

@@ -40,7 +40,6 @@ import (
 	"github.com/kiln-dev/kiln/api"
 	"github.com/kiln-dev/kiln/auth"
 	"github.com/kiln-dev/kiln/clientip"
-	"github.com/kiln-dev/kiln/server"
 	"github.com/kiln-dev/kiln/service"
 )
 
@@ -59,23 +58,37 @@ type Console struct {
 	clientIP  *clientip.Resolver // believes X-Forwarded-For from trusted proxies only
 }
 
-// options are the knobs tests turn; production uses the zero value.
-type options struct {
-	// now replaces the clock used for session timeouts.
-	now func() time.Time
+// Config is what the console needs from the server that mounts it.
+// Service, Index and SessionKey are required.
+type Config struct {
+	// Service carries out every action, with the signed-in user as the
+	// caller, so the console enforces exactly the REST API's rules.
+	Service *service.Service
+	// Index resolves session users to principals.
+	Index *auth.Index
+	// SessionKey signs and encrypts session cookies: 32 bytes, the same
+	// on every replica, changed to sign everyone out.
+	SessionKey []byte
+	// ClientIP finds client addresses behind trusted proxies (sign-in
+	// throttling, audit); nil uses the TCP peer.
+	ClientIP *clientip.Resolver
+	// BaseURL is the public URL; an https:// one makes cookies Secure, and
+	// its origin is trusted by the cross-origin check behind a proxy that
+	// rewrites Host.
+	BaseURL string
+	// Log receives the console's warnings; nil discards.
+	Log *slog.Logger
+	// Now is the clock of session timeouts; nil is time.Now (tests move
+	// it to expire sessions).
+	Now func() time.Time
 }
 
-// New returns the console for a kiln server's parts. It parses every
-// template at once and panics if one is missing or broken: they are
-// embedded, so that is a build defect to catch at startup (and in tests),
-// not at the first request.
-func New(parts *server.Parts) http.Handler {
-	return newConsole(parts, options{})
-}
-
-func newConsole(parts *server.Parts, o options) *Console {
-	if o.now == nil {
-		o.now = time.Now
+// New returns the console. It parses every template at once and panics
+// if one is missing or broken: they are embedded, so that is a build
+// defect to catch at startup (and in tests), not at the first request.
+func New(cfg Config) *Console {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	pages, err := parsePages()
 	if err != nil {
@@ -85,21 +98,16 @@ func newConsole(parts *server.Parts, o options) *Console {
 	if err != nil {
 		panic("console: " + err.Error())
 	}
-	log := parts.Log
+	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// The session key is derived from the token key, so it needs no
-	// configuration of its own, survives restarts, is shared by replicas
-	// that share the token key, and changes (signing everyone out) when the
-	// token key is rotated. The label separates it from token digests.
-	key := parts.Key.Digest("kiln console session key v1")
 	c := &Console{
-		svc: parts.Service, index: parts.Index, log: log, now: o.now,
-		sealer: newSealer(key[:]), guard: newLoginGuard(o.now),
+		svc: cfg.Service, index: cfg.Index, log: log, now: cfg.Now,
+		sealer: newSealer(cfg.SessionKey), guard: newLoginGuard(cfg.Now),
 		pages: pages, static: static,
-		httpsBase: strings.HasPrefix(strings.ToLower(parts.Config.BaseURL), "https://"),
-		clientIP:  parts.ClientIP,
+		httpsBase: strings.HasPrefix(strings.ToLower(cfg.BaseURL), "https://"),
+		clientIP:  cfg.ClientIP,
 	}
 
 	// CrossOriginProtection refuses state-changing requests (anything but
@@ -111,11 +119,11 @@ func newConsole(parts *server.Parts, o options) *Console {
 	// old to send them (before 2020), for which the SameSite=Lax session
 	// cookie, withheld from cross-site POSTs, is the defence.
 	cop := http.NewCrossOriginProtection()
-	if u, err := url.Parse(parts.Config.BaseURL); err == nil && u.Scheme != "" && u.Host != "" {
+	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Scheme != "" && u.Host != "" {
 		// Behind a proxy that rewrites Host, the public origin still
 		// matches.
 		if err := cop.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
-			log.Warn("console: base URL is not a usable origin", "base_url", parts.Config.BaseURL, "err", err)
+			log.Warn("console: base URL is not a usable origin", "base_url", cfg.BaseURL, "err", err)
 		}
 	}
 	cop.SetDenyHandler(http.HandlerFunc(c.crossOriginRefused))
@@ -130,66 +138,6 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.handler.
 // handlerFunc is a console handler that returns its error instead of
 // writing it, so that every error page is rendered in one place.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-// routes is the console's route table. Paths a signed-out visitor may see
-// use public; the rest use user (any signed-in user) or admin.
-func (c *Console) routes() http.Handler {
-	mux := http.NewServeMux()
-	public := func(pattern string, h handlerFunc) { mux.Handle(pattern, c.adapt(h)) }
-	user := func(pattern string, h handlerFunc) { mux.Handle(pattern, c.requireUser(c.adapt(h))) }
-	admin := func(pattern string, h handlerFunc) { mux.Handle(pattern, c.requireUser(c.requireAdmin(c.adapt(h)))) }
-
-	public("/", c.notFound)
-	public("GET /{$}", c.home)
-	public("GET /static/{name}", c.serveStatic)
-	public("GET /login", c.loginPage)
-	public("POST /login", c.login)
-	public("POST /logout", c.logout)
-
-	// User Settings.
-	user("GET /settings", c.settingsPage)
-	user("GET /settings/tokens/new", c.newTokenPage)
-	user("POST /settings/tokens", c.createToken)
-	user("GET /settings/tokens/{id}/revoke", c.confirmRevokeOwnToken)
-	user("POST /settings/tokens/{id}/revoke", c.revokeOwnToken)
-	user("GET /settings/password", c.passwordPage)
-	user("POST /settings/password", c.changePassword)
-
-	// Admin Console.
-	admin("GET /admin", func(w http.ResponseWriter, r *http.Request) error {
-		http.Redirect(w, r, "/admin/access-control", http.StatusSeeOther)
-		return nil
-	})
-	admin("GET /admin/access-control", c.accessControlPage)
-	admin("GET /admin/access-control/tokens/{change}", c.confirmTokensSwitch)
-	admin("POST /admin/access-control/tokens/{change}", c.switchTokens)
-	admin("POST /admin/access-control/lifetime", c.setLifetime)
-	admin("POST /admin/access-control/permissions", c.grantPermission)
-	admin("GET /admin/access-control/permissions/remove", c.confirmRemovePermission)
-	admin("POST /admin/access-control/permissions/remove", c.removePermission)
-
-	admin("GET /admin/users", c.usersPage)
-	admin("POST /admin/users", c.addUser)
-	admin("GET /admin/users/{id}/password", c.userPasswordPage)
-	admin("POST /admin/users/{id}/password", c.setUserPassword)
-	admin("GET /admin/users/{id}/{change}", c.confirmPrincipalChange(kiln.KindUser))
-	admin("POST /admin/users/{id}/{change}", c.changePrincipal(kiln.KindUser))
-
-	admin("GET /admin/service-principals", c.servicePrincipalsPage)
-	admin("POST /admin/service-principals", c.addServicePrincipal)
-	admin("GET /admin/service-principals/{id}/{change}", c.confirmPrincipalChange(kiln.KindServicePrincipal))
-	admin("POST /admin/service-principals/{id}/{change}", c.changePrincipal(kiln.KindServicePrincipal))
-
-	admin("GET /admin/tokens", c.tokensPage)
-	admin("GET /admin/tokens/{id}/revoke", c.confirmRevokeToken)
-	admin("POST /admin/tokens/{id}/revoke", c.revokeToken)
-
-	admin("GET /admin/audit", c.auditPage)
-
-	// Jobs (jobs.go).
-	c.jobRoutes(user)
-	return mux
-}
 
 // maxFormBytes bounds a form body: the largest legitimate form (a token
 // comment of 512 bytes) is far below it.

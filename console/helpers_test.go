@@ -1,6 +1,7 @@
-package console
+package console_test
 
 import (
+	"github.com/kiln-dev/kiln/console"
 	"io"
 	"net/http"
 	"net/url"
@@ -38,7 +39,7 @@ func (c *testClock) Advance(d time.Duration) {
 // env is a running kiln with the console mounted, over loopback.
 type env struct {
 	*kilntest.Env
-	console *Console
+	console *console.Console
 	clock   *testClock
 	admin   *kiln.Principal
 	// client sends requests without following redirects and without a
@@ -49,14 +50,9 @@ type env struct {
 func startEnv(t *testing.T, opts ...kilntest.Option) *env {
 	t.Helper()
 	e := &env{clock: &testClock{}}
-	var once sync.Once
-	opts = append(opts, kilntest.WithConfig(func(c *server.Config) {
-		c.Console = func(p *server.Parts) http.Handler {
-			once.Do(func() { e.console = newConsole(p, options{now: e.clock.Now}) })
-			return e.console
-		}
-	}))
+	opts = append(opts, kilntest.WithConfig(func(c *server.Config) { c.SessionClock = e.clock.Now }))
 	e.Env = kilntest.Start(t, opts...)
+	e.console = e.Srv.Console
 	e.client = e.Env.Client
 	admin, err := e.Svc().PrincipalByName(kilntest.Offline(), kilntest.AdminEmail)
 	if err != nil {
@@ -69,7 +65,7 @@ func startEnv(t *testing.T, opts ...kilntest.Option) *env {
 // sessionFor mints a session cookie for p as if p had just signed in.
 func (e *env) sessionFor(p *kiln.Principal) *http.Cookie {
 	now := e.clock.Now()
-	return &http.Cookie{Name: sessionCookie, Value: e.console.sealer.encodeSession(session{UserID: p.ID, Issued: now, Active: now})}
+	return &http.Cookie{Name: console.SessionCookie, Value: e.console.MintSession(p.ID, now)}
 }
 
 // newUser creates a user without a password (no argon2 cost); tests sign

@@ -54,17 +54,6 @@ const (
 	refreshSeconds = 3
 )
 
-// jobRoutes registers the Jobs pages. Every signed-in user may open them;
-// the service decides what each one sees.
-func (c *Console) jobRoutes(user func(string, handlerFunc)) {
-	user("GET /jobs", c.jobsPage)
-	user("GET /jobs/{job}", c.jobPage)
-	user("GET /jobs/{job}/runs/{run}", c.runPage)
-	user("GET /jobs/{job}/runs/{run}/logs", c.runLogs)
-	user("GET /jobs/{job}/runs/{run}/cancel", c.confirmCancelRun)
-	user("POST /jobs/{job}/runs/{run}/cancel", c.cancelRun)
-}
-
 func jobPath(jobID int64) string { return "/jobs/" + strconv.FormatInt(jobID, 10) }
 
 func runPath(jobID, runID int64) string {

@@ -1,4 +1,4 @@
-package console
+package console_test
 
 // Server-side tests of the Jobs pages, over loopback against a real kiln
 // whose runner executes real python3 (no browser). They fail, never skip,
@@ -8,13 +8,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/kiln-dev/kiln/console"
 	"net/http"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/kiln-dev/kiln"
 	"github.com/kiln-dev/kiln/kilntest"
@@ -160,7 +160,7 @@ func TestJobsPages(t *testing.T) {
 	if good.ResultState != kiln.ResultSuccess || bad.ResultState != kiln.ResultFailed || loud.ResultState != kiln.ResultSuccess {
 		t.Fatalf("runs ended %s, %s and %s: %s / %s", good.ResultState, bad.ResultState, loud.ResultState, good.StateMessage, bad.StateMessage)
 	}
-	goodPath := runPath(job.ID, good.ID)
+	goodPath := console.RunPath(job.ID, good.ID)
 
 	t.Run("JobsPageListsOwnJobsAndRuns", func(t *testing.T) {
 		r := e.get(t, "/jobs", anaCk)
@@ -168,7 +168,7 @@ func TestJobsPages(t *testing.T) {
 			t.Fatalf("GET /jobs: %d", r.Status)
 		}
 		mustContain(t, r.Body, "<title>Jobs · kiln</title>", `<a href="/jobs" aria-current="page">Jobs</a>`,
-			">daily-report<", `href="`+jobPath(job.ID)+`"`, `href="`+goodPath+`"`, ">Run "+num(good.ID)+"<", ">Run "+num(bad.ID)+"<",
+			">daily-report<", `href="`+console.JobPath(job.ID)+`"`, `href="`+goodPath+`"`, ">Run "+num(good.ID)+"<", ">Run "+num(bad.ID)+"<",
 			"boom-once", "(one-time run)", `badge badge-ok">SUCCESS<`, `badge badge-fail">FAILED<`, `badge badge-off">TERMINATED<`,
 			"Your jobs, and the runs that run as you.")
 		mustNotContain(t, r.Body, ">Run as<")
@@ -190,8 +190,8 @@ func TestJobsPages(t *testing.T) {
 		}
 		mustContain(t, r.Body, "You have no jobs.", "There are no runs yet.")
 		mustNotContain(t, r.Body, "daily-report", "boom-once", "Run "+num(good.ID))
-		missing := e.get(t, runPath(job.ID, 999999), boCk)
-		for _, path := range []string{goodPath, runPath(bad.JobID, bad.ID), goodPath + "/logs?task=" + num(good.Tasks[0].ID), goodPath + "/cancel"} {
+		missing := e.get(t, console.RunPath(job.ID, 999999), boCk)
+		for _, path := range []string{goodPath, console.RunPath(bad.JobID, bad.ID), goodPath + "/logs?task=" + num(good.Tasks[0].ID), goodPath + "/cancel"} {
 			r := e.get(t, path, boCk)
 			if r.Status != http.StatusNotFound {
 				t.Errorf("bo opening ana's %s: %d, want 404", path, r.Status)
@@ -204,7 +204,7 @@ func TestJobsPages(t *testing.T) {
 		if strings.Replace(r.Body, num(good.ID), "N", -1) != strings.Replace(missing.Body, "999999", "N", -1) {
 			t.Error("another user's run is not shown exactly like a missing one")
 		}
-		r = e.get(t, jobPath(job.ID), boCk)
+		r = e.get(t, console.JobPath(job.ID), boCk)
 		if r.Status != http.StatusNotFound || !strings.Contains(r.Body, "Job "+num(job.ID)+" does not exist, or you do not have permission to see it.") {
 			t.Errorf("bo opening ana's job: %d", r.Status)
 		}
@@ -213,7 +213,7 @@ func TestJobsPages(t *testing.T) {
 	t.Run("MissingRunIsA404Page", func(t *testing.T) {
 		for path, msg := range map[string]string{
 			"/jobs/1/runs/999999":                  "Run 999999 does not exist, or you do not have permission to see it.",
-			runPath(job.ID+1000, good.ID):          "Run " + num(good.ID) + " does not exist, or you do not have permission to see it.",
+			console.RunPath(job.ID+1000, good.ID):  "Run " + num(good.ID) + " does not exist, or you do not have permission to see it.",
 			"/jobs/x/runs/1":                       "There is no page at this address.",
 			"/jobs/1/runs/-1":                      "There is no page at this address.",
 			"/jobs/1/runs/99999999999999999999":    "There is no page at this address.",
@@ -235,7 +235,7 @@ func TestJobsPages(t *testing.T) {
 			t.Fatalf("GET %s: %d", goodPath, r.Status)
 		}
 		mustContain(t, r.Body, "<title>Run "+num(good.ID)+" of daily-report · Jobs · kiln</title>", `<h1 class="name">daily-report</h1>`,
-			`badge badge-ok">SUCCESS<`, `data-active="false"`, `<a href="`+jobPath(job.ID)+`">daily-report</a>`, "Run as", "ana@example.com",
+			`badge badge-ok">SUCCESS<`, `data-active="false"`, `<a href="`+console.JobPath(job.ID)+`">daily-report</a>`, "Run as", "ana@example.com",
 			"Job parameters", "<code>env</code>", "<code>prod</code>", "(default <code>dev</code>)", // the run's job parameters
 			"<code>day</code>", "<code>2026-01-01</code>", // the task's widgets
 			"Output of", `id="result-title">Result<`, `{&#34;answer&#34;: 42, &#34;day&#34;: &#34;2026-01-01&#34;}`,
@@ -272,16 +272,16 @@ func TestJobsPages(t *testing.T) {
 	})
 
 	t.Run("FailedRunShowsErrorAndTrace", func(t *testing.T) {
-		r := e.get(t, runPath(bad.JobID, bad.ID), anaCk)
+		r := e.get(t, console.RunPath(bad.JobID, bad.ID), anaCk)
 		if r.Status != http.StatusOK {
 			t.Fatalf("GET the failed run: %d", r.Status)
 		}
 		mustContain(t, r.Body, `badge badge-fail">FAILED<`, "One-time run", ">Error<", ">Error trace<",
 			"ValueError: bad &lt;b&gt;input&lt;/b&gt;: 42", "in check", kiln.MsgTaskFailed,
 			">No result.<")
-		mustNotContain(t, r.Body, "<b>input</b>", `<a href="`+jobPath(bad.JobID)+`">`)
+		mustNotContain(t, r.Body, "<b>input</b>", `<a href="`+console.JobPath(bad.JobID)+`">`)
 		// The one-time job's page shows the run.
-		r = e.get(t, jobPath(bad.JobID), anaCk)
+		r = e.get(t, console.JobPath(bad.JobID), anaCk)
 		if r.Status != http.StatusOK {
 			t.Fatalf("the one-time job's page: %d", r.Status)
 		}
@@ -289,14 +289,14 @@ func TestJobsPages(t *testing.T) {
 	})
 
 	t.Run("LogsAreBounded", func(t *testing.T) {
-		path := runPath(loud.JobID, loud.ID)
+		path := console.RunPath(loud.JobID, loud.ID)
 		r := e.get(t, path, anaCk)
 		if r.Status != http.StatusOK {
 			t.Fatalf("GET the loud run: %d", r.Status)
 		}
 		mustContain(t, r.Body, "THE LAST LINE", "Showing the last 128.0 KiB of", "Download logs for all of them.")
 		mustNotContain(t, r.Body, "line 00000 ")
-		if len(r.Body) > logsShown+64<<10 {
+		if len(r.Body) > console.LogsShown+64<<10 {
 			t.Errorf("the page is %d bytes: the logs are not bounded", len(r.Body))
 		}
 		dl := e.get(t, path+"/logs?task="+num(loud.Tasks[0].ID), anaCk)
@@ -310,7 +310,7 @@ func TestJobsPages(t *testing.T) {
 	})
 
 	t.Run("JobPage", func(t *testing.T) {
-		r := e.get(t, jobPath(job.ID), anaCk)
+		r := e.get(t, console.JobPath(job.ID), anaCk)
 		if r.Status != http.StatusOK {
 			t.Fatalf("GET the job: %d", r.Status)
 		}
@@ -329,7 +329,7 @@ func TestJobsPages(t *testing.T) {
 			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != goodPath {
 				t.Fatalf("%s cancel of a finished run: %d to %q", method, r.Status, r.Header.Get("Location"))
 			}
-			fl := cookieNamed(r.Header, flashCookie)
+			fl := cookieNamed(r.Header, console.FlashCookie)
 			page := e.getWith(t, goodPath, anaCk, fl)
 			mustContain(t, page.Body, `<div class="flash flash-error" role="alert">Run `+num(good.ID)+
 				` has already finished (TERMINATED, SUCCESS), so it cannot be canceled. Nothing was changed.</div>`)
@@ -346,7 +346,7 @@ func TestJobsPages(t *testing.T) {
 	t.Run("CancelWithoutScripts", func(t *testing.T) {
 		long := e.submitRun(t, ana, `{"run_name": "sleepy-once", "tasks": [{"task_key": "nap", "notebook_task": {"notebook_path": "`+home+`sleepy"}}]}`)
 		long = e.waitRun(t, long.ID, "running", running)
-		path := runPath(long.JobID, long.ID)
+		path := console.RunPath(long.JobID, long.ID)
 
 		// Another user can neither see nor cancel it.
 		if r := e.post(t, path+"/cancel", nil, boCk); r.Status != http.StatusNotFound {
@@ -373,7 +373,7 @@ func TestJobsPages(t *testing.T) {
 		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != path {
 			t.Fatalf("Confirm: %d to %q", r.Status, r.Header.Get("Location"))
 		}
-		page := e.getWith(t, path, anaCk, cookieNamed(r.Header, flashCookie))
+		page := e.getWith(t, path, anaCk, cookieNamed(r.Header, console.FlashCookie))
 		mustContain(t, page.Body, "Run "+num(long.ID)+" is being canceled")
 		done := e.waitRun(t, long.ID, "canceled", finished)
 		if done.ResultState != kiln.ResultCanceled {
@@ -388,7 +388,7 @@ func TestJobsPages(t *testing.T) {
 	})
 
 	t.Run("EveryJobsPageRenders", func(t *testing.T) {
-		for _, path := range []string{"/jobs", "/jobs?show=active", "/jobs?show=completed", jobPath(job.ID), goodPath, runPath(bad.JobID, bad.ID)} {
+		for _, path := range []string{"/jobs", "/jobs?show=active", "/jobs?show=completed", console.JobPath(job.ID), goodPath, console.RunPath(bad.JobID, bad.ID)} {
 			r := e.get(t, path, anaCk)
 			if r.Status != http.StatusOK {
 				t.Errorf("GET %s: %d", path, r.Status)
@@ -421,7 +421,7 @@ func TestRunsListPaging(t *testing.T) {
 	ana := e.newUser(t, "ana@example.com")
 	// Runs of a notebook that does not exist fail at once, without python.
 	var last *kiln.Run
-	for i := range jobsPageSize + 2 {
+	for i := range console.JobsPageSize + 2 {
 		last = e.submitRun(t, ana, fmt.Sprintf(`{"run_name": "r%02d", "notebook_task": {"notebook_path": "/Users/ana@example.com/nope"}}`, i))
 	}
 	e.waitRun(t, last.ID, "finished", finished)
@@ -441,57 +441,5 @@ func TestRunsListPaging(t *testing.T) {
 	mustNotContain(t, r.Body, name("r26"), "Older runs")
 	if r := e.get(t, "/jobs?runs_page=bogus", ck); r.Status != http.StatusBadRequest || !strings.Contains(r.Body, "Invalid page_token.") {
 		t.Errorf("a bad page token: %d", r.Status)
-	}
-}
-
-func TestHumanDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		-time.Second: "0ms", 850 * time.Millisecond: "850ms", 42 * time.Second: "42s", 185 * time.Second: "3m 05s",
-		2*time.Hour + 10*time.Minute: "2h 10m", 47 * time.Hour: "47h 00m", 76 * time.Hour: "3d 4h",
-	} {
-		if got := humanDuration(d); got != want {
-			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
-		}
-	}
-}
-
-func TestClips(t *testing.T) {
-	s := strings.Repeat("é", 100) + "\nlast line\n"
-	c := tailClip(s, 30)
-	if !utf8.ValidString(c.Text) || c.Text != "last line\n" || c.Omitted != len(s)-len(c.Text) || c.Size != len(s) {
-		t.Errorf("tailClip: %+v", c)
-	}
-	if c := tailClip("short", 30); c.Text != "short" || c.Omitted != 0 {
-		t.Errorf("tailClip of a short text: %+v", c)
-	}
-	c = headClip(strings.Repeat("é", 100), 51)
-	if !utf8.ValidString(c.Text) || len(c.Text) != 50 || c.Omitted != 150 {
-		t.Errorf("headClip: %+v", c)
-	}
-	if got := (clip{Text: strings.Repeat("x", 2048), Size: 3 << 20}); got.ShownSize() != "2.0 KiB" || got.TotalSize() != "3.0 MiB" {
-		t.Errorf("sizes: %s of %s", got.ShownSize(), got.TotalSize())
-	}
-}
-
-func TestStateBadges(t *testing.T) {
-	for _, c := range []struct {
-		lc, result, text, classes string
-	}{
-		{kiln.LifeCycleQueued, "", "QUEUED", "badge-off"},
-		{kiln.LifeCycleRunning, "", "RUNNING", "badge-run"},
-		{kiln.LifeCycleTerminating, kiln.ResultCanceled, "TERMINATING", "badge-run"}, // no result before the end
-		{kiln.LifeCycleWaitingForRetry, "", "WAITING_FOR_RETRY", "badge-warn"},
-		{kiln.LifeCycleTerminated, kiln.ResultSuccess, "TERMINATED, SUCCESS", "badge-off badge-ok"},
-		{kiln.LifeCycleTerminated, kiln.ResultFailed, "TERMINATED, FAILED", "badge-off badge-fail"},
-		{kiln.LifeCycleTerminated, kiln.ResultTimedOut, "TERMINATED, TIMEDOUT", "badge-off badge-fail"},
-		{kiln.LifeCycleTerminated, kiln.ResultCanceled, "TERMINATED, CANCELED", "badge-off badge-warn"},
-		{kiln.LifeCycleTerminated, kiln.ResultExcluded, "TERMINATED, EXCLUDED", "badge-off badge-off"},
-		{kiln.LifeCycleInternalErr, kiln.ResultFailed, "INTERNAL_ERROR, FAILED", "badge-fail badge-fail"},
-		{"", "", "PENDING", "badge-off"},
-	} {
-		s := stateOf(c.lc, c.result, "")
-		if s.Text() != c.text || strings.TrimSpace(s.LifeClass+" "+s.ResultClass) != c.classes || s.Active != !kiln.IsTerminal(c.lc) {
-			t.Errorf("stateOf(%q, %q) = %q %q %q", c.lc, c.result, s.Text(), s.LifeClass, s.ResultClass)
-		}
 	}
 }

@@ -49,7 +49,7 @@ func WithConfig(fn func(*server.Config)) Option { return Option(fn) }
 func Start(t testing.TB, opts ...Option) *Env {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dir, AdminEmail: AdminEmail, AdminPassword: AdminPassword, PollInterval: 50 * time.Millisecond}
+	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dir, AdminEmail: AdminEmail, AdminPassword: AdminPassword, PollInterval: 50 * time.Millisecond, UnknownTokenRefresh: server.DefaultUnknownTokenRefresh}
 	for _, o := range opts {
 		o(&cfg)
 	}

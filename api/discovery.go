@@ -1,32 +1,11 @@
 package api
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
-
-	"github.com/kiln-dev/kiln"
 )
-
-// healthz is liveness: the process serves requests.
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	return nil
-}
-
-// readyz is readiness: the store answers within two seconds.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		return &kiln.Error{Code: kiln.EUnavailable, Message: "The store is not answering.", Err: err}
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	return nil
-}
 
 // hostMetadata answers the SDKs' unauthenticated discovery call. The oidc
 // endpoint deliberately does not contain /oidc/accounts/: the Databricks

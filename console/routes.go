@@ -1,0 +1,76 @@
+package console
+
+import (
+	"net/http"
+
+	"github.com/kiln-dev/kiln"
+)
+
+// routes is the console's one route table, grouped by area. Paths a
+// signed-out visitor may see use public; the rest use user (any
+// signed-in user) or admin (workspace admins). The server mounts the
+// console at / (server/handler.go), below the API's paths.
+func (c *Console) routes() http.Handler {
+	mux := http.NewServeMux()
+	public := func(pattern string, h handlerFunc) { mux.Handle(pattern, c.adapt(h)) }
+	user := func(pattern string, h handlerFunc) { mux.Handle(pattern, c.requireUser(c.adapt(h))) }
+	admin := func(pattern string, h handlerFunc) { mux.Handle(pattern, c.requireUser(c.requireAdmin(c.adapt(h)))) }
+
+	// Sign-in, the home page and the embedded static files (login.go).
+	public("/", c.notFound)
+	public("GET /{$}", c.home)
+	public("GET /static/{name}", c.serveStatic)
+	public("GET /login", c.loginPage)
+	public("POST /login", c.login)
+	public("POST /logout", c.logout)
+
+	// User Settings (settings.go): a user's own tokens and password.
+	user("GET /settings", c.settingsPage)
+	user("GET /settings/tokens/new", c.newTokenPage)
+	user("POST /settings/tokens", c.createToken)
+	user("GET /settings/tokens/{id}/revoke", c.confirmRevokeOwnToken)
+	user("POST /settings/tokens/{id}/revoke", c.revokeOwnToken)
+	user("GET /settings/password", c.passwordPage)
+	user("POST /settings/password", c.changePassword)
+
+	// Admin Console (admin.go, principals.go): workspace admins only.
+	admin("GET /admin", func(w http.ResponseWriter, r *http.Request) error {
+		http.Redirect(w, r, "/admin/access-control", http.StatusSeeOther)
+		return nil
+	})
+	admin("GET /admin/access-control", c.accessControlPage)
+	admin("GET /admin/access-control/tokens/{change}", c.confirmTokensSwitch)
+	admin("POST /admin/access-control/tokens/{change}", c.switchTokens)
+	admin("POST /admin/access-control/lifetime", c.setLifetime)
+	admin("POST /admin/access-control/permissions", c.grantPermission)
+	admin("GET /admin/access-control/permissions/remove", c.confirmRemovePermission)
+	admin("POST /admin/access-control/permissions/remove", c.removePermission)
+
+	admin("GET /admin/users", c.usersPage)
+	admin("POST /admin/users", c.addUser)
+	admin("GET /admin/users/{id}/password", c.userPasswordPage)
+	admin("POST /admin/users/{id}/password", c.setUserPassword)
+	admin("GET /admin/users/{id}/{change}", c.confirmPrincipalChange(kiln.KindUser))
+	admin("POST /admin/users/{id}/{change}", c.changePrincipal(kiln.KindUser))
+
+	admin("GET /admin/service-principals", c.servicePrincipalsPage)
+	admin("POST /admin/service-principals", c.addServicePrincipal)
+	admin("GET /admin/service-principals/{id}/{change}", c.confirmPrincipalChange(kiln.KindServicePrincipal))
+	admin("POST /admin/service-principals/{id}/{change}", c.changePrincipal(kiln.KindServicePrincipal))
+
+	admin("GET /admin/tokens", c.tokensPage)
+	admin("GET /admin/tokens/{id}/revoke", c.confirmRevokeToken)
+	admin("POST /admin/tokens/{id}/revoke", c.revokeToken)
+
+	admin("GET /admin/audit", c.auditPage)
+
+	// Jobs (jobs.go): every signed-in user may open them; the service
+	// decides what each one sees.
+	user("GET /jobs", c.jobsPage)
+	user("GET /jobs/{job}", c.jobPage)
+	user("GET /jobs/{job}/runs/{run}", c.runPage)
+	user("GET /jobs/{job}/runs/{run}/logs", c.runLogs)
+	user("GET /jobs/{job}/runs/{run}/cancel", c.confirmCancelRun)
+	user("POST /jobs/{job}/runs/{run}/cancel", c.cancelRun)
+	return mux
+}

@@ -1,0 +1,203 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/api"
+	"github.com/kiln-dev/kiln/clientip"
+)
+
+// root is the one handler every request kiln serves goes through: the
+// shared middleware (panic recovery, access log, transport headers), then
+//
+//	GET /healthz, GET /readyz   liveness and readiness (health below)
+//	/api/…, /.well-known/…,
+//	/telemetry-ext              the REST API (api/routes.go)
+//	/                           the web console (console/routes.go)
+//
+// An executor-only node (NoAPI) serves the health probes and a JSON 404.
+type root struct {
+	mux      *http.ServeMux
+	log      *slog.Logger
+	orgID    []string // X-Databricks-Org-Id, which clients resolve the workspace from
+	clientIP *clientip.Resolver
+	store    kiln.Store
+}
+
+// newRoot builds the root handler over the API and console handlers;
+// both nil makes the handler of an executor-only node.
+func newRoot(p *Parts, apiHandler, consoleHandler http.Handler) http.Handler {
+	rt := &root{
+		mux: http.NewServeMux(), log: p.Log, store: p.Store, clientIP: p.ClientIP,
+		orgID: []string{strconv.FormatInt(p.Workspace.ID, 10)},
+	}
+	rt.mux.HandleFunc("/healthz", rt.healthz)
+	rt.mux.HandleFunc("/readyz", rt.readyz)
+	if apiHandler == nil {
+		rt.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			api.WriteError(w, r, rt.log, kiln.Errorf(kiln.ENotFound, "This kiln node executes runs only (--no-api)."))
+		})
+	} else {
+		rt.mux.Handle("/api/", apiHandler)
+		rt.mux.Handle("/.well-known/", apiHandler)
+		rt.mux.Handle("/telemetry-ext", apiHandler)
+		rt.mux.Handle("/", consoleHandler)
+	}
+	return rt.recoverPanics(rt.commonHeaders(rt.accessLog(rt.mux)))
+}
+
+// healthz is liveness: the process serves requests.
+func (rt *root) healthz(w http.ResponseWriter, r *http.Request) {
+	if !rt.probeMethod(w, r) {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"status":"ok"}`))
+}
+
+// readyz is readiness: the store answers within two seconds. A 503 (with
+// Retry-After) tells a load balancer to send the replica no traffic
+// until it is back.
+func (rt *root) readyz(w http.ResponseWriter, r *http.Request) {
+	if !rt.probeMethod(w, r) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := rt.store.Ping(ctx); err != nil {
+		api.WriteError(w, r, rt.log, &kiln.Error{Code: kiln.EUnavailable, Message: "The store is not answering.", Err: err})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"status":"ready"}`))
+}
+
+// probeMethod admits GET and HEAD on a health probe and answers anything
+// else with 405, as the API answers a known path with the wrong method.
+func (rt *root) probeMethod(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	api.WriteError(w, r, rt.log, kiln.Errorf(kiln.EMethodNotAllowed, "%s is not allowed on %s.", r.Method, r.URL.Path))
+	return false
+}
+
+// commonHeaders sets the headers every response carries: the workspace id
+// (clients resolve the workspace from it), a request id, and hardening
+// headers.
+func (rt *root) commonHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The keys are already canonical: assigning them directly skips
+		// Header.Set's canonicalisation on the hottest path of all.
+		h := w.Header()
+		h["X-Databricks-Org-Id"] = rt.orgID
+		h["X-Request-Id"] = []string{newRequestID()}
+		h["X-Content-Type-Options"] = nosniff
+		h["Cache-Control"] = noStore
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Shared header values; net/http only reads them.
+var (
+	nosniff = []string{"nosniff"}
+	noStore = []string{"no-store"}
+)
+
+// requestIDPrefix makes request ids unique across processes and restarts;
+// the counter after it makes them unique within one. Request ids identify
+// log lines, they are not secrets, so they need not be unpredictable: a
+// crypto/rand read per request would cost a system call on older kernels.
+var (
+	requestIDPrefix = func() string {
+		var b [8]byte
+		rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	}()
+	requestCounter atomic.Uint64
+)
+
+func newRequestID() string {
+	var b [16]byte
+	n := requestCounter.Add(1)
+	for i := 15; i >= 0; i-- {
+		b[i] = "0123456789abcdef"[n&0xf]
+		n >>= 4
+	}
+	return requestIDPrefix + string(b[:])
+}
+
+// statusWriter records the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+// WriteHeader records the first status written.
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write records an implicit 200 before the first body bytes.
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// accessLog logs one line per request at info level (health probes at
+// debug). It logs the path, never the query string or any header: no
+// credential can reach the log.
+func (rt *root) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		level := slog.LevelInfo
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			level = slog.LevelDebug
+		}
+		if !rt.log.Enabled(r.Context(), level) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		rt.log.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", sw.status),
+			slog.Duration("duration", time.Since(start)), slog.String("remote", rt.clientIP.Addr(r)),
+			slog.String("request_id", w.Header().Get("X-Request-Id")))
+	})
+}
+
+// recoverPanics turns a panic into a logged 500 with the JSON error shape;
+// the panic's text and stack go to the log only.
+func (rt *root) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				api.WriteError(w, r, rt.log, kiln.Internal(fmt.Errorf("panic: %v\n%s", v, debug.Stack())))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
