@@ -26,7 +26,7 @@ type taskFlags struct {
 // register adds the flags; apply copies them into cfg once parsed.
 func (t *taskFlags) register(f *pflag.FlagSet, cfg *server.Config) {
 	d := sandbox.DefaultLimits
-	t.memory, t.fileSize, t.maxOutput = sizeValue(d.MemoryBytes), sizeValue(d.FileSizeBytes), sizeValue(256<<20)
+	t.memory, t.fileSize, t.maxOutput = sizeValue(d.MemoryBytes), sizeValue(d.FileSizeBytes), sizeValue(server.DefaultTaskMaxOutput)
 	f.StringVar(&t.sandboxMode, "task-sandbox", "on", `confine job tasks (namespaces, an unprivileged user, Landlock, limits): "on", or "off" to run them as kiln's own user with access to its keys and database (only for a machine no untrusted user can submit jobs to)`)
 	f.StringVar(&cfg.Sandbox.User, "task-user", "", "OS user that tasks run as when kiln runs as root (default nobody); a kiln that is not root runs tasks as its own user")
 	f.StringVar(&t.network, "task-network", "open", `"open": tasks share the server's network; "none": each task gets an empty network namespace`)
@@ -57,11 +57,6 @@ func (t *taskFlags) apply(cfg *server.Config) error {
 		cfg.Sandbox.NoNetwork = true
 	default:
 		return usageError{fmt.Errorf(`--task-network is %q; use "open" or "none"`, t.network)}
-	}
-	switch cfg.KeepTaskDirs {
-	case runner.KeepNone, runner.KeepFailed, runner.KeepAll:
-	default:
-		return usageError{fmt.Errorf(`--keep-task-dirs is %q; use "none", "failed" or "all"`, cfg.KeepTaskDirs)}
 	}
 	if t.cpuTime < time.Second {
 		return usageError{fmt.Errorf("--task-cpu-time must be at least 1s")}

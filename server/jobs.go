@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -10,10 +9,6 @@ import (
 	"github.com/kiln-dev/kiln/runner"
 	"github.com/kiln-dev/kiln/service"
 )
-
-// DefaultMaxConcurrentRuns is how many task runs a server executes at once
-// unless configured.
-const DefaultMaxConcurrentRuns = 4
 
 // runnerLink is the service's executor (service.Deps.Jobs, Compute) until
 // there is one, and forwards to the runner afterwards. It exists because
@@ -33,12 +28,14 @@ type linkedRunner struct {
 	started time.Time
 }
 
+// Wake forwards to the runner's Wake.
 func (l *runnerLink) Wake() {
 	if to := l.to.Load(); to != nil {
 		to.r.Wake()
 	}
 }
 
+// Stopped forwards to the runner's Stopped.
 func (l *runnerLink) Stopped(runID int64, result string) {
 	if to := l.to.Load(); to != nil {
 		to.r.Stopped(runID, result)
@@ -65,25 +62,16 @@ func (l *runnerLink) compute() service.Compute {
 // notebooks and workspace files (with their owner's permissions), secrets
 // (dbutils.secrets.get) and DBFS files through the service.
 func newRunner(p *Parts) (*runner.Runner, error) {
-	link, ok := p.Service.Jobs().(*runnerLink)
-	if !ok {
-		return nil, errors.New("starting the job runner: the service was not built by OpenParts")
-	}
-	workers := p.Config.MaxConcurrentRuns
-	if workers <= 0 {
-		workers = DefaultMaxConcurrentRuns
-	}
 	c := runner.Config{
-		Store: p.Store, DataDir: p.Config.DataDir, Workers: workers,
+		Store: p.Store, DataDir: p.Config.DataDir, Workers: p.Config.MaxConcurrentRuns,
 		TaskDir: p.Config.TaskDir, KeepTaskDirs: p.Config.KeepTaskDirs, Sandbox: p.Config.Sandbox, MaxOutput: p.Config.TaskMaxOutput,
 		Python:  p.Config.TaskPython,
 		Secrets: p.Service, DBFS: p.Service, Workspace: p.Service, Log: p.Log.With("component", "runner"),
 	}
-	if l := p.Config.TaskLease; l > 0 {
-		// Renewed every third of the lease; swept every sixth, so that a
-		// dead replica's task is resolved within about 1.2 leases.
-		c.LeaseTTL, c.SweepInterval = l, max(l/6, 100*time.Millisecond)
-	}
+	// Renewed every third of the lease; swept every sixth, so that a dead
+	// replica's task is resolved within about 1.2 leases.
+	l := p.Config.TaskLease
+	c.LeaseTTL, c.SweepInterval = l, max(l/6, 100*time.Millisecond)
 	if p.Config.Runner != nil {
 		p.Config.Runner(&c)
 	}
@@ -91,7 +79,7 @@ func newRunner(p *Parts) (*runner.Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the job runner: %w", err)
 	}
-	link.to.Store(&linkedRunner{r: r, started: time.Now()})
+	p.runnerLink.to.Store(&linkedRunner{r: r, started: time.Now()})
 	return r, nil
 }
 

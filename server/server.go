@@ -1,8 +1,13 @@
-// Package server assembles a kiln server from its parts: the data
-// directory (SQLite store and token key), the first-start bootstrap, the
-// token index and its change poller, the service, the REST API, and the
-// HTTP listener with graceful shutdown. The CLI's serve and admin commands
-// and the end-to-end tests all start kiln through it.
+// Package server is kiln's one composition root. It opens the store
+// (SQLite in the data directory, or PostgreSQL shared by replicas) and the
+// keys, runs the first-start bootstrap, loads the token index and polls
+// for changes other processes make, opens DBFS, and builds the service,
+// the job runner, the REST API (package api) and the web console (package
+// console) from one Config (config.go, with Validate and the defaults).
+// It serves them behind one root handler (handler.go: the shared
+// middleware, health probes, /api/ and /.well-known/ to the API, / to the
+// console) with graceful shutdown. kiln serve, kiln admin (OpenParts,
+// offline) and the end-to-end tests all start kiln through it.
 package server
 
 import (
@@ -17,7 +22,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -25,116 +29,12 @@ import (
 	"github.com/kiln-dev/kiln/api"
 	"github.com/kiln-dev/kiln/auth"
 	"github.com/kiln-dev/kiln/clientip"
+	"github.com/kiln-dev/kiln/console"
 	"github.com/kiln-dev/kiln/dbfs"
 	"github.com/kiln-dev/kiln/runner"
-	"github.com/kiln-dev/kiln/sandbox"
 	"github.com/kiln-dev/kiln/service"
 	"github.com/kiln-dev/kiln/sqlstore"
 )
-
-// Config configures a server. Zero values take the documented defaults.
-type Config struct {
-	// Addr is the listen address; default 127.0.0.1:8080. Port 0 picks a
-	// free port (tests).
-	Addr string
-	// DataDir holds kiln.db, token.key, secrets.key and the DBFS tree
-	// dbfs/; default ./kiln-data.
-	DataDir string
-	// BaseURL is the public URL, used in links; empty, links name the
-	// listener address each connection reached (see api.Config.BaseURL).
-	BaseURL string
-	// TLSCert and TLSKey, both set, serve HTTPS.
-	TLSCert, TLSKey string
-	// TokenKey overrides the key file in DataDir (hex, 64 characters).
-	TokenKey string
-	// SecretsKey overrides the secrets.key file in DataDir (hex, 64
-	// characters): the key sealing Secrets API values.
-	SecretsKey string
-	// DatabaseURL, a postgres:// URL, puts the store in that PostgreSQL
-	// database instead of DataDir/kiln.db, so that several replicas can
-	// share it. It requires TokenKey and SecretsKey: every replica must
-	// use the same keys, which a per-directory key file cannot promise.
-	DatabaseURL string
-	// UnknownTokenRefresh is how often at most a server re-reads the
-	// store's changes when it meets an unknown token or principal, so that
-	// one created a moment ago by another process (another replica, or
-	// another server or kiln admin on the same SQLite file) works at once
-	// (auth.Index.SetMissRefresh). On SQLite a miss re-reads only when
-	// something was committed since the last refresh, which a file read
-	// tells, so bad tokens cost no query. Default MissRefreshInterval;
-	// negative turns it off.
-	UnknownTokenRefresh time.Duration
-	// AdminEmail and AdminPassword name the first admin at first start.
-	AdminEmail, AdminPassword string
-	// PollInterval is how often the server looks for changes made by other
-	// processes; default 200ms, so they apply within a second.
-	PollInterval time.Duration
-	// ShutdownTimeout bounds the wait for in-flight requests; default 30s.
-	ShutdownTimeout time.Duration
-	// AuditFlushInterval is how often coalesced denied-token events are
-	// written; default 5s.
-	AuditFlushInterval time.Duration
-	// TrustedProxies lists the load balancers and reverse proxies (CIDRs or
-	// addresses) whose X-Forwarded-For kiln believes, so that throttling
-	// and the audit log see clients rather than the proxy.
-	TrustedProxies []string
-	// AuthFailureRate and AuthFailureBurst throttle clients that keep
-	// presenting bad credentials: each address may fail AuthFailureBurst
-	// times, refilled at AuthFailureRate per second, before getting 429s.
-	// Defaults 10 and 50; a negative burst turns the throttle off.
-	AuthFailureRate  float64
-	AuthFailureBurst int
-	// WrapStore, when set, decorates the opened store (tests count writes
-	// through it).
-	WrapStore func(kiln.Store) kiln.Store
-	// Log receives structured logs; default discards.
-	Log *slog.Logger
-	// Console, when set, builds the web console handler.
-	Console func(*Parts) http.Handler
-	// MaxConcurrentRuns is how many task runs this server executes at
-	// once; default 4. Other runs wait, QUEUED, in the store.
-	MaxConcurrentRuns int
-	// MaxQueuedRunsPerUser is how many runs one owner may have waiting to
-	// start (QUEUED or PENDING); further run-now and runs/submit requests
-	// get 429 RESOURCE_EXHAUSTED until some start. 0 means the default,
-	// 100 (service.DefaultMaxQueuedRunsPerUser); negative, no limit.
-	MaxQueuedRunsPerUser int
-	// Runner, when set, adjusts the executor's configuration (tests use
-	// it for short leases and grace periods).
-	Runner func(*runner.Config)
-	// NoAPI makes an executor-only node: it executes runs from the shared
-	// store and serves nothing on Addr but /healthz and /readyz.
-	NoAPI bool
-	// Offline makes OpenParts administer an existing workspace and create
-	// nothing: it refuses a data directory that does not exist or holds no
-	// initialised kiln (with DatabaseURL, a database without kiln's schema
-	// and workspace), naming what it looked at, and makes no directory, key
-	// file, database, workspace or DBFS tree. kiln admin sets it, so that a
-	// command run in the wrong directory cannot start a second workspace;
-	// only kiln serve initialises.
-	Offline bool
-	// Sandbox confines job tasks (see package sandbox); the zero value is
-	// the default confinement. The data directory is always private.
-	Sandbox sandbox.Config
-	// TaskDir holds the private working directory of each task attempt;
-	// default runner.DefaultTaskDir(DataDir). It must lie outside DataDir.
-	TaskDir string
-	// KeepTaskDirs says which attempt directories outlive their attempt:
-	// none (default), failed or all.
-	KeepTaskDirs string
-	// TaskMaxOutput bounds what one task may print before it is stopped;
-	// default 256 MiB.
-	TaskMaxOutput int64
-	// TaskPython is the interpreter tasks run; default the first of
-	// python3 on PATH, /usr/bin/python3 and /usr/local/bin/python3 that
-	// the task user can execute.
-	TaskPython string
-	// TaskLease is how long a task's lease lasts without renewal (default
-	// 30s): a replica that dies mid-run has its tasks retried or ended as
-	// INTERNAL_ERROR by the others within about TaskLease plus a sixth of
-	// it (the sweep interval).
-	TaskLease time.Duration
-}
 
 // Parts are the assembled pieces, for commands and tests that need them.
 type Parts struct {
@@ -150,87 +50,22 @@ type Parts struct {
 	Workspace kiln.Workspace
 	Log       *slog.Logger
 	Config    Config
+
+	runnerLink *runnerLink // the service's executor, pointed at the runner by newRunner
 }
 
 // Server is a running (or ready to run) kiln server.
 type Server struct {
 	*Parts
 	// Runner executes job runs; it starts and stops with Serve.
-	Runner   *runner.Runner
+	Runner *runner.Runner
+	// API and Console are the REST API and the web console as the root
+	// handler mounts them (see newRoot); nil on an executor-only node.
+	API      *api.Server
+	Console  *console.Console
 	http     *http.Server
 	listener net.Listener
 	wg       sync.WaitGroup
-}
-
-func (c *Config) defaults() {
-	if c.Addr == "" {
-		c.Addr = "127.0.0.1:8080"
-	}
-	if c.DataDir == "" {
-		c.DataDir = "kiln-data"
-	}
-	if c.PollInterval <= 0 {
-		c.PollInterval = 200 * time.Millisecond
-	}
-	if c.ShutdownTimeout <= 0 {
-		c.ShutdownTimeout = 30 * time.Second
-	}
-	if c.AuthFailureRate <= 0 {
-		c.AuthFailureRate = 10
-	}
-	if c.AuthFailureBurst == 0 {
-		c.AuthFailureBurst = 50
-	}
-	if c.AuditFlushInterval <= 0 {
-		c.AuditFlushInterval = 5 * time.Second
-	}
-	if c.Log == nil {
-		c.Log = slog.New(slog.DiscardHandler)
-	}
-}
-
-// DatabasePath is the SQLite file inside a data directory.
-func DatabasePath(dataDir string) string { return filepath.Join(dataDir, "kiln.db") }
-
-// KeyPath is the token key file inside a data directory.
-func KeyPath(dataDir string) string { return filepath.Join(dataDir, "token.key") }
-
-// SecretsKeyPath is the secrets key file inside a data directory.
-func SecretsKeyPath(dataDir string) string { return filepath.Join(dataDir, "secrets.key") }
-
-// DBFSPath is the DBFS tree inside a data directory.
-func DBFSPath(dataDir string) string { return filepath.Join(dataDir, "dbfs") }
-
-// MissRefreshInterval spaces the token index refreshes that lookups of
-// unknown tokens trigger: on PostgreSQL a flood of bad tokens costs each
-// replica at most 200 small reads a second, and delays each bad token by
-// at most about 5ms; on SQLite only while something is being committed. docs/benchmarks.md has the figures
-// behind the choice.
-const MissRefreshInterval = 5 * time.Millisecond
-
-// healthOnly is the handler of an executor-only node: liveness and
-// readiness (the store answers) for whatever supervises it, nothing else.
-func healthOnly(store kiln.Store) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok"}`))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if err := store.Ping(r.Context()); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte(`{"status":"unavailable"}`))
-			return
-		}
-		w.Write([]byte(`{"status":"ok"}`))
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		w.Write([]byte(`{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"This kiln node executes runs only (--no-api)."}`))
-	})
-	return mux
 }
 
 // dsn is the store the configuration names.
@@ -239,36 +74,6 @@ func (c *Config) dsn() string {
 		return c.DatabaseURL
 	}
 	return DatabasePath(c.DataDir)
-}
-
-// checkShared refuses a PostgreSQL configuration without shared keys:
-// each replica would otherwise make its own key files and refuse (or, on a
-// first start, split) the workspace. The fingerprints recorded in the
-// database then catch keys that are given but differ.
-func (c *Config) checkShared() error {
-	if c.DatabaseURL == "" {
-		if c.NoAPI {
-			// On SQLite the node would share the serving process's data
-			// directory, and so its executor identity.
-			return fmt.Errorf("--no-api needs --database-url: executor-only nodes share a PostgreSQL store with the replicas that serve the API")
-		}
-		return nil
-	}
-	if !sqlstore.IsPostgresURL(c.DatabaseURL) {
-		return fmt.Errorf("--database-url must be a postgres:// or postgresql:// URL")
-	}
-	var missing []string
-	if c.TokenKey == "" {
-		missing = append(missing, "KILN_TOKEN_KEY_FILE (or KILN_TOKEN_KEY)")
-	}
-	if c.SecretsKey == "" {
-		missing = append(missing, "KILN_SECRETS_KEY_FILE (or KILN_SECRETS_KEY)")
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("with --database-url every replica must use the same keys, so kiln will not make its own per data directory: set %s to a file holding the shared key (64 hex characters, such as the output of: od -An -tx1 -N32 /dev/urandom | tr -d ' \\n')",
-			strings.Join(missing, " and "))
-	}
-	return nil
 }
 
 // loadKey parses the key given in configuration (from the variable
@@ -373,12 +178,12 @@ func (c *Config) describeStore() string {
 // (printing a generated admin password once, to the log), and loads the
 // token index. Close the store when done.
 func OpenParts(ctx context.Context, c Config) (*Parts, error) {
-	c.defaults()
-	clientIP, ipErr := clientip.New(c.TrustedProxies)
-	if ipErr != nil {
-		return nil, fmt.Errorf("--trusted-proxies: %w", ipErr)
+	if err := c.Validate(); err != nil {
+		return nil, err
 	}
-	if err := c.checkShared(); err != nil {
+	c.defaults()
+	clientIP, err := clientip.New(c.TrustedProxies) // valid: Validate parsed it
+	if err != nil {
 		return nil, err
 	}
 	if c.Offline {
@@ -446,15 +251,11 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 		tree = disk
 	}
 	index := auth.NewIndex(store, key, c.Log)
-	if c.UnknownTokenRefresh >= 0 {
+	if c.UnknownTokenRefresh > 0 {
 		// A token or user created a moment ago through another replica,
 		// or another server on the same SQLite file, must work here at
 		// once (see SetMissRefresh).
-		every := c.UnknownTokenRefresh
-		if every == 0 {
-			every = MissRefreshInterval
-		}
-		index.SetMissRefresh(every)
+		index.SetMissRefresh(c.UnknownTokenRefresh)
 	}
 	if err := index.Load(ctx); err != nil {
 		if tree != nil {
@@ -471,7 +272,7 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 	p := &Parts{
 		Store: store, Key: key, DBFS: tree, Index: index, Service: svc,
 		Denials: service.NewDenials(store, c.Log), Throttle: auth.NewThrottle(c.AuthFailureRate, float64(max(c.AuthFailureBurst, 0))),
-		ClientIP: clientIP, Workspace: res.Workspace, Log: c.Log, Config: c,
+		ClientIP: clientIP, Workspace: res.Workspace, Log: c.Log, Config: c, runnerLink: jobs,
 	}
 	return p, nil
 }
@@ -483,18 +284,27 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	var console http.Handler
-	if p.Config.Console != nil {
-		console = p.Config.Console(p)
-	}
-	var handler http.Handler = api.New(api.Config{
-		Service: p.Service, Index: p.Index, Denials: p.Denials, Throttle: p.Throttle, Store: p.Store,
-		Log: p.Log, WorkspaceID: p.Workspace.ID, BaseURL: p.Config.BaseURL, Console: console, ClientIP: p.ClientIP,
-	})
-	if p.Config.NoAPI {
-		handler = healthOnly(p.Store)
-	}
 	s := &Server{Parts: p}
+	var handler http.Handler
+	if p.Config.NoAPI {
+		handler = newRoot(p, nil, nil)
+	} else {
+		// The session key is derived from the token key, so it needs no
+		// configuration of its own, survives restarts, is shared by
+		// replicas that share the token key, and changes (signing everyone
+		// out) when the token key is rotated. The label separates it from
+		// token digests.
+		sessionKey := p.Key.Digest("kiln console session key v1")
+		s.Console = console.New(console.Config{
+			Service: p.Service, Index: p.Index, SessionKey: sessionKey[:], ClientIP: p.ClientIP,
+			BaseURL: p.Config.BaseURL, Log: p.Log, Now: p.Config.SessionClock,
+		})
+		s.API = api.New(api.Config{
+			Service: p.Service, Index: p.Index, Denials: p.Denials, Throttle: p.Throttle,
+			Log: p.Log, WorkspaceID: p.Workspace.ID, BaseURL: p.Config.BaseURL, ClientIP: p.ClientIP,
+		})
+		handler = newRoot(p, s.API, s.Console)
+	}
 	if s.Runner, err = newRunner(p); err != nil {
 		p.Store.Close()
 		return nil, err

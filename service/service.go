@@ -88,10 +88,6 @@ func New(d Deps) *Service {
 // Index returns the token index the service keeps current.
 func (s *Service) Index() *auth.Index { return s.index }
 
-// Jobs returns the executor the service was built with (Deps.Jobs), so
-// that the composition root can reach what it handed over.
-func (s *Service) Jobs() Runner { return s.jobs }
-
 // OfflineCaller is the caller of offline administration (kiln admin on the
 // data directory): it holds the machine, so it is treated as an admin.
 func OfflineCaller() *kiln.Caller {
