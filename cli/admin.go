@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -138,7 +139,7 @@ otherwise a strong password is generated and printed once on standard output.`,
 			password := ""
 			if pwStdin {
 				line, err := bufio.NewReader(a.stdio.In).ReadString('\n')
-				if err != nil && err != io.EOF {
+				if err != nil && !errors.Is(err, io.EOF) {
 					return fmt.Errorf("reading the password: %w", err)
 				}
 				password = strings.TrimRight(line, "\r\n")

@@ -42,11 +42,13 @@ type shimSpec struct {
 // an error: whatever goes wrong is the outcome.
 func (r *Runner) attempt(ctx context.Context, run *kiln.Run, task *kiln.TaskRun) (o kiln.TaskOutcome) {
 	if r.sbErr != nil {
-		return internalOutcome("kiln refuses to run tasks on this server because the task sandbox cannot be set up: %v. An operator must fix this (see the server's log).", r.sbErr)
+		// The cause names paths and kernel features of the server: it is
+		// in the server's log (and the Admin Console), not in the run.
+		return internalOutcome("kiln refuses to run tasks on this server because the task sandbox cannot be set up. An operator must fix this; the server's log says why.")
 	}
 	py, err := r.interpreter()
 	if err != nil {
-		return internalOutcome("kiln cannot run Python tasks on this server: %v.", err)
+		return internalOutcome("kiln cannot run Python tasks on this server: it has no usable Python interpreter. An operator must install python3 or set --python; the server's log says why.")
 	}
 	name := fmt.Sprintf("run-%d-task-%d-attempt-%d", run.ID, task.ID, task.Attempt)
 	dir := filepath.Join(r.cfg.TaskDir, name)
@@ -118,7 +120,7 @@ func (r *Runner) attempt(ctx context.Context, run *kiln.Run, task *kiln.TaskRun)
 		o = internalOutcome("kiln lost track of the task's process.")
 	case res.setup != "":
 		r.log.Error("setting up a task's sandbox", "err", res.setup)
-		o = internalOutcome("kiln could not set up the task's sandbox: %s.", res.setup)
+		o = internalOutcome("kiln could not set up the task's sandbox. An operator must fix this; the server's log says why.")
 	case errors.Is(context.Cause(actx), errOutputLimit):
 		o = failedOutcome(limitMessage(limitOutput, r.sb.Limits(), r.cfg.MaxOutput))
 	case o.ResultState == kiln.ResultFailed && ctx.Err() == nil:
@@ -233,7 +235,7 @@ func (r *Runner) resolve(ctx context.Context, run *kiln.Run, task *kiln.TaskRun,
 	case kiln.ExecNotebook:
 		cells, err := notebookCells(e.Path, func(p string) (kiln.Language, []byte, error) { return r.readNotebook(ctx, run.OwnerID, p) })
 		if err != nil {
-			return shimSpec{}, outcomeOfError(err), false
+			return shimSpec{}, r.outcomeOfError(err), false
 		}
 		params := make(map[string]string, len(e.Params))
 		for k, v := range e.Params {
@@ -243,7 +245,7 @@ func (r *Runner) resolve(ctx context.Context, run *kiln.Run, task *kiln.TaskRun,
 	case kiln.ExecPythonFile:
 		file, err := r.pythonFile(ctx, run.OwnerID, e.Path, dir)
 		if err != nil {
-			return shimSpec{}, outcomeOfError(err), false
+			return shimSpec{}, r.outcomeOfError(err), false
 		}
 		args := make([]string, len(e.Args))
 		for i, a := range e.Args {
@@ -251,17 +253,20 @@ func (r *Runner) resolve(ctx context.Context, run *kiln.Run, task *kiln.TaskRun,
 		}
 		return shimSpec{Kind: "python_file", Path: e.Path, File: file, Args: args}, kiln.TaskOutcome{}, true
 	}
-	return shimSpec{}, internalOutcome("kiln cannot run tasks of kind %q.", e.Kind), false
+	return shimSpec{}, internalOutcome(fmt.Sprintf("kiln cannot run tasks of kind %q.", e.Kind)), false
 }
 
 // outcomeOfError makes a resolution error the task's outcome: the user's
 // problem (EInvalid, ENotFound, EPermission) fails the task with its
 // message, anything else is kiln's.
-func outcomeOfError(err error) kiln.TaskOutcome {
+func (r *Runner) outcomeOfError(err error) kiln.TaskOutcome {
 	switch kiln.ErrorCode(err) {
 	case kiln.EInvalid, kiln.ENotFound, kiln.EPermission:
 		return failedOutcome(kiln.ErrorMessage(err))
 	}
+	// The cause is the server's business: the log has it, the run says
+	// only that kiln failed.
+	r.log.Error("preparing a task", "err", err)
 	return internalOutcome("kiln could not prepare the task.")
 }
 

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/kiln-dev/kiln"
@@ -135,7 +134,6 @@ func failedOutcome(msg string) kiln.TaskOutcome {
 }
 
 // internalOutcome is a task kiln itself failed to run.
-func internalOutcome(format string, args ...any) kiln.TaskOutcome {
-	msg := fmt.Sprintf(format, args...)
+func internalOutcome(msg string) kiln.TaskOutcome {
 	return kiln.TaskOutcome{LifeCycleState: kiln.LifeCycleInternalErr, ResultState: kiln.ResultFailed, StateMessage: msg, Error: msg}
 }

@@ -21,9 +21,6 @@ import (
 // As on Databricks, DBFS has no ACLs: every authenticated principal reads
 // and writes all of it.
 
-// DBFSFileInfo is the DBFS API's FileInfo.
-type DBFSFileInfo = kiln.DBFSFileInfo
-
 // DBFS limits, as Databricks documents them.
 const (
 	// DBFSMaxBlock bounds put's contents, add-block's data and read's
@@ -251,14 +248,14 @@ func (s *Service) DBFSRead(ctx context.Context, p string, offset, length int64) 
 }
 
 // DBFSStatus returns the FileInfo of p.
-func (s *Service) DBFSStatus(ctx context.Context, p string) (DBFSFileInfo, error) {
+func (s *Service) DBFSStatus(ctx context.Context, p string) (kiln.DBFSFileInfo, error) {
 	_, d, err := s.dbfsOf(ctx)
 	if err != nil {
-		return DBFSFileInfo{}, err
+		return kiln.DBFSFileInfo{}, err
 	}
 	clean, _, err := CleanDBFSPath(p)
 	if err != nil {
-		return DBFSFileInfo{}, err
+		return kiln.DBFSFileInfo{}, err
 	}
 	fi, err := d.Status(ctx, clean)
 	return fi, dbfsError(dbfsReading, err)
@@ -267,7 +264,7 @@ func (s *Service) DBFSStatus(ctx context.Context, p string) (DBFSFileInfo, error
 // DBFSList returns the entries of the directory at p ordered by path, or
 // for a file the file itself. Symbolic links leading outside DBFS are
 // left out.
-func (s *Service) DBFSList(ctx context.Context, p string) ([]DBFSFileInfo, error) {
+func (s *Service) DBFSList(ctx context.Context, p string) ([]kiln.DBFSFileInfo, error) {
 	_, d, err := s.dbfsOf(ctx)
 	if err != nil {
 		return nil, err

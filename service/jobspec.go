@@ -28,8 +28,6 @@ const (
 	maxTaskKeyLen       = 100
 )
 
-var taskKeyRE = regexp.MustCompile(`^[\w\-]+$`)
-
 // taskTypes are the task fields of a Task, the runnable ones first.
 var taskTypes = []string{"notebook_task", "spark_python_task", "python_wheel_task", "spark_jar_task",
 	"spark_submit_task", "pipeline_task", "sql_task", "dbt_task", "run_job_task", "condition_task",
@@ -211,7 +209,7 @@ func legacyTaskKey(name string) string {
 		if b.Len() >= maxTaskKeyLen {
 			break
 		}
-		if r < 128 && (r == '-' || r == '_' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')) {
+		if taskKeyRune(r) {
 			b.WriteRune(r)
 		} else {
 			b.WriteByte('_')
@@ -221,6 +219,12 @@ func legacyTaskKey(name string) string {
 		return "task"
 	}
 	return b.String()
+}
+
+// taskKeyRune says whether r may appear in a task_key: ASCII letters,
+// digits, '-' and '_'.
+func taskKeyRune(r rune) bool {
+	return r == '-' || r == '_' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')
 }
 
 // checkTasks validates tasks against each other and the settings.
@@ -234,7 +238,7 @@ func checkTasks(s *settings, tasks []*task) error {
 		if t.TaskKey == "" {
 			return kiln.Errorf(kiln.EInvalid, "Missing required field: task_key.")
 		}
-		if len(t.TaskKey) > maxTaskKeyLen || !taskKeyRE.MatchString(t.TaskKey) {
+		if len(t.TaskKey) > maxTaskKeyLen || strings.IndexFunc(t.TaskKey, func(r rune) bool { return !taskKeyRune(r) }) >= 0 {
 			return kiln.Errorf(kiln.EInvalid, "Invalid task_key %q: use letters, digits, '-' and '_', at most %d characters.", t.TaskKey, maxTaskKeyLen)
 		}
 		if keys[t.TaskKey] != nil {
