@@ -1,11 +1,18 @@
 // Package service implements kiln's workspace rules over a [kiln.Store]:
 // who may do what, token policy (lifetimes, caps, quota, the PAT switch),
-// settings validation, identities, permissions and the audit trail. The
-// REST API, the console and offline administration all go through it, so a
-// rule is written once.
+// settings validation, identities and groups, token permissions, the
+// Workspace tree and its path permissions, secrets and their ACLs (values
+// sealed with an [auth.SecretBox]), DBFS (the rules and Databricks' error
+// codes, over a [kiln.DBFS] adapter), jobs and runs (validation, the
+// queue limits, what each caller may see), and the audit trail. The REST
+// API, the console, offline administration and the job runner all go
+// through it, so a rule is written once. It holds no adapters of its own:
+// New takes every dependency at once (Deps).
 //
 // Every method takes the caller from the context ([kiln.CallerFromContext]);
-// a missing caller is EUnauthenticated.
+// a missing caller is EUnauthenticated. The few methods for the runner
+// (SecretForRun, WorkspaceObjectForRun, DBFSOpenForRun) act for the run's
+// owner instead.
 package service
 
 import (

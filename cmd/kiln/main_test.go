@@ -261,14 +261,25 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"serve", "--task-memory", "lots"}, nil, "not a size"},
 		{[]string{"serve"}, []string{"KILN_TASK_MAX_OUTPUT=0"}, "not a size"},
 		{[]string{"serve", "--task-cpu-time", "10ms"}, nil, "--task-cpu-time must be at least 1s"},
+		{[]string{"serve", "--base-url", "kiln.example.com"}, nil, `--base-url "kiln.example.com" must be an http:// or https:// URL`},
+		{[]string{"serve", "--trusted-proxies", "proxy"}, nil, "--trusted-proxies"},
+		{[]string{"serve", "--no-api"}, nil, "--no-api needs --database-url"},
+		{[]string{"serve", "--unknown-token-refresh", "-1s"}, nil, "--unknown-token-refresh is -1s; it must not be negative"},
+		// Every problem at once, not one per attempt.
+		{[]string{"serve", "--tls-key", "k.pem", "--addr", "8080", "--task-lease", "10ms"}, nil,
+			"the configuration has 3 problems:\n  - --tls-cert and --tls-key go together: give both to serve HTTPS, or neither\n  - --addr \"8080\" is not host:port"},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(kilnBin, tt.args...)
+		cmd.Dir = t.TempDir() // a refusal creates no data directory here
 		cmd.Env = append(os.Environ(), tt.env...)
 		out, err := cmd.CombinedOutput()
 		ee, ok := err.(*exec.ExitError)
 		if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), tt.msg) {
 			t.Errorf("kiln %v: err %v, output %q; want exit 2 and %q", tt.args, err, out, tt.msg)
+		}
+		if entries, _ := os.ReadDir(cmd.Dir); len(entries) > 0 {
+			t.Errorf("kiln %v created %s in its working directory", tt.args, entries[0].Name())
 		}
 	}
 }
