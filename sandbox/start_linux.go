@@ -286,7 +286,7 @@ func (s *Sandbox) spawn() (*readyLauncher, error) {
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/fd/4", // s.exe, the second of ExtraFiles
 		Args:       []string{initName, "wait"},
-		Env:        []string{},
+		Env:        launcherEnv,
 		Dir:        "/",
 		ExtraFiles: []*os.File{theirs, s.exe},
 	}
