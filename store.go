@@ -46,6 +46,7 @@ type Tx interface {
 	SecretTx
 	JobTx
 	RunTx
+	ClusterTx
 
 	// Now is the transaction's clock, truncated to milliseconds: every
 	// timestamp written by one transaction is the same instant.

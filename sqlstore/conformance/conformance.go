@@ -48,6 +48,7 @@ func suite() []test {
 		objectTests,
 		secretTests,
 		jobTests,
+		clusterTests,
 		runTests,
 		queueTests,
 		queueReadTests,
