@@ -39,6 +39,17 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// jsonBodyTypes are the media types a JSON request body may be sent
+// with (mime.ParseMediaType lowers them and drops parameters such as
+// charset).
+var jsonBodyTypes = map[string]bool{
+	"application/json":                  true,
+	scimContentType:                     true,
+	"text/json":                         true,
+	"application/x-www-form-urlencoded": true,
+	"text/plain":                        true,
+}
+
 // decodeBody decodes a JSON request body into v. An empty body is an
 // error when required is set (a PATCH without a body, as one JavaScript SDK
 // sends, gets a clear 400), and decodes as {} otherwise.
@@ -55,8 +66,9 @@ func decodeBody(r *http.Request, v any, required bool) error {
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, _ := mime.ParseMediaType(ct)
-		// The legacy Python CLI sends text/json; curl -d sends a form type.
-		if mt != "application/json" && mt != "text/json" && mt != "application/x-www-form-urlencoded" && mt != "text/plain" {
+		// The legacy Python CLI sends text/json; curl -d sends a form type;
+		// Terraform sends application/scim+json on every SCIM call.
+		if !jsonBodyTypes[mt] {
 			return kiln.Errorf(kiln.EMalformed, "Content-Type %q is not supported: send application/json.", mt)
 		}
 	}
@@ -265,8 +277,28 @@ func (p params) list(key string) []string {
 	return out
 }
 
+// jsonContentType is the Content-Type of every JSON answer outside SCIM.
+const jsonContentType = "application/json; charset=utf-8"
+
+// scimContentType is SCIM's media type (RFC 7644, section 8.1): accepted
+// on request bodies everywhere JSON is, and the type of SCIM answers.
+const scimContentType = "application/scim+json"
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	writeTyped(w, status, jsonContentType, v)
+}
+
+// writeSCIM writes a SCIM answer as Databricks does, typed
+// application/scim+json: the official clients read the body whatever its
+// type (the Go SDK asks for JSON and reads it fully, the JavaScript SDK
+// parses the text).
+func writeSCIM(w http.ResponseWriter, status int, v any) {
+	writeTyped(w, status, scimContentType+"; charset=utf-8", v)
+}
+
+// writeTyped writes v as JSON with the given Content-Type.
+func writeTyped(w http.ResponseWriter, status int, contentType string, v any) {
+	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

@@ -102,7 +102,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	// Real Databricks repeats the message in this header; clients print it.
 	w.Header().Set("X-Databricks-Reason-Phrase", headerSafe(msg))
 	if strings.HasPrefix(r.URL.Path, scimPrefix) && r.URL.Path != scimPrefix+"Me" && we.status != http.StatusUnauthorized && !kiln.IsCode(err, kiln.EInvalidToken) && !kiln.IsCode(err, kiln.EThrottled) {
-		writeJSON(w, we.status, scimErrorBody{
+		writeSCIM(w, we.status, scimErrorBody{
 			Schemas: []string{"urn:ietf:params:scim:api:messages:2.0:Error"},
 			Detail:  msg, Status: strconv.Itoa(we.status),
 		})

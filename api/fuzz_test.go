@@ -73,20 +73,56 @@ func FuzzDecodeBodies(f *testing.F) {
 	})
 }
 
-// FuzzSCIMFilter checks the filter parser never panics and only accepts
-// the eq form.
+// FuzzSCIMFilter checks the filter parser never panics, fails only with
+// client errors, bounds the nesting of what it accepts, and that what it
+// accepts compiles against every resource type or fails cleanly.
 func FuzzSCIMFilter(f *testing.F) {
 	for _, s := range []string{`userName eq "a@b.c"`, `displayName eq "x \" y"`, `userName co "a"`, `userName gt "a"`, `eq`, `a eq "`, `a.b eq "\u0000"`,
-		`userName eq ""`, `displayName ne ""`, `applicationId co ""`, `userName sw ""`, ` userName EQ "" `} {
+		`userName eq ""`, `displayName ne ""`, `applicationId co ""`, `userName sw ""`, ` userName EQ "" `,
+		`displayName sw 'go-sdk-'`, `(userName pr) and not (active eq false) or id ge 5`, `not not not (a eq 'it\'s')`,
+		`((((((((((((((((((((((((((((((((((x pr))))))))))))))))))))))))))))))))))`, `urn:ietf:params:scim:schemas:core:2.0:User:userName eq "x"`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		f, err := parseFilter(s)
+		e, err := parseSCIMFilter(s)
 		checkClientError(t, err)
-		if err == nil && strings.TrimSpace(s) != "" && (f.attr == "" || f.op == "") {
-			t.Fatalf("accepted %q without an attribute", s)
+		if err != nil {
+			return
+		}
+		if e == nil && strings.TrimSpace(s) != "" {
+			t.Fatalf("accepted %q as no filter", s)
+		}
+		if d := filterDepth(e); d > 2*maxFilterDepth {
+			t.Fatalf("accepted %q nested %d deep", s, d)
+		}
+		for _, as := range []scimAttrs[*kiln.Principal]{userFilterAttrs, spFilterAttrs} {
+			match, err := compileFilter(e, as, "Users", principalAttrOrder)
+			checkClientError(t, err)
+			if err == nil {
+				match(&kiln.Principal{ID: 1, UserName: "a@b.c", Active: true})
+			}
+		}
+		if _, err := compileFilter(e, groupFilterAttrs, "Groups", groupAttrOrder); err != nil {
+			checkClientError(t, err)
 		}
 	})
+}
+
+// filterDepth is the nesting depth of a parsed filter, not counting the
+// left-leaning chains of one and/or level.
+func filterDepth(e *filterExpr) int {
+	if e == nil {
+		return 0
+	}
+	d := 0
+	for _, s := range e.sub {
+		sd := filterDepth(s)
+		if s.op != e.op || e.op == "not" {
+			sd++
+		}
+		d = max(d, sd)
+	}
+	return d
 }
 
 // FuzzParams feeds arbitrary query strings and GET bodies to the parameter

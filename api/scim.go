@@ -102,23 +102,30 @@ func renderGroup(g *kiln.Group) map[string]any {
 	}
 }
 
+// alwaysReturned are the attributes every answer keeps, whatever
+// attributes or excludedAttributes ask (RFC 7643 "returned: always", and
+// as Databricks answers): Terraform re-reads a service principal with
+// attributes=userName,displayName,… and needs its applicationId back.
+var alwaysReturned = map[string]bool{"id": true, "schemas": true, "username": true, "applicationid": true}
+
 // projectAttributes applies the SCIM attributes / excludedAttributes
-// parameters to top-level attributes; id and schemas always stay.
+// parameters to top-level attributes (a sub-attribute such as
+// name.givenName keeps its parent); alwaysReturned ones stay.
 func projectAttributes(m map[string]any, p params) map[string]any {
 	if attrs := p.list("attributes"); len(attrs) > 0 {
-		keep := map[string]bool{"id": true, "schemas": true}
+		keep := map[string]bool{}
 		for _, a := range attrs {
 			keep[strings.ToLower(strings.SplitN(a, ".", 2)[0])] = true
 		}
 		for k := range m {
-			if !keep[strings.ToLower(k)] {
+			if l := strings.ToLower(k); !keep[l] && !alwaysReturned[l] {
 				delete(m, k)
 			}
 		}
 	}
 	for _, a := range p.list("excludedAttributes") {
 		for k := range m {
-			if strings.EqualFold(k, a) && k != "id" && k != "schemas" {
+			if strings.EqualFold(k, a) && !alwaysReturned[strings.ToLower(k)] {
 				delete(m, k)
 			}
 		}
@@ -148,7 +155,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(p.values) > 0 {
-		writeJSON(w, http.StatusOK, projectAttributes(renderMe(me), p))
+		writeSCIM(w, http.StatusOK, projectAttributes(renderMe(me), p))
 		return nil
 	}
 	// /Me is what every client calls first and most often; its body only
@@ -162,7 +169,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 		body = append(body, '\n')
 		s.meBodies.put(me, body)
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Type", scimContentType+"; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
 	return nil
@@ -202,46 +209,42 @@ func (c *renderedPrincipals) put(p *kiln.Principal, body []byte) {
 	c.m[p.ID] = renderedPrincipal{p: p, body: body}
 }
 
-// filterRE is the filter grammar kiln supports: one attribute, one of the
-// operators eq, ne, co and sw that the SDKs document, and a quoted value.
-var filterRE = regexp.MustCompile(`(?i)^\s*([a-z.]+)\s+(eq|ne|co|sw)\s+"((?:[^"\\]|\\.)*)"\s*$`)
+// principalAttrOrder and groupAttrOrder list the attributes a filter or
+// sortBy may name, in the order messages list them.
+var (
+	principalAttrOrder = []string{"id", "username", "applicationid", "displayname", "externalid", "active", "name.givenname", "name.familyname", "emails.value"}
+	groupAttrOrder     = []string{"id", "displayname"}
+)
 
-// scimFilter is a parsed filter; a zero filter matches everything.
-type scimFilter struct {
-	attr  string // lower case
-	op    string // lower case
-	value string
+// principalFilterAttrs are the filterable attributes of users (user) or
+// service principals.
+func principalFilterAttrs(user bool) scimAttrs[*kiln.Principal] {
+	as := scimAttrs[*kiln.Principal]{
+		"id":          {name: "id", str: (*kiln.Principal).IDString, exact: true, numeric: true},
+		"displayname": {name: "displayName", str: func(p *kiln.Principal) string { return p.DisplayName }},
+		"externalid":  {name: "externalId", str: func(p *kiln.Principal) string { return p.ExternalID }, exact: true},
+		"active":      {name: "active", boolean: func(p *kiln.Principal) bool { return p.Active }},
+	}
+	userName := func(p *kiln.Principal) string { return p.UserName }
+	if !user {
+		as["applicationid"] = scimAttr[*kiln.Principal]{name: "applicationId", str: userName}
+		return as
+	}
+	as["username"] = scimAttr[*kiln.Principal]{name: "userName", str: userName}
+	as["emails.value"] = scimAttr[*kiln.Principal]{name: "emails.value", str: userName}
+	as["name.givenname"] = scimAttr[*kiln.Principal]{name: "name.givenName", str: func(p *kiln.Principal) string { return p.GivenName }}
+	as["name.familyname"] = scimAttr[*kiln.Principal]{name: "name.familyName", str: func(p *kiln.Principal) string { return p.FamilyName }}
+	return as
 }
 
-func parseFilter(filter string) (scimFilter, error) {
-	if strings.TrimSpace(filter) == "" {
-		return scimFilter{}, nil
+var (
+	userFilterAttrs  = principalFilterAttrs(true)
+	spFilterAttrs    = principalFilterAttrs(false)
+	groupFilterAttrs = scimAttrs[*kiln.Group]{
+		"id":          {name: "id", str: func(g *kiln.Group) string { return strconv.FormatInt(g.ID, 10) }, exact: true, numeric: true},
+		"displayname": {name: "displayName", str: func(g *kiln.Group) string { return g.DisplayName }},
 	}
-	m := filterRE.FindStringSubmatch(filter)
-	if m == nil {
-		return scimFilter{}, kiln.Errorf(kiln.EInvalid, "Unsupported filter %.80q: kiln supports one attribute compared with eq, ne, co or sw, such as userName eq \"jane@example.com\".", filter)
-	}
-	value, uerr := strconv.Unquote(`"` + m[3] + `"`)
-	if uerr != nil {
-		return scimFilter{}, kiln.Errorf(kiln.EInvalid, "Filter value %.80q is not a valid quoted string.", m[3])
-	}
-	return scimFilter{attr: strings.ToLower(m[1]), op: strings.ToLower(m[2]), value: value}, nil
-}
-
-// match applies a filter to an attribute value in memory; SCIM compares
-// userName and displayName case-insensitively.
-func (f scimFilter) match(v string) bool {
-	v, want := strings.ToLower(v), strings.ToLower(f.value)
-	switch f.op {
-	case "ne":
-		return v != want
-	case "co":
-		return strings.Contains(v, want)
-	case "sw":
-		return strings.HasPrefix(v, want)
-	}
-	return v == want
-}
+)
 
 // page cuts one page out of a list filtered in memory.
 func page[T any](all []T, offset, limit int) []T {
@@ -249,6 +252,77 @@ func page[T any](all []T, offset, limit int) []T {
 		return nil
 	}
 	return all[offset:min(len(all), offset+limit)]
+}
+
+// listQuery is a list request's filter and order, read once for every
+// resource type.
+type listQuery struct {
+	filter     *filterExpr
+	sortBy     string
+	descending bool
+}
+
+func readListQuery(p params) (listQuery, error) {
+	var q listQuery
+	f, err := p.get("filter")
+	if err != nil {
+		return q, err
+	}
+	if q.filter, err = parseSCIMFilter(f); err != nil {
+		return q, err
+	}
+	if q.sortBy, err = p.get("sortBy"); err != nil {
+		return q, err
+	}
+	order, err := p.get("sortOrder")
+	if err != nil {
+		return q, err
+	}
+	switch strings.ToLower(strings.TrimSpace(order)) {
+	case "", "ascending":
+	case "descending":
+		q.descending = true
+	default:
+		return q, kiln.Errorf(kiln.EInvalid, "sortOrder must be ascending or descending, got %.40q.", order)
+	}
+	return q, nil
+}
+
+// storeEq returns the value of a filter the store can answer itself
+// with its paging: one eq on the attribute attr (userName or
+// applicationId, which the store matches case-insensitively, as SCIM
+// does) with a non-empty value, and no sortBy. Everything else is
+// filtered and sorted in memory, which suits a workspace's few thousand
+// identities.
+func (q listQuery) storeEq(attr string) (string, bool) {
+	f := q.filter
+	if q.sortBy != "" || f == nil || f.op != "eq" || f.attr != attr || f.value.kind != 's' || f.value.s == "" {
+		return "", false
+	}
+	return f.value.s, true
+}
+
+// selectInMemory filters all with the query's filter, sorts it by
+// sortBy (ties, and no sortBy, keep the store's id order), and returns
+// the page and the number matching.
+func selectInMemory[T any](all []T, q listQuery, as scimAttrs[T], resource string, order []string, offset, limit int) ([]T, int, error) {
+	match, err := compileFilter(q.filter, as, resource, order)
+	if err != nil {
+		return nil, 0, err
+	}
+	all = slices.DeleteFunc(all, func(v T) bool { return !match(v) })
+	if q.sortBy != "" {
+		cmp, err := sortKey(q.sortBy, as, resource, order)
+		if err != nil {
+			return nil, 0, err
+		}
+		if q.descending {
+			asc := cmp
+			cmp = func(x, y T) int { return asc(y, x) }
+		}
+		slices.SortStableFunc(all, cmp)
+	}
+	return page(all, offset, limit), len(all), nil
 }
 
 func (s *Server) scimList(k scimKind) handlerFunc {
@@ -272,74 +346,46 @@ func (s *Server) scimList(k scimKind) handlerFunc {
 			count = 0
 		}
 		count = min(count, maxSCIMPageSize)
-		f, err := p.get("filter")
-		if err != nil {
-			return err
-		}
-		flt, err := parseFilter(f)
+		q, err := readListQuery(p)
 		if err != nil {
 			return err
 		}
 		// count=0 asks for the total only; the store is still asked for one
-		// item because its Limit 0 means "all". eq filters run in the store;
-		// the other operators filter the whole list in memory, which suits a
-		// workspace's few thousand identities.
-		// An eq with an empty value runs in memory too: the store reads an
-		// empty name as "no condition", which would return everyone.
+		// item because its Limit 0 means "all".
 		offset, limit := int(start-1), max(int(count), 1)
-		inMemory := flt.op != "" && (flt.op != "eq" || flt.value == "")
-		if inMemory {
-			offset, limit = 0, 0
-		}
 		items := []map[string]any{}
 		var total int
 		if k.group {
-			gf := kiln.GroupFilter{Offset: offset, Limit: limit}
-			switch flt.attr {
-			case "":
-			case "displayname":
-				if !inMemory {
-					gf.DisplayName = flt.value
-				}
-			default:
-				return kiln.Errorf(kiln.EInvalid, "Groups can be filtered by displayName only.")
-			}
-			gs, n, err := s.svc.ListGroups(r.Context(), gf)
+			gs, _, err := s.svc.ListGroups(r.Context(), kiln.GroupFilter{})
 			if err != nil {
 				return err
 			}
-			if inMemory {
-				gs = slices.DeleteFunc(gs, func(g *kiln.Group) bool { return !flt.match(g.DisplayName) })
-				n, gs = len(gs), page(gs, int(start-1), max(int(count), 1))
+			if gs, total, err = selectInMemory(gs, q, groupFilterAttrs, k.resource, groupAttrOrder, offset, limit); err != nil {
+				return err
 			}
-			total = n
 			for _, g := range gs {
 				items = append(items, projectAttributes(renderGroup(g), p))
 			}
 		} else {
-			pf := kiln.PrincipalFilter{Kind: k.kind, Offset: offset, Limit: limit}
-			var field func(*kiln.Principal) string
-			switch {
-			case flt.attr == "":
-			case flt.attr == "username" && k.kind == kiln.KindUser, flt.attr == "applicationid" && k.kind == kiln.KindServicePrincipal:
-				pf.UserName, field = flt.value, func(p *kiln.Principal) string { return p.UserName }
-			case flt.attr == "displayname":
-				pf.DisplayName, field = flt.value, func(p *kiln.Principal) string { return p.DisplayName }
-			default:
-				return kiln.Errorf(kiln.EInvalid, "Unsupported filter attribute %q.", flt.attr)
+			as, nameAttr := userFilterAttrs, "username"
+			if k.kind == kiln.KindServicePrincipal {
+				as, nameAttr = spFilterAttrs, "applicationid"
 			}
-			if inMemory {
-				pf.UserName, pf.DisplayName = "", ""
+			var ps []*kiln.Principal
+			if name, ok := q.storeEq(nameAttr); ok {
+				ps, total, err = s.svc.ListPrincipals(r.Context(), kiln.PrincipalFilter{Kind: k.kind, UserName: name, Offset: offset, Limit: limit})
+				if err != nil {
+					return err
+				}
+			} else {
+				all, _, err := s.svc.ListPrincipals(r.Context(), kiln.PrincipalFilter{Kind: k.kind})
+				if err != nil {
+					return err
+				}
+				if ps, total, err = selectInMemory(all, q, as, k.resource, principalAttrOrder, offset, limit); err != nil {
+					return err
+				}
 			}
-			ps, n, err := s.svc.ListPrincipals(r.Context(), pf)
-			if err != nil {
-				return err
-			}
-			if inMemory {
-				ps = slices.DeleteFunc(ps, func(p *kiln.Principal) bool { return !flt.match(field(p)) })
-				n, ps = len(ps), page(ps, int(start-1), max(int(count), 1))
-			}
-			total = n
 			for _, pr := range ps {
 				items = append(items, projectAttributes(renderPrincipal(pr), p))
 			}
@@ -347,7 +393,7 @@ func (s *Server) scimList(k scimKind) handlerFunc {
 		if count == 0 {
 			items = items[:0]
 		}
-		writeJSON(w, http.StatusOK, map[string]any{
+		writeSCIM(w, http.StatusOK, map[string]any{
 			"schemas": []string{schemaList}, "totalResults": total, "startIndex": start,
 			"itemsPerPage": len(items), "Resources": items,
 		})
@@ -389,14 +435,14 @@ func (s *Server) scimGet(k scimKind) handlerFunc {
 			if err != nil {
 				return err
 			}
-			writeJSON(w, http.StatusOK, projectAttributes(renderGroup(g), p))
+			writeSCIM(w, http.StatusOK, projectAttributes(renderGroup(g), p))
 			return nil
 		}
 		pr, err := s.svc.GetPrincipal(r.Context(), k.kind, id)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, projectAttributes(renderPrincipal(pr), p))
+		writeSCIM(w, http.StatusOK, projectAttributes(renderPrincipal(pr), p))
 		return nil
 	}
 }
@@ -473,7 +519,7 @@ func (s *Server) scimCreate(k scimKind) handlerFunc {
 			if err != nil {
 				return err
 			}
-			writeJSON(w, http.StatusCreated, renderGroup(g))
+			writeSCIM(w, http.StatusCreated, renderGroup(g))
 			return nil
 		}
 		a, err := body.principalAttrs()
@@ -489,7 +535,7 @@ func (s *Server) scimCreate(k scimKind) handlerFunc {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, renderPrincipal(p))
+		writeSCIM(w, http.StatusCreated, renderPrincipal(p))
 		return nil
 	}
 }
@@ -514,7 +560,7 @@ func (s *Server) scimReplace(k scimKind) handlerFunc {
 			if err != nil {
 				return err
 			}
-			writeJSON(w, http.StatusOK, renderGroup(g))
+			writeSCIM(w, http.StatusOK, renderGroup(g))
 			return nil
 		}
 		a, err := body.principalAttrs()
@@ -529,7 +575,7 @@ func (s *Server) scimReplace(k scimKind) handlerFunc {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, renderPrincipal(p))
+		writeSCIM(w, http.StatusOK, renderPrincipal(p))
 		return nil
 	}
 }
@@ -567,14 +613,14 @@ func (s *Server) scimPatch(k scimKind) handlerFunc {
 			if err != nil {
 				return err
 			}
-			writeJSON(w, http.StatusOK, renderGroup(g))
+			writeSCIM(w, http.StatusOK, renderGroup(g))
 			return nil
 		}
 		p, err := s.svc.UpdatePrincipal(r.Context(), k.kind, id, pc)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, renderPrincipal(p))
+		writeSCIM(w, http.StatusOK, renderPrincipal(p))
 		return nil
 	}
 }

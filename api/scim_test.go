@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -93,9 +94,9 @@ func TestSCIMUsersPagingAndFilter(t *testing.T) {
 			t.Fatalf("filter %s: total %d, page %d; want total %d", tt.filter, l.TotalResults, len(l.Resources), tt.want)
 		}
 	}
-	r := e.Do(t, "GET", scim+"Users?filter="+url.QueryEscape(`userName gt "u"`), admin, nil)
-	if r.Status != 400 || !strings.Contains(string(r.Body), "Unsupported filter") {
-		t.Fatalf("unsupported filter: %d %s", r.Status, r.Body)
+	r := e.Do(t, "GET", scim+"Users?filter="+url.QueryEscape(`userName like "u"`), admin, nil)
+	if r.Status != 400 || !strings.Contains(string(r.Body), "Invalid filter") || !strings.Contains(string(r.Body), "urn:ietf:params:scim:api:messages:2.0:Error") {
+		t.Fatalf("bad filter: %d %s", r.Status, r.Body)
 	}
 	ex := e.Do(t, "GET", scim+"Me?excludedAttributes=entitlements,groups", admin, nil).JSON(t)
 	if _, ok := ex["entitlements"]; ok || ex["userName"] == nil {
@@ -299,5 +300,161 @@ func TestPermissionsFollowRenamesAndDeletes(t *testing.T) {
 	e.Do(t, "DELETE", scim+"Groups/"+gid, admin, nil)
 	if perms := string(e.Do(t, "GET", "/api/2.0/permissions/authorization/tokens", admin, nil).Body); strings.Contains(perms, "etl-team") {
 		t.Fatalf("a deleted group keeps its grant: %s", perms)
+	}
+}
+
+// TestSCIMContentType: SCIM bodies sent as application/scim+json (as
+// Terraform sends every SCIM call) are accepted, here and on other JSON
+// endpoints, and SCIM answers, errors included, are typed
+// application/scim+json as on Databricks; other answers stay JSON.
+func TestSCIMContentType(t *testing.T) {
+	e := kilntest.Start(t)
+	admin := e.AdminToken(t)
+	h := func(ct string) http.Header {
+		h := http.Header{"Authorization": {"Bearer " + admin}}
+		if ct != "" {
+			h.Set("Content-Type", ct)
+		}
+		return h
+	}
+	const scimJSON = "application/scim+json; charset=utf-8"
+	for i, ct := range []string{"application/scim+json; charset=utf-8", "application/scim+json", "APPLICATION/SCIM+JSON;charset=UTF-8", "application/json"} {
+		t.Run(ct, func(t *testing.T) {
+			r := e.DoHeaders(t, "POST", scim+"Users", map[string]any{"userName": fmt.Sprintf("ct%d@example.com", i)}, h(ct))
+			if r.Status != 201 || r.Header.Get("Content-Type") != scimJSON {
+				t.Fatalf("create: %d %q %s", r.Status, r.Header.Get("Content-Type"), r.Body)
+			}
+			id := r.JSON(t)["id"].(string)
+			r = e.DoHeaders(t, "PATCH", scim+"Users/"+id, `{"Operations":[{"op":"replace","path":"displayName","value":"CT"}]}`, h(ct))
+			if r.Status != 200 || r.JSON(t)["displayName"] != "CT" {
+				t.Fatalf("patch: %d %s", r.Status, r.Body)
+			}
+		})
+	}
+	for _, c := range []struct {
+		method, path string
+		body         any
+		status       int
+		ct           string
+	}{
+		{"GET", scim + "Me", nil, 200, scimJSON},
+		{"GET", scim + "Me?attributes=userName", nil, 200, scimJSON},
+		{"GET", scim + "Users", nil, 200, scimJSON},
+		{"GET", scim + "Groups?filter=" + url.QueryEscape("displayName eq 'users'"), nil, 200, scimJSON},
+		{"GET", scim + "Users/404", nil, 404, scimJSON},
+		{"POST", scim + "Users", map[string]any{"userName": "no-at"}, 400, scimJSON},
+		{"GET", scim + "Users?filter=bad", nil, 400, scimJSON},
+		// Outside SCIM the body type is the same, with scim+json accepted.
+		{"PATCH", "/api/2.0/workspace-conf", map[string]any{"enableTokensConfig": "true"}, 200, "application/json; charset=utf-8"},
+		{"POST", "/api/2.0/secrets/scopes/create", map[string]any{"scope": "ct"}, 200, "application/json; charset=utf-8"},
+	} {
+		r := e.DoHeaders(t, c.method, c.path, c.body, h("application/scim+json; charset=utf-8"))
+		if r.Status != c.status || r.Header.Get("Content-Type") != c.ct {
+			t.Errorf("%s %s: %d %q %s; want %d %q", c.method, c.path, r.Status, r.Header.Get("Content-Type"), r.Body, c.status, c.ct)
+		}
+	}
+	// A type that is not JSON is still refused.
+	if r := e.DoHeaders(t, "POST", scim+"Users", map[string]any{"userName": "x@example.com"}, h("application/xml")); r.Status != 400 {
+		t.Fatalf("xml body: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestSCIMAttributesKeepIdentity: id, userName and a service principal's
+// applicationId come back whatever attributes or excludedAttributes ask,
+// as Terraform's re-reads need.
+func TestSCIMAttributesKeepIdentity(t *testing.T) {
+	e := kilntest.Start(t)
+	admin := e.AdminToken(t)
+	sp := e.Do(t, "POST", scim+"ServicePrincipals", admin, map[string]any{"displayName": "etl"}).JSON(t)
+	u := e.Do(t, "POST", scim+"Users", admin, map[string]any{"userName": "attr@example.com", "displayName": "Attr"}).JSON(t)
+	const tf = "?attributes=userName,displayName,active,externalId,entitlements"
+	for _, c := range []struct {
+		path string
+		want []string // keys present
+		not  []string // keys absent
+	}{
+		{scim + "ServicePrincipals/" + sp["id"].(string) + tf, []string{"id", "schemas", "applicationId", "displayName", "active"}, []string{"groups"}},
+		{scim + "ServicePrincipals/" + sp["id"].(string) + "?attributes=displayName", []string{"id", "applicationId", "displayName"}, []string{"active", "groups"}},
+		{scim + "ServicePrincipals/" + sp["id"].(string) + "?excludedAttributes=applicationId,id,displayName", []string{"id", "applicationId"}, []string{"displayName"}},
+		{scim + "Users/" + u["id"].(string) + "?attributes=displayName", []string{"id", "userName", "displayName"}, []string{"active", "emails", "name"}},
+		{scim + "Users/" + u["id"].(string) + "?attributes=name.givenName", []string{"id", "userName", "name"}, []string{"displayName"}},
+		{scim + "Users/" + u["id"].(string) + "?excludedAttributes=userName,emails", []string{"id", "userName"}, []string{"emails"}},
+	} {
+		got := e.Do(t, "GET", c.path, admin, nil).JSON(t)
+		for _, k := range c.want {
+			if _, ok := got[k]; !ok {
+				t.Errorf("%s: no %s in %v", c.path, k, got)
+			}
+		}
+		for _, k := range c.not {
+			if _, ok := got[k]; ok {
+				t.Errorf("%s: %s kept in %v", c.path, k, got)
+			}
+		}
+	}
+	if got := e.Do(t, "GET", scim+"ServicePrincipals/"+sp["id"].(string)+tf, admin, nil).JSON(t); got["applicationId"] != sp["applicationId"] {
+		t.Fatalf("applicationId %v, want %v", got["applicationId"], sp["applicationId"])
+	}
+	l := scimList(t, e, admin, scim+"ServicePrincipals?attributes=displayName")
+	if len(l.Resources) != 1 || l.Resources[0]["applicationId"] != sp["applicationId"] {
+		t.Fatalf("list with attributes: %+v", l)
+	}
+}
+
+// TestSCIMFilterAndSort drives the filter grammar and sortBy through the
+// list endpoints of every resource type.
+func TestSCIMFilterAndSort(t *testing.T) {
+	e := kilntest.Start(t)
+	admin := e.AdminToken(t)
+	for _, u := range []string{"go-sdk-b@example.com", "go-sdk-a@example.com", "carol@example.com"} {
+		if r := e.Do(t, "POST", scim+"Users", admin, map[string]any{"userName": u, "displayName": u}); r.Status != 201 {
+			t.Fatalf("create %s: %d %s", u, r.Status, r.Body)
+		}
+	}
+	for _, g := range []string{"go-sdk-g1", "go-sdk-g2"} {
+		e.Do(t, "POST", scim+"Groups", admin, map[string]any{"displayName": g})
+	}
+	sp := e.Do(t, "POST", scim+"ServicePrincipals", admin, map[string]any{"displayName": "go-sdk-sp"}).JSON(t)
+	names := func(l listResponse, attr string) string {
+		var out []string
+		for _, r := range l.Resources {
+			out = append(out, fmt.Sprint(r[attr]))
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct {
+		query, attr, want string
+		total             int
+	}{
+		{"Users?filter=" + url.QueryEscape(`displayName sw 'go-sdk-'`) + "&sortBy=userName", "userName", "go-sdk-a@example.com,go-sdk-b@example.com", 2},
+		{"Users?filter=" + url.QueryEscape(`userName sw 'go-sdk-'`) + "&sortBy=userName&sortOrder=descending", "userName", "go-sdk-b@example.com,go-sdk-a@example.com", 2},
+		{"Users?filter=" + url.QueryEscape(`userName sw "go-sdk-" and not (userName ew "b@example.com")`), "userName", "go-sdk-a@example.com", 1},
+		{"Users?filter=" + url.QueryEscape(`(userName eq "carol@example.com" or userName eq 'admin@example.com') and active eq true`) + "&sortBy=userName", "userName", "admin@example.com,carol@example.com", 2},
+		{"Users?sortBy=userName&count=2", "userName", "admin@example.com,carol@example.com", 4},
+		{"Users?sortBy=userName&count=2&startIndex=3", "userName", "go-sdk-a@example.com,go-sdk-b@example.com", 4},
+		{"Users?filter=" + url.QueryEscape(`userName eq 'CAROL@example.com'`), "userName", "carol@example.com", 1},
+		{"Groups?filter=" + url.QueryEscape(`displayName sw 'go-sdk-'`) + "&sortBy=displayName&sortOrder=DESCENDING", "displayName", "go-sdk-g2,go-sdk-g1", 2},
+		{"Groups?filter=" + url.QueryEscape(`displayName eq 'USERS'`), "displayName", "users", 1},
+		{"ServicePrincipals?filter=" + url.QueryEscape(`displayName sw 'go-sdk-'`), "applicationId", sp["applicationId"].(string), 1},
+		{"ServicePrincipals?filter=" + url.QueryEscape(`applicationId eq '`+sp["applicationId"].(string)+`'`), "displayName", "go-sdk-sp", 1},
+	} {
+		l := scimList(t, e, admin, scim+c.query)
+		if got := names(l, c.attr); got != c.want || l.TotalResults != c.total {
+			t.Errorf("%s: %s (total %d), want %s (total %d)", c.query, got, l.TotalResults, c.want, c.total)
+		}
+	}
+	for _, c := range []struct{ query, msg string }{
+		{"Users?filter=" + url.QueryEscape(`title eq "x"`), `Unsupported filter attribute \"title\" for Users`},
+		{"Groups?filter=" + url.QueryEscape(`userName eq "x"`), `Unsupported filter attribute \"username\" for Groups: use id, displayName.`},
+		{"ServicePrincipals?filter=" + url.QueryEscape(`userName eq "x"`), `Unsupported filter attribute \"username\" for ServicePrincipals`},
+		{"Users?filter=" + url.QueryEscape(`userName eq "x`), `Invalid filter`},
+		{"Users?filter=" + url.QueryEscape(`(userName pr`), `expected \")\"`},
+		{"Users?sortBy=title", `Unsupported sortBy \"title\" for Users`},
+		{"Users?sortBy=userName&sortOrder=up", `sortOrder must be ascending or descending`},
+	} {
+		r := e.Do(t, "GET", scim+c.query, admin, nil)
+		if r.Status != 400 || !strings.Contains(string(r.Body), c.msg) || !strings.Contains(string(r.Body), `"status":"400"`) {
+			t.Errorf("%s: %d %s; want a SCIM 400 with %s", c.query, r.Status, r.Body, c.msg)
+		}
 	}
 }
