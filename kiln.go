@@ -24,7 +24,12 @@
 // console, cli); they talk to each other only in these terms.
 package kiln
 
-import "time"
+import (
+	"crypto/sha256"
+	"fmt"
+	"strconv"
+	"time"
+)
 
 // Workspace is the single workspace a kiln server serves.
 type Workspace struct {
@@ -38,6 +43,19 @@ type Workspace struct {
 	// (never the key itself), so a server started with a different key can
 	// refuse to run instead of rejecting every token.
 	KeyFingerprint string
+}
+
+// AccountID is the Databricks account id kiln reports for the workspace
+// (host metadata's account_id): a UUID (version 8, RFC 9562) derived
+// from the workspace id and the token key's fingerprint, both fixed when
+// the store is initialised. So it needs no storage of its own, survives
+// restarts, is the same on every replica of one store, and differs
+// between workspaces.
+func (w Workspace) AccountID() string {
+	b := sha256.Sum256([]byte("kiln account id\x00" + strconv.FormatInt(w.ID, 10) + "\x00" + w.KeyFingerprint))
+	b[6] = b[6]&0x0f | 0x80 // version 8: custom
+	b[8] = b[8]&0x3f | 0x80 // the RFC 9562 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // Built-in group names. Both always exist and cannot be renamed or deleted.

@@ -30,6 +30,8 @@ type Config struct {
 	Log      *slog.Logger
 	// WorkspaceID is reported in host metadata.
 	WorkspaceID int64
+	// AccountID is reported in host metadata (kiln.Workspace.AccountID).
+	AccountID string
 	// BaseURL is the public URL of the server, e.g. https://kiln.example.com.
 	// Empty, links name the server's own address that each request's
 	// connection reached, never the request's Host header.
@@ -42,17 +44,18 @@ type Config struct {
 // Server is the REST API handler. It sets no transport headers and logs
 // no access lines: the server's root handler does, for every path.
 type Server struct {
-	svc      *service.Service
-	index    *auth.Index
-	denials  *service.Denials
-	throttle *auth.Throttle
-	log      *slog.Logger
-	orgID    string
-	wsID     int64
-	baseURL  string
-	mux      *http.ServeMux
-	meBodies renderedPrincipals
-	clientIP *clientip.Resolver
+	svc       *service.Service
+	index     *auth.Index
+	denials   *service.Denials
+	throttle  *auth.Throttle
+	log       *slog.Logger
+	orgID     string
+	wsID      int64
+	accountID string
+	baseURL   string
+	mux       *http.ServeMux
+	meBodies  renderedPrincipals
+	clientIP  *clientip.Resolver
 }
 
 // New returns the API server.
@@ -62,7 +65,7 @@ func New(c Config) *Server {
 	}
 	s := &Server{
 		svc: c.Service, index: c.Index, denials: c.Denials, throttle: c.Throttle,
-		log: c.Log, orgID: strconv.FormatInt(c.WorkspaceID, 10), wsID: c.WorkspaceID, baseURL: c.BaseURL,
+		log: c.Log, orgID: strconv.FormatInt(c.WorkspaceID, 10), wsID: c.WorkspaceID, accountID: c.AccountID, baseURL: c.BaseURL,
 		mux: http.NewServeMux(), clientIP: c.ClientIP,
 	}
 	s.routes()

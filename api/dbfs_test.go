@@ -288,3 +288,23 @@ func TestDBFSPathTraversal(t *testing.T) {
 		}
 	}
 }
+
+// TestDBFSCreateOnDirectory: create and put over an existing directory,
+// with or without overwrite, answer as Databricks does.
+func TestDBFSCreateOnDirectory(t *testing.T) {
+	e := kilntest.Start(t)
+	admin := e.AdminToken(t)
+	ok(t, e.Do(t, "POST", dbfs+"mkdirs", admin, map[string]any{"path": "/tmp/dir"}), "mkdirs")
+	for _, c := range []struct {
+		verb string
+		body map[string]any
+	}{
+		{"create", map[string]any{"path": "/tmp/dir"}},
+		{"create", map[string]any{"path": "dbfs:/tmp/dir", "overwrite": true}},
+		{"put", map[string]any{"path": "/tmp/dir", "contents": b64("x")}},
+		{"put", map[string]any{"path": "/tmp/dir", "contents": b64("x"), "overwrite": true}},
+	} {
+		wantError(t, e.Do(t, "POST", dbfs+c.verb, admin, c.body), 409, "RESOURCE_ALREADY_EXISTS",
+			"A file or directory already exists at the input path /tmp/dir.")
+	}
+}

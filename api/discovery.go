@@ -9,10 +9,13 @@ import (
 
 // hostMetadata answers the SDKs' unauthenticated discovery call. The oidc
 // endpoint deliberately does not contain /oidc/accounts/: the Databricks
-// CLI would take the host for an account host and refuse PATs.
+// CLI would take the host for an account host and refuse PATs. The
+// account id is kiln's own (kiln.Workspace.AccountID); with host_type
+// workspace the SDKs only record it.
 func (s *Server) hostMetadata(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"workspace_id":  s.orgID,
+		"account_id":    s.accountID,
 		"host_type":     "workspace",
 		"cloud":         "AWS",
 		"oidc_endpoint": strings.TrimSuffix(s.publicURL(r), "/") + "/oidc",

@@ -6,9 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/kiln-dev/kiln/kilntest"
 	"github.com/kiln-dev/kiln/server"
 )
 
@@ -88,4 +90,32 @@ func getWithHost(t *testing.T, base, path, token, host string) map[string]any {
 		t.Fatalf("GET %s: %v: %s", path, err, b)
 	}
 	return m
+}
+
+// TestHostMetadataAccountID: host metadata carries an account_id, a UUID
+// that a restart keeps and another workspace does not share.
+func TestHostMetadataAccountID(t *testing.T) {
+	meta := func(e *kilntest.Env) map[string]any {
+		t.Helper()
+		r := e.Do(t, "GET", "/.well-known/databricks-config", "", nil)
+		if r.Status != 200 {
+			t.Fatalf("metadata: %d %s", r.Status, r.Body)
+		}
+		return r.JSON(t)
+	}
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	e := kilntest.Start(t)
+	first := meta(e)
+	id, _ := first["account_id"].(string)
+	if !uuid.MatchString(id) || first["host_type"] != "workspace" || first["workspace_id"] == "" {
+		t.Fatalf("metadata: %v", first)
+	}
+	e.Stop()
+	again := kilntest.Start(t, kilntest.WithConfig(func(c *server.Config) { c.DataDir = e.DataDir }))
+	if got := meta(again)["account_id"]; got != id {
+		t.Fatalf("after a restart account_id is %v, was %s", got, id)
+	}
+	if other := meta(kilntest.Start(t))["account_id"]; other == id {
+		t.Fatalf("two workspaces share account_id %s", id)
+	}
 }

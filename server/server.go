@@ -301,7 +301,7 @@ func New(ctx context.Context, c Config) (*Server, error) {
 		})
 		s.API = api.New(api.Config{
 			Service: p.Service, Index: p.Index, Denials: p.Denials, Throttle: p.Throttle,
-			Log: p.Log, WorkspaceID: p.Workspace.ID, BaseURL: p.Config.BaseURL, ClientIP: p.ClientIP,
+			Log: p.Log, WorkspaceID: p.Workspace.ID, AccountID: p.Workspace.AccountID(), BaseURL: p.Config.BaseURL, ClientIP: p.ClientIP,
 		})
 		handler = newRoot(p, s.API, s.Console)
 	}
@@ -362,9 +362,10 @@ func (s *Server) URL() string {
 // nothing is half-written.
 func (s *Server) Serve(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.Index.Run(bg, s.Config.PollInterval, time.Minute) }()
 	go func() { defer s.wg.Done(); s.Denials.Run(bg, s.Config.AuditFlushInterval) }()
+	go func() { defer s.wg.Done(); s.sweepClusters(bg) }()
 
 	if err := s.Runner.Start(ctx); err != nil {
 		stopBG()

@@ -99,10 +99,10 @@ func dbfsError(op dbfsOp, err error) error {
 		return kiln.Errorf(kiln.EInvalid, "%s is a non-empty directory: delete it with recursive set to true.", clean).WithReason(ReasonIOError)
 	case errors.Is(err, kiln.ErrDBFSExists) && op == dbfsMoving:
 		return kiln.Errorf(kiln.EConflict, "A file or directory already exists at the destination path %s.", clean)
-	case errors.Is(err, kiln.ErrDBFSExists):
+	case errors.Is(err, kiln.ErrDBFSExists), errors.Is(err, kiln.ErrDBFSIsDir) && op == dbfsWriting:
+		// A directory where put or create would write a file is answered
+		// as Databricks does, overwrite or not: RESOURCE_ALREADY_EXISTS.
 		return kiln.Errorf(kiln.EConflict, "A file or directory already exists at the input path %s.", clean)
-	case errors.Is(err, kiln.ErrDBFSIsDir) && op == dbfsWriting:
-		return kiln.Errorf(kiln.EConflict, "%s is a directory.", clean)
 	case errors.Is(err, kiln.ErrDBFSIsDir):
 		return kiln.Errorf(kiln.EInvalid, "%s is a directory.", clean)
 	case errors.Is(err, kiln.ErrDBFSNotDir) && op == dbfsMkdirs:
