@@ -17,6 +17,24 @@ type ACLEntry struct {
 	Level                string
 }
 
+// NewACLEntry is the entry granting level to the grantee of that kind
+// ("user", "group" or "service_principal") and name, the inverse of
+// Subject; ok is false for another kind.
+func NewACLEntry(kind, name, level string) (e ACLEntry, ok bool) {
+	e.Level = level
+	switch kind {
+	case "user":
+		e.UserName = name
+	case "group":
+		e.GroupName = name
+	case "service_principal":
+		e.ServicePrincipalName = name
+	default:
+		return e, false
+	}
+	return e, true
+}
+
 // Subject returns the kind and name of the entry's grantee.
 func (e ACLEntry) Subject() (kind, name string) {
 	switch {

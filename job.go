@@ -24,6 +24,9 @@ type JobFilter struct {
 	Name string
 	// CreatorID keeps the jobs of one creator (what a non-admin may see).
 	CreatorID int64
+	// GrantedTo, with CreatorID, also keeps the jobs on which any of these
+	// grantees holds a grant (the others a non-admin may see).
+	GrantedTo []Grantee
 	// AfterCreated and AfterID page by key: only jobs after that one in
 	// the list order. Set both from the last job of the previous page.
 	AfterCreated time.Time

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/kiln-dev/kiln"
 	"github.com/kiln-dev/kiln/service"
@@ -15,8 +16,9 @@ type aclRequestItem struct {
 }
 
 type permission struct {
-	PermissionLevel string `json:"permission_level"`
-	Inherited       bool   `json:"inherited"`
+	PermissionLevel     string   `json:"permission_level"`
+	Inherited           bool     `json:"inherited"`
+	InheritedFromObject []string `json:"inherited_from_object,omitempty"`
 }
 
 type aclResponseItem struct {
@@ -54,18 +56,9 @@ func (s *Server) getTokenPermissions(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) changeTokenPermissions(w http.ResponseWriter, r *http.Request, replace bool) error {
-	var req struct {
-		AccessControlList []aclRequestItem `json:"access_control_list"`
-	}
-	if err := decodeBody(r, &req, true); err != nil {
+	entries, err := decodeACL(r, replace)
+	if err != nil {
 		return err
-	}
-	if req.AccessControlList == nil && !replace {
-		return kiln.Errorf(kiln.EInvalid, "access_control_list is required.")
-	}
-	entries := make([]kiln.ACLEntry, 0, len(req.AccessControlList))
-	for _, e := range req.AccessControlList {
-		entries = append(entries, kiln.ACLEntry{UserName: e.UserName, GroupName: e.GroupName, ServicePrincipalName: e.ServicePrincipalName, Level: e.PermissionLevel})
 	}
 	acl, err := s.svc.SetTokenPermissions(r.Context(), entries, replace)
 	if err != nil {
@@ -87,14 +80,103 @@ func (s *Server) tokenPermissionLevels(w http.ResponseWriter, r *http.Request) e
 	if !service.IsAdmin(r.Context()) {
 		return kiln.Errorf(kiln.EPermission, "Only workspace admins can do this.")
 	}
+	writeLevels(w, service.TokenPermissionLevels())
+	return nil
+}
+
+// decodeACL reads a PUT or PATCH body of the Permissions API; PATCH
+// requires the list.
+func decodeACL(r *http.Request, replace bool) ([]kiln.ACLEntry, error) {
+	var req struct {
+		AccessControlList []aclRequestItem `json:"access_control_list"`
+	}
+	if err := decodeBody(r, &req, true); err != nil {
+		return nil, err
+	}
+	if req.AccessControlList == nil && !replace {
+		return nil, kiln.Errorf(kiln.EInvalid, "access_control_list is required.")
+	}
+	entries := make([]kiln.ACLEntry, 0, len(req.AccessControlList))
+	for _, e := range req.AccessControlList {
+		entries = append(entries, kiln.ACLEntry{UserName: e.UserName, GroupName: e.GroupName, ServicePrincipalName: e.ServicePrincipalName, Level: e.PermissionLevel})
+	}
+	return entries, nil
+}
+
+// writeLevels answers permissionLevels.
+func writeLevels(w http.ResponseWriter, levels []service.PermissionLevel) {
 	type level struct {
 		PermissionLevel string `json:"permission_level"`
 		Description     string `json:"description"`
 	}
-	var out []level
-	for _, l := range service.TokenPermissionLevels() {
+	out := []level{}
+	for _, l := range levels {
 		out = append(out, level{l.Level, l.Description})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"permission_levels": out})
+}
+
+// renderPermissions is an object's permissions in the API's shape.
+func renderPermissions(objectType, objectID string, ps []service.Permission) objectPermissions {
+	out := objectPermissions{ObjectID: objectID, ObjectType: objectType, AccessControlList: []aclResponseItem{}}
+	for _, p := range ps {
+		out.AccessControlList = append(out.AccessControlList, aclResponseItem{
+			UserName: p.UserName, GroupName: p.GroupName, ServicePrincipalName: p.ServicePrincipalName,
+			AllPermissions: []permission{{PermissionLevel: p.Level, Inherited: p.Inherited, InheritedFromObject: p.InheritedFrom}},
+		})
+	}
+	return out
+}
+
+// jobPermissionsID reads the {id} of a job's permissions path.
+func jobPermissionsID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, kiln.Errorf(kiln.EInvalid, "Job id %.40q is not a valid id.", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func (s *Server) getJobPermissions(w http.ResponseWriter, r *http.Request) error {
+	id, err := jobPermissionsID(r)
+	if err != nil {
+		return err
+	}
+	ps, err := s.svc.JobPermissions(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, renderPermissions("job", "/jobs/"+strconv.FormatInt(id, 10), ps))
+	return nil
+}
+
+func (s *Server) changeJobPermissions(replace bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := jobPermissionsID(r)
+		if err != nil {
+			return err
+		}
+		entries, err := decodeACL(r, replace)
+		if err != nil {
+			return err
+		}
+		ps, err := s.svc.SetJobPermissions(r.Context(), id, entries, replace)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, renderPermissions("job", "/jobs/"+strconv.FormatInt(id, 10), ps))
+		return nil
+	}
+}
+
+func (s *Server) jobPermissionLevels(w http.ResponseWriter, r *http.Request) error {
+	id, err := jobPermissionsID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.svc.JobPermissions(r.Context(), id); err != nil {
+		return err // the job must exist for the caller
+	}
+	writeLevels(w, service.JobPermissionLevels())
 	return nil
 }

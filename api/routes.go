@@ -43,11 +43,17 @@ func (s *Server) routes() {
 		s.authed("POST "+p+"/on-behalf-of/tokens", s.createOBOToken)
 	}
 
-	// Permissions: who may use tokens (permissions.go).
+	// Permissions: who may use tokens, and object permissions
+	// (permissions.go).
 	s.authed("GET /api/2.0/permissions/authorization/tokens", s.getTokenPermissions)
 	s.authed("PUT /api/2.0/permissions/authorization/tokens", s.setTokenPermissions)
 	s.authed("PATCH /api/2.0/permissions/authorization/tokens", s.updateTokenPermissions)
 	s.authed("GET /api/2.0/permissions/authorization/tokens/permissionLevels", s.tokenPermissionLevels)
+	// Permissions of jobs (CAN_VIEW, CAN_MANAGE_RUN, CAN_MANAGE, IS_OWNER).
+	s.authed("GET /api/2.0/permissions/jobs/{id}", s.getJobPermissions)
+	s.authed("PUT /api/2.0/permissions/jobs/{id}", s.changeJobPermissions(true))
+	s.authed("PATCH /api/2.0/permissions/jobs/{id}", s.changeJobPermissions(false))
+	s.authed("GET /api/2.0/permissions/jobs/{id}/permissionLevels", s.jobPermissionLevels)
 
 	// Workspace settings (conf.go); also under the legacy /preview prefix.
 	for _, p := range []string{"/api/2.0/workspace-conf", "/api/2.0/preview/workspace-conf"} {

@@ -205,28 +205,12 @@ func (c *Console) setLifetime(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// aclEntry builds an entry for a grantee kind and name.
-func aclEntry(kind, name, level string) (kiln.ACLEntry, bool) {
-	e := kiln.ACLEntry{Level: level}
-	switch kind {
-	case "user":
-		e.UserName = name
-	case "group":
-		e.GroupName = name
-	case "service_principal":
-		e.ServicePrincipalName = name
-	default:
-		return e, false
-	}
-	return e, true
-}
-
 // grantPermission gives CAN_USE to a user, group or service principal.
 func (c *Console) grantPermission(w http.ResponseWriter, r *http.Request) error {
 	kind := r.PostFormValue("kind")
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	problem := ""
-	e, ok := aclEntry(kind, name, kiln.LevelCanUse)
+	e, ok := kiln.NewACLEntry(kind, name, kiln.LevelCanUse)
 	switch {
 	case !ok:
 		problem = "Choose whether the permission is for a user, a group or a service principal."

@@ -41,15 +41,6 @@ func canSee(c *kiln.Caller, owner int64) bool {
 	return isAdmin(c) || c.Principal.ID == owner
 }
 
-// visibleJob reads a job the caller may see.
-func visibleJob(tx kiln.Tx, c *kiln.Caller, id int64) (*kiln.Job, error) {
-	j, err := tx.Job(id)
-	if kiln.IsCode(err, kiln.ENotFound) || (err == nil && !canSee(c, j.CreatorID)) {
-		return nil, jobNotFound(id)
-	}
-	return j, err
-}
-
 // normalizeSettings validates settings JSON (an object) and returns it as
 // stored: without access_control_list (not a setting), with a name (every
 // job carries settings.name: Airflow finds jobs by it), and the parsed
@@ -118,7 +109,7 @@ func (s *Service) GetJob(ctx context.Context, id int64) (*kiln.Job, error) {
 	}
 	var j *kiln.Job
 	err = s.view(ctx, func(tx kiln.Tx) (err error) {
-		j, err = visibleJob(tx, c, id)
+		j, err = jobFor(tx, c, id, rankView)
 		return err
 	})
 	return j, err
@@ -141,8 +132,8 @@ type JobPage struct {
 	NextPageToken string
 }
 
-// ListJobs returns a page of the jobs the caller may see (admins: all),
-// oldest first.
+// ListJobs returns a page of the jobs the caller may see (admins: all;
+// others, their own and those they hold a permission on), oldest first.
 func (s *Service) ListJobs(ctx context.Context, p JobListParams) (*JobPage, error) {
 	c, err := callerOf(ctx)
 	if err != nil {
@@ -154,7 +145,7 @@ func (s *Service) ListJobs(ctx context.Context, p JobListParams) (*JobPage, erro
 	}
 	f := kiln.JobFilter{Name: p.Name, Limit: limit + 1, Offset: max(p.Offset, 0)}
 	if !isAdmin(c) {
-		f.CreatorID = c.Principal.ID
+		f.CreatorID, f.GrantedTo = c.Principal.ID, kiln.Grantees(c.Principal)
 	}
 	if p.PageToken != "" {
 		created, id, err := decodeJobToken(p.PageToken)
@@ -237,7 +228,7 @@ func (s *Service) ResetJob(ctx context.Context, id int64, raw json.RawMessage) e
 		return err
 	}
 	return s.store.Update(ctx, func(tx kiln.Tx) error {
-		j, err := visibleJob(tx, c, id)
+		j, err := jobFor(tx, c, id, rankManage)
 		if err != nil {
 			return err
 		}
@@ -266,7 +257,7 @@ func (s *Service) UpdateJob(ctx context.Context, id int64, newSettings json.RawM
 		}
 	}
 	return s.store.Update(ctx, func(tx kiln.Tx) error {
-		j, err := visibleJob(tx, c, id)
+		j, err := jobFor(tx, c, id, rankManage)
 		if err != nil {
 			return err
 		}
@@ -377,13 +368,16 @@ func (s *Service) DeleteJob(ctx context.Context, id int64) error {
 	}
 	var stopped []int64
 	err = s.store.Update(ctx, func(tx kiln.Tx) error {
-		if _, err := visibleJob(tx, c, id); err != nil {
+		if _, err := jobFor(tx, c, id, rankManage); err != nil {
 			return err
 		}
 		if stopped, err = stopRuns(tx, kiln.RunFilter{JobID: id, ActiveOnly: true}, "The run's job was deleted."); err != nil {
 			return err
 		}
 		if err := tx.DeleteJob(id); err != nil {
+			return err
+		}
+		if err := tx.SetObjectACL(kiln.ObjectTypeJobs, jobObjectID(id), nil); err != nil {
 			return err
 		}
 		return tx.Audit(auditEvent(c, AuditJobDelete, jobTarget(id)))

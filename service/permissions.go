@@ -49,14 +49,8 @@ func (s *Service) SetTokenPermissions(ctx context.Context, entries []kiln.ACLEnt
 	}
 	var clean []kiln.ACLEntry
 	for _, e := range entries {
-		n := 0
-		for _, v := range []string{e.UserName, e.GroupName, e.ServicePrincipalName} {
-			if v != "" {
-				n++
-			}
-		}
-		if n != 1 {
-			return nil, kiln.Errorf(kiln.EInvalid, "Each access control entry names exactly one of user_name, group_name and service_principal_name.")
+		if err := checkEntryShape(e); err != nil {
+			return nil, err
 		}
 		if e.GroupName == kiln.GroupAdmins {
 			if e.Level != kiln.LevelCanManage {
@@ -91,19 +85,25 @@ func (s *Service) SetTokenPermissions(ctx context.Context, entries []kiln.ACLEnt
 		if err := tx.SetTokenACL(acl); err != nil {
 			return err
 		}
-		ev := auditEvent(c, kiln.AuditPermissionUpdate, "permissions:tokens")
-		ev.Detail = map[string]string{}
-		for _, e := range acl {
-			kind, name := e.Subject()
-			ev.Detail[kind+":"+name] = e.Level
-		}
-		if err := tx.Audit(ev); err != nil {
+		if err := tx.Audit(aclAuditEvent(c, "permissions:tokens", acl)); err != nil {
 			return err
 		}
 		out = append([]kiln.ACLEntry{{GroupName: kiln.GroupAdmins, Level: kiln.LevelCanManage}}, acl...)
 		return tx.Notify(kiln.ChangePermission, "")
 	})
 	return out, err
+}
+
+// aclAuditEvent is the audit event of setting acl on target: each grant
+// in the detail, as kind:name = level.
+func aclAuditEvent(c *kiln.Caller, target string, acl []kiln.ACLEntry) kiln.AuditEvent {
+	ev := auditEvent(c, kiln.AuditPermissionUpdate, target)
+	ev.Detail = map[string]string{}
+	for _, e := range acl {
+		kind, name := e.Subject()
+		ev.Detail[kind+":"+name] = e.Level
+	}
+	return ev
 }
 
 func checkGrantee(tx kiln.Tx, e kiln.ACLEntry) error {
@@ -155,6 +155,9 @@ func renameGrantee(tx kiln.Tx, kind, name, newName string) error {
 	// Secret scope grants name users, service principals and groups alike,
 	// as their records spell them.
 	if err := tx.RenameSecretGrantee(name, newName); err != nil {
+		return err
+	}
+	if err := tx.RenameObjectGrantee(kind, name, newName); err != nil {
 		return err
 	}
 	acl, err := tx.TokenACL()

@@ -153,7 +153,7 @@ func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error)
 	var run *kiln.Run
 	created := false
 	err = s.store.Update(ctx, func(tx kiln.Tx) error {
-		j, err := visibleJob(tx, c, p.JobID)
+		j, err := jobFor(tx, c, p.JobID, rankManageRun)
 		if err != nil {
 			return err
 		}

@@ -21,8 +21,11 @@ type RunView struct {
 }
 
 // lookupRun reads the run or task run with the given id, if the caller
-// may see it.
-func lookupRun(tx kiln.Tx, c *kiln.Caller, id int64) (*RunView, error) {
+// holds at least need on it: its owner and admins hold everything, others
+// what they hold on the run's job (CAN_VIEW sees its runs,
+// CAN_MANAGE_RUN also cancels them). A run the caller holds nothing on
+// does not exist for it; one it holds less on is EPermission.
+func lookupRun(tx kiln.Tx, c *kiln.Caller, id int64, need int) (*RunView, error) {
 	r, err := tx.Run(id)
 	var task *kiln.TaskRun
 	if kiln.IsCode(err, kiln.ENotFound) {
@@ -30,11 +33,29 @@ func lookupRun(tx kiln.Tx, c *kiln.Caller, id int64) (*RunView, error) {
 			r, err = tx.Run(task.RunID)
 		}
 	}
-	if kiln.IsCode(err, kiln.ENotFound) || (err == nil && !canSee(c, r.OwnerID)) {
+	if kiln.IsCode(err, kiln.ENotFound) {
 		return nil, runNotFound(id)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if !canSee(c, r.OwnerID) {
+		rank := rankNone
+		if r.JobID != 0 {
+			if j, err := tx.Job(r.JobID); err == nil {
+				if rank, err = jobRank(tx, c, j); err != nil {
+					return nil, err
+				}
+			} else if !kiln.IsCode(err, kiln.ENotFound) {
+				return nil, err
+			}
+		}
+		switch {
+		case rank == rankNone:
+			return nil, runNotFound(id)
+		case rank < need:
+			return nil, kiln.Errorf(kiln.EPermission, "%s does not have %s permissions on Job %d.", c.Principal.UserName, levelNames[need], r.JobID)
+		}
 	}
 	return &RunView{Run: r, Task: task, Spec: ParseRunSpec(r)}, nil
 }
@@ -47,7 +68,7 @@ func (s *Service) GetRun(ctx context.Context, id int64) (*RunView, error) {
 	}
 	var v *RunView
 	err = s.view(ctx, func(tx kiln.Tx) (err error) {
-		v, err = lookupRun(tx, c, id)
+		v, err = lookupRun(tx, c, id, rankView)
 		return err
 	})
 	return v, err
@@ -68,7 +89,7 @@ func (s *Service) RunOutput(ctx context.Context, id int64, singleTaskParent bool
 	}
 	var v *RunView
 	err = s.view(ctx, func(tx kiln.Tx) error {
-		if v, err = lookupRun(tx, c, id); err != nil {
+		if v, err = lookupRun(tx, c, id, rankView); err != nil {
 			return err
 		}
 		taskID := id
@@ -105,7 +126,9 @@ type RunPage struct {
 	NextPageToken string
 }
 
-// ListRuns returns a page of the runs the caller may see (admins: all).
+// ListRuns returns a page of the runs the caller may see (admins: all;
+// others, their own, or with a job id every run of a job they hold a
+// permission on).
 func (s *Service) ListRuns(ctx context.Context, p RunListParams) (*RunPage, error) {
 	c, err := callerOf(ctx)
 	if err != nil {
@@ -125,9 +148,6 @@ func (s *Service) ListRuns(ctx context.Context, p RunListParams) (*RunPage, erro
 	}
 	f := kiln.RunFilter{JobID: p.JobID, ActiveOnly: p.ActiveOnly, CompletedOnly: p.CompletedOnly, RunType: p.RunType,
 		StartFrom: p.StartFrom, StartTo: p.StartTo, Limit: limit + 1, Offset: max(p.Offset, 0), WithTasks: p.ExpandTasks}
-	if !isAdmin(c) {
-		f.OwnerID = c.Principal.ID
-	}
 	if p.PageToken != "" {
 		nums, err := decodeToken(p.PageToken, "r", 1)
 		if err != nil {
@@ -137,6 +157,21 @@ func (s *Service) ListRuns(ctx context.Context, p RunListParams) (*RunPage, erro
 	}
 	page := &RunPage{}
 	err = s.view(ctx, func(tx kiln.Tx) (err error) {
+		if !isAdmin(c) {
+			// One's own runs; of a job one holds a permission on, all.
+			f.OwnerID = c.Principal.ID
+			if p.JobID != 0 {
+				if j, err := tx.Job(p.JobID); err == nil {
+					if rank, err := jobRank(tx, c, j); err != nil {
+						return err
+					} else if rank >= rankView {
+						f.OwnerID = 0
+					}
+				} else if !kiln.IsCode(err, kiln.ENotFound) {
+					return err
+				}
+			}
+		}
 		page.Runs, err = tx.Runs(f)
 		return err
 	})
@@ -182,7 +217,7 @@ func (s *Service) CancelRun(ctx context.Context, id int64) error {
 	var runID int64
 	active := false
 	err = s.store.Update(ctx, func(tx kiln.Tx) error {
-		v, err := lookupRun(tx, c, id)
+		v, err := lookupRun(tx, c, id, rankManageRun)
 		if err != nil {
 			return err
 		}
@@ -216,7 +251,7 @@ func (s *Service) CancelAllRuns(ctx context.Context, jobID int64, allQueued bool
 	err = s.store.Update(ctx, func(tx kiln.Tx) error {
 		f := kiln.RunFilter{JobID: jobID, ActiveOnly: true}
 		if jobID != 0 {
-			if _, err := visibleJob(tx, c, jobID); err != nil {
+			if _, err := jobFor(tx, c, jobID, rankManageRun); err != nil {
 				return err
 			}
 		} else if !isAdmin(c) {
@@ -262,7 +297,7 @@ func (s *Service) DeleteRun(ctx context.Context, id int64) error {
 		return err
 	}
 	return s.store.Update(ctx, func(tx kiln.Tx) error {
-		v, err := lookupRun(tx, c, id)
+		v, err := lookupRun(tx, c, id, rankManageRun)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"strings"
+
 	"github.com/kiln-dev/kiln"
 )
 
@@ -68,7 +70,18 @@ func (t *tx) Jobs(f kiln.JobFilter) ([]*kiln.Job, error) {
 		conds, args = append(conds, "j.name = ?"), append(args, f.Name)
 	}
 	if f.CreatorID != 0 {
-		conds, args = append(conds, "j.creator_id = ?"), append(args, f.CreatorID)
+		c := "j.creator_id = ?"
+		args = append(args, f.CreatorID)
+		if len(f.GrantedTo) > 0 {
+			var or []string
+			for _, g := range f.GrantedTo {
+				or = append(or, "(a.principal_kind = ? AND a.principal = ?)")
+				args = append(args, g.Kind, g.Name)
+			}
+			c = "(" + c + " OR EXISTS (SELECT 1 FROM object_acls a WHERE a.object_type = 'jobs' AND a.object_id = CAST(j.id AS TEXT) AND (" +
+				strings.Join(or, " OR ") + ")))"
+		}
+		conds = append(conds, c)
 	}
 	if f.AfterID != 0 || !f.AfterCreated.IsZero() {
 		c := kiln.MillisOf(f.AfterCreated)

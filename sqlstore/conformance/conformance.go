@@ -44,6 +44,7 @@ func suite() []test {
 		groupTests,
 		tokenTests,
 		settingsTests,
+		objectACLTests,
 		auditTests,
 		objectTests,
 		secretTests,
