@@ -68,6 +68,34 @@ const (
 // name: /Users/<userName>.
 func HomePath(userName string) string { return UsersPath + "/" + userName }
 
+// WorkspacePrefix is the mount under which Databricks also shows the
+// workspace tree: "/Workspace/Users/jane" names "/Users/jane", and
+// "/Workspace" the root. [CleanObjectPath] removes it, so that no object
+// is stored under it; the API echoes it back in paths it returns when the
+// request spelled it (see [HasWorkspacePrefix]).
+const WorkspacePrefix = "/Workspace"
+
+// HasWorkspacePrefix reports whether the workspace path p, as a client
+// sent it, starts with the /Workspace mount ("/Workspace" or
+// "/Workspace/…", after a single slash, as Databricks decides whether to
+// echo it).
+func HasWorkspacePrefix(p string) bool {
+	rest, ok := strings.CutPrefix(p, WorkspacePrefix)
+	return ok && (rest == "" || rest[0] == '/')
+}
+
+// WithWorkspacePrefix returns clean path p under the /Workspace mount when
+// prefixed is true, else p.
+func WithWorkspacePrefix(p string, prefixed bool) string {
+	switch {
+	case !prefixed:
+		return p
+	case p == "/":
+		return WorkspacePrefix
+	}
+	return WorkspacePrefix + p
+}
+
 // Bounds of a workspace path, in bytes. Databricks documents none; these
 // are far above any real path and keep every index entry small.
 const (
@@ -87,8 +115,10 @@ const (
 // ("/…"), valid UTF-8, without NUL or other control characters, and must
 // not contain a ".." element (refused rather than resolved: a client
 // sending one is confused or probing). Repeated slashes, "." elements and
-// a trailing slash are removed. The whole path is at most
-// MaxObjectPathLen bytes and each element at most MaxObjectNameLen.
+// a trailing slash are removed, and so are leading /Workspace elements
+// (the mount Databricks shows the tree under: "/Workspace/Shared/x" is
+// "/Shared/x"), so that no stored path starts with one. The whole path is at most MaxObjectPathLen bytes and each
+// element at most MaxObjectNameLen.
 //
 // Every path the store sees has been through it: "/a//b/" and "/a/b" must
 // name the same object.
@@ -125,10 +155,14 @@ func CleanObjectPath(p string) (string, error) {
 		b.WriteByte('/')
 		b.WriteString(elem)
 	}
-	if b.Len() == 0 {
+	clean := b.String()
+	for HasWorkspacePrefix(clean) {
+		clean = clean[len(WorkspacePrefix):]
+	}
+	if clean == "" {
 		return "/", nil
 	}
-	return b.String(), nil
+	return clean, nil
 }
 
 // ParentPath returns the parent of a clean path: "/a" for "/a/b", "/" for

@@ -17,6 +17,15 @@ func TestCleanObjectPath(t *testing.T) {
 		{"/a/./b/.", "/a/b", ""},
 		{"/./", "/", ""},
 		{"/ü/名前 with spaces", "/ü/名前 with spaces", ""},
+		{"/Workspace", "/", ""},
+		{"/Workspace/", "/", ""},
+		{"/Workspace/Users/jane/x", "/Users/jane/x", ""},
+		{"//Workspace//Shared/", "/Shared", ""},
+		{"/Workspace/Workspace/x", "/x", ""},
+		{"/Workspaces/x", "/Workspaces/x", ""},
+		{"/workspace/x", "/workspace/x", ""},
+		{"/Shared/Workspace", "/Shared/Workspace", ""},
+		{"/Workspace/../x", "", "'..'"},
 		{"", "", "required"},
 		{"a/b", "", "absolute"},
 		{"./a", "", "absolute"},
@@ -42,6 +51,24 @@ func TestCleanObjectPath(t *testing.T) {
 	}
 }
 
+func TestWorkspacePrefix(t *testing.T) {
+	for in, want := range map[string]bool{"/Workspace": true, "/Workspace/": true, "/Workspace/x": true,
+		"/Workspaces": false, "//Workspace/x": false, "/workspace/x": false, "/x/Workspace": false, "": false} {
+		if got := HasWorkspacePrefix(in); got != want {
+			t.Errorf("HasWorkspacePrefix(%q) = %v, want %v", in, got, want)
+		}
+	}
+	for _, tt := range []struct {
+		in       string
+		prefixed bool
+		want     string
+	}{{"/", true, "/Workspace"}, {"/a/b", true, "/Workspace/a/b"}, {"/a/b", false, "/a/b"}, {"/", false, "/"}} {
+		if got := WithWorkspacePrefix(tt.in, tt.prefixed); got != tt.want {
+			t.Errorf("WithWorkspacePrefix(%q, %v) = %q, want %q", tt.in, tt.prefixed, got, tt.want)
+		}
+	}
+}
+
 func TestParentPath(t *testing.T) {
 	for in, want := range map[string]string{"/": "", "/a": "/", "/a/b": "/a", "/a/b/c": "/a/b"} {
 		if got := ParentPath(in); got != want {
@@ -53,7 +80,7 @@ func TestParentPath(t *testing.T) {
 // FuzzCleanObjectPath checks that a cleaned path is canonical, safe and
 // stable, and that every refusal is a client error.
 func FuzzCleanObjectPath(f *testing.F) {
-	for _, s := range []string{"/", "/a/b", "//a//b/", "/a/../b", "/a/./b", "a", "", "/\x00", "/..", "/...", "/.../x", "/a/b/..", "/\xff", "/ü"} {
+	for _, s := range []string{"/", "/a/b", "//a//b/", "/a/../b", "/a/./b", "a", "", "/\x00", "/..", "/...", "/.../x", "/a/b/..", "/\xff", "/ü", "/Workspace", "/Workspace/x", "//Workspace/./x/"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
@@ -74,6 +101,14 @@ func FuzzCleanObjectPath(f *testing.F) {
 		}
 		if !utf8.ValidString(c) || strings.ContainsFunc(c, func(r rune) bool { return r < 0x20 || r == 0x7f }) || len(c) > MaxObjectPathLen {
 			t.Fatalf("CleanObjectPath(%q) = %q: unsafe characters or length", p, c)
+		}
+		if HasWorkspacePrefix(c) {
+			t.Fatalf("CleanObjectPath(%q) = %q: the /Workspace mount was kept", p, c)
+		}
+		if HasWorkspacePrefix(p) {
+			if plain, err := CleanObjectPath(strings.TrimPrefix(p, WorkspacePrefix) + "/"); err != nil || plain != c {
+				t.Fatalf("CleanObjectPath(%q) = %q, but without the mount %q, %v", p, c, plain, err)
+			}
 		}
 		if again, err := CleanObjectPath(c); err != nil || again != c {
 			t.Fatalf("CleanObjectPath not idempotent: %q -> %q -> %q, %v", p, c, again, err)

@@ -79,6 +79,8 @@ func (s *Server) routes() {
 	s.authed("GET /api/2.0/workspace/get-status", s.objectStatus)
 	s.authed("POST /api/2.0/workspace/mkdirs", s.mkdirs)
 	s.authed("POST /api/2.0/workspace/delete", s.deleteObject)
+	// The CLI's file upload (bundle deploy, import-dir): raw bytes.
+	s.authedLimit("POST "+importFilePrefix+"{path...}", importFileBodyLimit, s.importFile)
 
 	// Secrets: scopes, secrets and their ACLs (secrets.go).
 	s.authed("POST /api/2.0/secrets/scopes/create", s.createSecretScope)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -31,6 +32,16 @@ type objectInfo struct {
 	ModifiedAt int64  `json:"modified_at,omitempty"`
 	Size       int64  `json:"size,omitempty"`
 	ResourceID string `json:"resource_id"`
+}
+
+// infoAt is infoOf for an answer to a request for path as the client
+// spelled it: under the /Workspace mount when the request was, as
+// Databricks echoes it (the CLI compares the paths it listed with the one
+// it asked for).
+func infoAt(o *kiln.WorkspaceObject, requested string) objectInfo {
+	info := infoOf(o)
+	info.Path = kiln.WithWorkspacePrefix(info.Path, kiln.HasWorkspacePrefix(requested))
+	return info
 }
 
 func infoOf(o *kiln.WorkspaceObject) objectInfo {
@@ -202,11 +213,7 @@ type exportResponse struct {
 }
 
 func (s *Server) exportObject(w http.ResponseWriter, r *http.Request) error {
-	q, err := readParams(r)
-	if err != nil {
-		return err
-	}
-	path, err := q.get("path")
+	q, path, err := pathParams(r)
 	if err != nil {
 		return err
 	}
@@ -244,11 +251,7 @@ type listResponse struct {
 }
 
 func (s *Server) listObjects(w http.ResponseWriter, r *http.Request) error {
-	q, err := readParams(r)
-	if err != nil {
-		return err
-	}
-	path, err := q.get("path")
+	q, path, err := pathParams(r)
 	if err != nil {
 		return err
 	}
@@ -262,14 +265,40 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request) error {
 	}
 	var resp listResponse
 	for _, o := range objs {
-		resp.Objects = append(resp.Objects, infoOf(o))
+		resp.Objects = append(resp.Objects, infoAt(o, path))
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
+// statusInfo is get-status's answer: ObjectInfo, and with
+// return_export_info=true the export format the CLI reads to name a
+// notebook's local file (SOURCE: kiln keeps notebooks as source, an
+// imported .ipynb too).
+type statusInfo struct {
+	objectInfo
+	ReposExportFormat string `json:"repos_export_format,omitempty"`
+}
+
 func (s *Server) objectStatus(w http.ResponseWriter, r *http.Request) error {
-	return serveByPath(w, r, s.svc.ObjectStatus, func(o *kiln.WorkspaceObject) any { return infoOf(o) })
+	q, path, err := pathParams(r)
+	if err != nil {
+		return err
+	}
+	exportInfo, err := q.bool("return_export_info")
+	if err != nil {
+		return err
+	}
+	o, err := s.svc.ObjectStatus(r.Context(), path)
+	if err != nil {
+		return err
+	}
+	info := statusInfo{objectInfo: infoAt(o, path)}
+	if exportInfo && o.Type == kiln.ObjectNotebook {
+		info.ReposExportFormat = service.FormatSource
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
 }
 
 type pathRequest struct {
@@ -304,11 +333,18 @@ func servePathAction(w http.ResponseWriter, r *http.Request, act func(context.Co
 // pathParam reads the one "path" parameter of a GET (query string or JSON
 // body, like every GET parameter).
 func pathParam(r *http.Request) (string, error) {
+	_, p, err := pathParams(r)
+	return p, err
+}
+
+// pathParams reads the parameters of a GET and its "path" among them.
+func pathParams(r *http.Request) (params, string, error) {
 	q, err := readParams(r)
 	if err != nil {
-		return "", err
+		return params{}, "", err
 	}
-	return q.get("path")
+	p, err := q.get("path")
+	return q, p, err
 }
 
 // serveByPath answers a GET whose one parameter is path: it reads the
@@ -323,5 +359,68 @@ func serveByPath[T any](w http.ResponseWriter, r *http.Request, fetch func(conte
 		return err
 	}
 	writeJSON(w, http.StatusOK, render(v))
+	return nil
+}
+
+// importFilePrefix is the route of the CLI's file upload; the rest of the
+// request path is the workspace path, URL-escaped, without its leading
+// slash (the CLI escapes the slashes too: "Users%2Fjane%2Fa.txt").
+const importFilePrefix = "/api/2.0/workspace-files/import-file/"
+
+// importFileBodyLimit bounds an import-file body: one byte over
+// kiln.MaxObjectSize, so that a larger file is told from one at the limit.
+const importFileBodyLimit = kiln.MaxObjectSize + 1
+
+// importFilePath returns the workspace path an import-file request names:
+// escapedPath is the request's escaped path (r.URL.EscapedPath()). The
+// rest after importFilePrefix is unescaped once, as the CLI escapes it
+// once, and given its leading slash; the result is not yet cleaned.
+func importFilePath(escapedPath string) (string, error) {
+	rest, ok := strings.CutPrefix(escapedPath, importFilePrefix)
+	if !ok {
+		return "", kiln.Errorf(kiln.EInvalid, "Path is required.")
+	}
+	p, err := url.PathUnescape(rest)
+	if err != nil {
+		return "", kiln.Errorf(kiln.EInvalid, "The path in the URL is not validly escaped.")
+	}
+	if p == "" {
+		return "", kiln.Errorf(kiln.EInvalid, "Path is required.")
+	}
+	return "/" + strings.TrimPrefix(p, "/"), nil
+}
+
+// importFile answers POST /api/2.0/workspace-files/import-file/{path}
+// ?overwrite=: the body is the file's bytes, stored as workspace/import
+// with format AUTO stores them (a .py, .sql, .scala or .r starting with
+// its language's notebook header, or an .ipynb, becomes a notebook without
+// the extension; anything else a file), which is what Databricks does
+// with the CLI's uploads. A missing
+// parent folder is 404, which the CLI answers with mkdirs and a retry.
+func (s *Server) importFile(w http.ResponseWriter, r *http.Request) error {
+	p, err := importFilePath(r.URL.EscapedPath())
+	if err != nil {
+		return err
+	}
+	q, err := readParams(r)
+	if err != nil {
+		return err
+	}
+	overwrite, err := q.bool("overwrite")
+	if err != nil {
+		return err
+	}
+	content, err := io.ReadAll(io.LimitReader(r.Body, kiln.MaxObjectSize+1))
+	switch {
+	case bodyTooLarge(err) || len(content) > kiln.MaxObjectSize:
+		return service.TooLargeObject()
+	case err != nil:
+		return kiln.Errorf(kiln.EMalformed, "The request body could not be read.")
+	}
+	if err := s.svc.ImportObject(r.Context(), service.ImportParams{Path: p, Format: service.FormatAuto,
+		Content: content, Overwrite: overwrite}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, empty)
 	return nil
 }

@@ -251,11 +251,13 @@ func stripExt(p, ext string) string {
 }
 
 // resolveImport turns import parameters into the object to store. AUTO
-// follows Databricks: .ipynb is a Jupyter notebook; content starting with
-// a SOURCE header ("# Databricks notebook source") is a notebook, its
-// .py/.sql/.scala/.r extension stripped; anything else, .py scripts
-// without the header included, is a workspace file at the path as given
-// (so the SDK's WriteFile/ReadFile round-trip). RAW is always a file.
+// follows Databricks (and the CLI's own notebook detection): .ipynb is a
+// Jupyter notebook; a .py, .sql, .scala or .r file starting with the
+// SOURCE header of that extension's language ("# Databricks notebook
+// source" for .py and .r) is a notebook, its extension stripped; anything
+// else, .py scripts without the header and headers under other names
+// included, is a workspace file at the path as given (so the SDK's
+// WriteFile/ReadFile and the CLI's uploads round-trip). RAW is always a file.
 func resolveImport(p ImportParams, clean string) (*kiln.WorkspaceObject, error) {
 	format, err := parseFormat(p.Format)
 	if err != nil {
@@ -292,11 +294,8 @@ func resolveImport(p ImportParams, clean string) (*kiln.WorkspaceObject, error) 
 				return nil, err
 			}
 			o.Path = stripExt(clean, ext)
-		case hl != "":
-			o.Language, o.Content = hl, p.Content
-			if notebook.LanguageOfExt(ext) != "" {
-				o.Path = stripExt(clean, ext)
-			}
+		case hl != "" && hl == notebook.LanguageOfExt(ext):
+			o.Language, o.Content, o.Path = hl, p.Content, stripExt(clean, ext)
 		default:
 			o.Type, o.Content = kiln.ObjectFile, p.Content
 		}
