@@ -75,8 +75,9 @@ const (
 	RunIfAtLeastOneFailed  = "AT_LEAST_ONE_FAILED"
 )
 
-// LocalClusterID is the one cluster kiln has: this server's executors.
-// existing_cluster_id must name it.
+// LocalClusterID is the fixed cluster that is this server's executors,
+// always RUNNING; clusters created through the API are named
+// configurations of the same executors.
 const LocalClusterID = "kiln-local"
 
 // Run is one run of a job (run-now) or a one-time submitted run, with its
@@ -188,6 +189,10 @@ type TaskExec struct {
 	Params map[string]string `json:"params,omitempty"`
 	// Args are a Python file's command line arguments.
 	Args []string `json:"args,omitempty"`
+	// ClusterID is the cluster the task runs on, as its run records it
+	// (cluster_instance): its existing_cluster_id, known to kiln or not,
+	// else kiln.LocalClusterID. Every cluster is the local executor.
+	ClusterID string `json:"cluster_id,omitempty"`
 }
 
 // TaskOutcome is how an execution attempt ended, as the executor reports

@@ -11,6 +11,10 @@ const (
 	// ConfDefaultTokenLifetimeDays is the lifetime of a token created
 	// without one. kiln's own key (Databricks has none).
 	ConfDefaultTokenLifetimeDays = "defaultTokenLifetimeDays"
+	// ConfRejectUnknownClusterIDs, "true", makes an existing_cluster_id
+	// that names no cluster of kiln's a 400; by default such tasks run on
+	// the local executor. kiln's own key.
+	ConfRejectUnknownClusterIDs = "kilnRejectUnknownClusterIds"
 )
 
 // ConfDefaults holds the value of every known key when it was never set.
@@ -18,4 +22,5 @@ var ConfDefaults = map[string]string{
 	ConfEnableTokens:             "false",
 	ConfMaxTokenLifetimeDays:     "730",
 	ConfDefaultTokenLifetimeDays: "90",
+	ConfRejectUnknownClusterIDs:  "false",
 }

@@ -126,12 +126,23 @@ func (s *Server) routes() {
 		s.authed("POST "+p+"runs/delete", s.deleteRun)
 	}
 
-	// Compute: the one local cluster, and the read-only verbs that
-	// orchestrators call on connection checks (clusters.go).
+	// Compute: clusters (named configurations of the local executor, and
+	// the fixed local one), runtimes and node types, and the read-only
+	// verbs that orchestrators call on connection checks (clusters.go).
 	for _, v := range computeVersions {
 		p := "/api/" + v + "/"
 		s.authed("GET "+p+"clusters/list", s.listClusters)
 		s.authed("GET "+p+"clusters/get", s.getCluster)
+		s.authed("POST "+p+"clusters/create", s.createCluster)
+		s.authed("POST "+p+"clusters/edit", clusterBodyVerb(s.svc.EditCluster))
+		s.authed("POST "+p+"clusters/resize", clusterBodyVerb(s.svc.ResizeCluster))
+		s.authed("POST "+p+"clusters/start", clusterVerb(s.svc.StartCluster))
+		s.authed("POST "+p+"clusters/restart", clusterVerb(s.svc.RestartCluster))
+		s.authed("POST "+p+"clusters/delete", clusterVerb(s.svc.TerminateCluster))
+		s.authed("POST "+p+"clusters/permanent-delete", clusterVerb(s.svc.PermanentDeleteCluster))
+		s.authed("POST "+p+"clusters/pin", s.pinCluster(true))
+		s.authed("POST "+p+"clusters/unpin", s.pinCluster(false))
+		s.authed("POST "+p+"clusters/events", s.clusterEvents)
 		s.authed("GET "+p+"clusters/spark-versions", s.sparkVersions)
 		s.authed("GET "+p+"clusters/list-node-types", s.listNodeTypes)
 		s.authed("GET "+p+"instance-pools/list", s.listInstancePools)

@@ -269,7 +269,7 @@ func (s *Server) runJSON(r *http.Request, run *kiln.Run, spec service.RunSpec, v
 		}
 		out["task"], out["cluster_spec"] = task, cluster
 		if !t.Started.IsZero() {
-			out["cluster_instance"] = clusterInstance(run)
+			out["cluster_instance"] = clusterInstance(run, t)
 		}
 		return out
 	}
@@ -290,8 +290,14 @@ func definitionOf(t *kiln.TaskRun) map[string]json.RawMessage {
 	return def
 }
 
-func clusterInstance(run *kiln.Run) map[string]string {
-	return map[string]string{"cluster_id": kiln.LocalClusterID, "spark_context_id": strconv.FormatInt(run.ID, 10)}
+// clusterInstance is the cluster a task ran on: the one it named (stored,
+// or unknown to kiln and run on the local executor), else the local one.
+func clusterInstance(run *kiln.Run, t *kiln.TaskRun) map[string]string {
+	id := t.Exec.ClusterID
+	if id == "" {
+		id = kiln.LocalClusterID // runs queued before tasks recorded their cluster
+	}
+	return map[string]string{"cluster_id": id, "spark_context_id": strconv.FormatInt(run.ID, 10)}
 }
 
 // taskJSON renders one task of a run: its definition, with its run id,
@@ -307,7 +313,7 @@ func (s *Server) taskJSON(r *http.Request, run *kiln.Run, t *kiln.TaskRun) map[s
 	out["run_page_url"] = s.runPageURL(r, run.JobID, t.ID)
 	durations(out, run.Created, t.Started, t.Ended)
 	if !t.Started.IsZero() {
-		out["cluster_instance"] = clusterInstance(run)
+		out["cluster_instance"] = clusterInstance(run, t)
 	}
 	return out
 }

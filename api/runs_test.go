@@ -336,8 +336,6 @@ func TestMissingAndInvisibleRunsAndJobs(t *testing.T) {
 		{"OtherUsersJob", "GET", fmt.Sprintf("/api/2.1/jobs/get?job_id=%d", job), bob, nil, fmt.Sprintf("Job %d does not exist.", job)},
 		{"OtherUsersJobRunNow", "POST", "/api/2.1/jobs/run-now", bob, map[string]any{"job_id": job}, fmt.Sprintf("Job %d does not exist.", job)},
 		{"OtherUsersJobDelete", "POST", "/api/2.1/jobs/delete", bob, map[string]any{"job_id": job}, fmt.Sprintf("Job %d does not exist.", job)},
-		{"UnknownCluster", "POST", "/api/2.1/jobs/runs/submit", alice,
-			`{"existing_cluster_id": "0101-abc", "notebook_task": {"notebook_path": "/Shared/ok"}}`, "Cluster 0101-abc does not exist."},
 		{"UnsupportedTask", "POST", "/api/2.1/jobs/runs/submit", alice,
 			`{"tasks": [{"task_key": "jar", "spark_jar_task": {"main_class_name": "Main"}}]}`, "Task jar is a spark_jar_task, which kiln cannot run"},
 	} {

@@ -14,6 +14,12 @@ import (
 // confValidators check a value for each known key; "" always means "back
 // to the default" (what Terraform sends when a key leaves its config).
 var confValidators = map[string]func(string) error{
+	kiln.ConfRejectUnknownClusterIDs: func(v string) error {
+		if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
+			return fmt.Errorf("%s must be \"true\" or \"false\"", kiln.ConfRejectUnknownClusterIDs)
+		}
+		return nil
+	},
 	kiln.ConfEnableTokens: func(v string) error {
 		if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
 			return fmt.Errorf("%s must be \"true\" or \"false\"", kiln.ConfEnableTokens)

@@ -88,6 +88,9 @@ func (s *Service) CreateJob(ctx context.Context, raw json.RawMessage) (*kiln.Job
 	}
 	j := &kiln.Job{Name: name, CreatorID: c.Principal.ID, CreatorName: c.Principal.UserName, Settings: settings}
 	err = s.store.Update(ctx, func(tx kiln.Tx) error {
+		if err := checkJobClusters(tx, j.Settings); err != nil {
+			return err
+		}
 		if err := tx.CreateJob(j); err != nil {
 			return err
 		}
@@ -232,6 +235,9 @@ func (s *Service) ResetJob(ctx context.Context, id int64, raw json.RawMessage) e
 		if err != nil {
 			return err
 		}
+		if err := checkJobClusters(tx, settings); err != nil {
+			return err
+		}
 		j.Name, j.Settings = name, settings
 		if err := tx.UpdateJob(j); err != nil {
 			return err
@@ -290,6 +296,9 @@ func (s *Service) UpdateJob(ctx context.Context, id int64, newSettings json.RawM
 		}
 		settings, name, err := normalizeSettings(merged)
 		if err != nil {
+			return err
+		}
+		if err := checkJobClusters(tx, settings); err != nil {
 			return err
 		}
 		j.Name, j.Settings = name, settings

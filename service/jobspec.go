@@ -248,9 +248,6 @@ func checkTasks(s *settings, tasks []*task) error {
 		if t.kind == "" {
 			return kiln.Errorf(kiln.EInvalid, "Task %s has nothing to run: set notebook_task or spark_python_task.", t.TaskKey)
 		}
-		if t.ExistingClusterID != "" && t.ExistingClusterID != kiln.LocalClusterID {
-			return clusterNotFound(t.ExistingClusterID)
-		}
 		if t.JobClusterKey != "" && !clusters[t.JobClusterKey] {
 			return kiln.Errorf(kiln.EInvalid, "Task %s uses job cluster %s, which job_clusters does not define.", t.TaskKey, t.JobClusterKey)
 		}
@@ -435,6 +432,10 @@ func runTasks(s *settings, tasks []*task, p RunParams) ([]*kiln.TaskRun, []JobPa
 				resolved[i] = substituteJobParams(a, refs)
 			}
 			tr.Exec = kiln.TaskExec{Kind: kiln.ExecPythonFile, Path: t.SparkPythonTask.PythonFile, Args: resolved}
+		}
+		tr.Exec.ClusterID = t.ExistingClusterID
+		if tr.Exec.ClusterID == "" {
+			tr.Exec.ClusterID = kiln.LocalClusterID
 		}
 		out = append(out, tr)
 	}

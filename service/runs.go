@@ -172,6 +172,9 @@ func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error)
 		if err := checkRunnable(tasks); err != nil {
 			return err
 		}
+		if err := s.useClusters(tx, tasks); err != nil {
+			return err
+		}
 		for _, k := range p.Only {
 			if !hasTask(tasks, k) {
 				return kiln.Errorf(kiln.EInvalid, "only: job %d has no task %s.", j.ID, k)
@@ -305,6 +308,9 @@ func (s *Service) SubmitRun(ctx context.Context, body json.RawMessage) (*kiln.Ru
 			} else if !kiln.IsCode(err, kiln.ENotFound) {
 				return err
 			}
+		}
+		if err := s.useClusters(tx, tasks); err != nil {
+			return err
 		}
 		if err := s.checkWaitingRuns(tx, c.Principal.ID, c.Principal.UserName); err != nil {
 			return err
