@@ -37,6 +37,9 @@ type Principal struct {
 	// Groups lists the groups the principal belongs to directly. Stores fill
 	// it on every read.
 	Groups []GroupRef
+	// Entitlements are the principal's direct entitlements, sorted (what
+	// its groups give is not included). Stores fill it on every read.
+	Entitlements []string
 }
 
 // IDString renders the id as SCIM does.
@@ -70,7 +73,31 @@ type Group struct {
 	Created time.Time
 	// Members lists the member principals. Stores fill it on every read.
 	Members []Member
+	// Entitlements are what the group gives its members, sorted. Stores
+	// fill it on every read.
+	Entitlements []string
 }
+
+// The entitlements of Databricks' workspace SCIM API. The users and
+// admins groups give workspace-access and databricks-sql-access.
+const (
+	EntitlementWorkspaceAccess    = "workspace-access"
+	EntitlementSQLAccess          = "databricks-sql-access"
+	EntitlementClusterCreate      = "allow-cluster-create"
+	EntitlementInstancePoolCreate = "allow-instance-pool-create"
+	EntitlementWorkspaceConsume   = "workspace-consume"
+)
+
+// Entitlements lists every entitlement, in the order Databricks' clients
+// list them.
+var Entitlements = []string{
+	EntitlementClusterCreate, EntitlementInstancePoolCreate, EntitlementSQLAccess,
+	EntitlementWorkspaceAccess, EntitlementWorkspaceConsume,
+}
+
+// BuiltinGroupEntitlements are what the built-in groups give their
+// members in a new workspace, as on Databricks.
+var BuiltinGroupEntitlements = []string{EntitlementSQLAccess, EntitlementWorkspaceAccess}
 
 // Member is one member of a group.
 type Member struct {

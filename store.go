@@ -76,6 +76,10 @@ type PrincipalTx interface {
 	// of principals matching it.
 	Principals(f PrincipalFilter) ([]*Principal, int, error)
 	UpdatePrincipal(id int64, u PrincipalUpdate) error
+	// SetPrincipalEntitlements replaces the principal's direct
+	// entitlements (CreatePrincipal stores p.Entitlements); ENotFound if
+	// it does not exist.
+	SetPrincipalEntitlements(id int64, entitlements []string) error
 	// DeletePrincipal removes the principal, its memberships and its tokens.
 	DeletePrincipal(id int64) error
 }
@@ -88,6 +92,9 @@ type GroupTx interface {
 	GroupByName(name string) (*Group, error)
 	Groups(f GroupFilter) ([]*Group, int, error)
 	RenameGroup(id int64, name string) error
+	// SetGroupEntitlements replaces what the group gives its members
+	// (CreateGroup stores g.Entitlements); ENotFound if it does not exist.
+	SetGroupEntitlements(id int64, entitlements []string) error
 	DeleteGroup(id int64) error
 	// AddMember is a no-op when already a member; ENotFound for a missing
 	// group or principal.

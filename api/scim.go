@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -43,8 +44,32 @@ type complexValue struct {
 	Value   string `json:"value,omitempty"`
 }
 
-// entitlements are fixed: every kiln principal may use the workspace.
-var entitlements = []complexValue{{Value: "workspace-access"}}
+// entitlementValues renders entitlements as SCIM values.
+func entitlementValues(ents []string) []complexValue {
+	out := make([]complexValue, len(ents))
+	for i, e := range ents {
+		out[i] = complexValue{Value: e}
+	}
+	return out
+}
+
+// setEntitlements adds the entitlements attribute to m when there are
+// any: Databricks leaves it out of a principal or group without direct
+// entitlements (workspace and SQL access come from the users group).
+func setEntitlements(m map[string]any, ents []string) {
+	if len(ents) > 0 {
+		m["entitlements"] = entitlementValues(ents)
+	}
+}
+
+// entitlementNames reads SCIM entitlement values.
+func entitlementNames(vs []complexValue) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.Value
+	}
+	return out
+}
 
 func groupRefs(p *kiln.Principal) []complexValue {
 	out := []complexValue{}
@@ -58,12 +83,12 @@ func groupRefs(p *kiln.Principal) []complexValue {
 // renderPrincipal is the SCIM form of a user or service principal.
 func renderPrincipal(p *kiln.Principal) map[string]any {
 	m := map[string]any{
-		"id":           p.IDString(),
-		"displayName":  p.DisplayName,
-		"active":       p.Active,
-		"groups":       groupRefs(p),
-		"entitlements": entitlements,
+		"id":          p.IDString(),
+		"displayName": p.DisplayName,
+		"active":      p.Active,
+		"groups":      groupRefs(p),
 	}
+	setEntitlements(m, p.Entitlements)
 	if p.ExternalID != "" {
 		m["externalId"] = p.ExternalID
 	}
@@ -93,13 +118,15 @@ func renderGroup(g *kiln.Group) map[string]any {
 		}
 		members = append(members, complexValue{Display: display, Value: id, Ref: ref})
 	}
-	return map[string]any{
+	m := map[string]any{
 		"schemas":     []string{schemaGroup},
 		"id":          strconv.FormatInt(g.ID, 10),
 		"displayName": g.DisplayName,
 		"members":     members,
 		"meta":        map[string]string{"resourceType": "WorkspaceGroup"},
 	}
+	setEntitlements(m, g.Entitlements)
+	return m
 }
 
 // alwaysReturned are the attributes every answer keeps, whatever
@@ -460,10 +487,16 @@ type scimResource struct {
 	Active  *flexBool      `json:"active"`
 	Groups  []complexValue `json:"groups"`
 	Members []complexValue `json:"members"`
-	// Entitlements and roles are accepted and ignored: every kiln
-	// principal has workspace access and there are no roles.
+	// Entitlements are stored; a PUT replaces them with what it sends.
 	Entitlements []complexValue `json:"entitlements"`
-	Roles        []complexValue `json:"roles"`
+	// Roles are accepted and ignored: kiln has no instance profiles.
+	Roles []complexValue `json:"roles"`
+}
+
+// replaceEntitlements is the change a PUT makes: the body's entitlements
+// become the whole set.
+func (b *scimResource) replaceEntitlements() service.EntitlementChange {
+	return service.EntitlementChange{Replace: true, Set: entitlementNames(b.Entitlements)}
 }
 
 // principalAttrs are the attributes of a user or service principal as a
@@ -515,7 +548,7 @@ func (s *Server) scimCreate(k scimKind) handlerFunc {
 			if err != nil {
 				return err
 			}
-			g, err := s.svc.CreateGroup(r.Context(), body.DisplayName, members)
+			g, err := s.svc.CreateGroup(r.Context(), body.DisplayName, members, entitlementNames(body.Entitlements)...)
 			if err != nil {
 				return err
 			}
@@ -527,7 +560,8 @@ func (s *Server) scimCreate(k scimKind) handlerFunc {
 			return err
 		}
 		np := service.NewPrincipal{Kind: k.kind, UserName: body.UserName, DisplayName: a.displayName, ExternalID: a.externalID,
-			GivenName: a.givenName, FamilyName: a.familyName, Active: &a.active, Groups: a.groups}
+			GivenName: a.givenName, FamilyName: a.familyName, Active: &a.active, Groups: a.groups,
+			Entitlements: entitlementNames(body.Entitlements)}
 		if k.kind == kiln.KindServicePrincipal {
 			np.UserName = body.ApplicationID
 		}
@@ -556,7 +590,8 @@ func (s *Server) scimReplace(k scimKind) handlerFunc {
 				return err
 			}
 			name := body.DisplayName
-			g, err := s.svc.UpdateGroup(r.Context(), id, service.GroupChange{Rename: &name, ReplaceMembers: true, SetMembers: members})
+			g, err := s.svc.UpdateGroup(r.Context(), id, service.GroupChange{Rename: &name, ReplaceMembers: true, SetMembers: members,
+				Entitlements: body.replaceEntitlements()})
 			if err != nil {
 				return err
 			}
@@ -567,7 +602,7 @@ func (s *Server) scimReplace(k scimKind) handlerFunc {
 		if err != nil {
 			return err
 		}
-		ch := service.PrincipalChange{ReplaceGroup: true, SetGroupsTo: a.groups}
+		ch := service.PrincipalChange{ReplaceGroup: true, SetGroupsTo: a.groups, Entitlements: body.replaceEntitlements()}
 		ch.Update.DisplayName, ch.Update.ExternalID = &a.displayName, &a.externalID
 		ch.Update.GivenName, ch.Update.FamilyName = &a.givenName, &a.familyName
 		ch.Update.Active = &a.active
@@ -588,6 +623,10 @@ type patchOp struct {
 }
 
 var memberFilterRE = regexp.MustCompile(`(?i)^\s*(members|groups)\s*\[\s*value\s+eq\s+"?([0-9]+)"?\s*\]\s*$`)
+
+// entitlementFilterRE is the path of a PATCH removing one entitlement,
+// entitlements[value eq "allow-cluster-create"].
+var entitlementFilterRE = regexp.MustCompile(`(?i)^\s*entitlements\s*\[\s*value\s+eq\s+["']?([a-z-]+)["']?\s*\]\s*$`)
 
 func (s *Server) scimPatch(k scimKind) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -646,6 +685,11 @@ func parsePatch(k scimKind, ops []patchOp) (service.PrincipalChange, service.Gro
 			gc.RemoveMembers = append(gc.RemoveMembers, id)
 			continue
 		}
+		if m := entitlementFilterRE.FindStringSubmatch(path); m != nil && verb == "remove" {
+			pc.Entitlements.Remove = append(pc.Entitlements.Remove, m[1])
+			gc.Entitlements.Remove = append(gc.Entitlements.Remove, m[1])
+			continue
+		}
 		if path == "" {
 			// A value object holding attributes, as for replace without path.
 			var attrs map[string]json.RawMessage
@@ -699,7 +743,27 @@ func applyAttr(k scimKind, verb, attr string, v json.RawMessage, membersAttr str
 			return err
 		}
 		pc.Update.DisplayName, gc.Rename = &s, &s
-	case a == "entitlements" || a == "roles":
+	case a == "entitlements":
+		var refs []complexValue
+		if verb == "remove" && len(bytes.TrimSpace(v)) == 0 {
+			// No value: remove them all.
+			pc.Entitlements, gc.Entitlements = service.EntitlementChange{Replace: true}, service.EntitlementChange{Replace: true}
+			return nil
+		}
+		if err := json.Unmarshal(v, &refs); err != nil {
+			return kiln.Errorf(kiln.EInvalid, "The value of entitlements must be a list of {\"value\": \"<entitlement>\"}.")
+		}
+		ch := &pc.Entitlements
+		switch names := entitlementNames(refs); verb {
+		case "add":
+			ch.Add = append(ch.Add, names...)
+		case "remove":
+			ch.Remove = append(ch.Remove, names...)
+		default:
+			*ch = service.EntitlementChange{Replace: true, Set: names}
+		}
+		gc.Entitlements = pc.Entitlements
+	case a == "roles":
 		// Accepted and ignored, as on create: see scimResource.
 	case k.group:
 		return kiln.Errorf(kiln.EInvalid, "Attribute %.40q cannot be changed on a group; kiln supports displayName and members.", attr)

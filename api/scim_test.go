@@ -458,3 +458,126 @@ func TestSCIMFilterAndSort(t *testing.T) {
 		}
 	}
 }
+
+// entitlementsOf lists the entitlement values of a SCIM resource; nil
+// when the attribute is absent.
+func entitlementsOf(t *testing.T, m map[string]any) []string {
+	t.Helper()
+	raw, ok := m["entitlements"]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, v := range raw.([]any) {
+		out = append(out, v.(map[string]any)["value"].(string))
+	}
+	return out
+}
+
+// TestSCIMEntitlements: as on Databricks, workspace and SQL access come
+// from the users and admins groups, so a principal created without
+// entitlements has none of its own; entitlements given on create, PUT
+// and PATCH are stored and read back, on users, service principals and
+// groups.
+func TestSCIMEntitlements(t *testing.T) {
+	e := kilntest.Start(t)
+	admin := e.AdminToken(t)
+	for _, name := range []string{"users", "admins"} {
+		g := scimList(t, e, admin, scim+"Groups?filter="+url.QueryEscape(`displayName eq "`+name+`"`)).Resources[0]
+		if got := strings.Join(entitlementsOf(t, g), ","); got != "databricks-sql-access,workspace-access" {
+			t.Errorf("group %s gives %q, want databricks-sql-access,workspace-access", name, got)
+		}
+	}
+	if me := e.Do(t, "GET", scim+"Me", admin, nil).JSON(t); entitlementsOf(t, me) != nil {
+		t.Errorf("the first admin has direct entitlements: %v", me["entitlements"])
+	}
+
+	type step struct {
+		method, suffix string
+		body           any
+		want           string // entitlements after the step, comma separated
+	}
+	for _, c := range []struct {
+		resource string
+		create   map[string]any
+		steps    []step
+	}{
+		{"Users", map[string]any{"userName": "ent@example.com"}, nil},
+		{"ServicePrincipals", map[string]any{"displayName": "ent-sp"}, nil},
+		{"Groups", map[string]any{"displayName": "ent-group"}, nil},
+	} {
+		t.Run(c.resource, func(t *testing.T) {
+			// Terraform sends [{"value": ""}] for none, and scim+json.
+			plain := map[string]any{"entitlements": []map[string]string{{"value": ""}}}
+			for k, v := range c.create {
+				plain[k] = v
+			}
+			r := e.Do(t, "POST", scim+c.resource, admin, plain)
+			if r.Status != 201 {
+				t.Fatalf("create: %d %s", r.Status, r.Body)
+			}
+			id := r.JSON(t)["id"].(string)
+			if _, ok := r.JSON(t)["entitlements"]; ok {
+				t.Fatalf("created without entitlements, answered with some: %s", r.Body)
+			}
+			if got := e.Do(t, "GET", scim+c.resource+"/"+id, admin, nil).JSON(t); entitlementsOf(t, got) != nil {
+				t.Fatalf("read back: %v", got)
+			}
+			put := map[string]any{"entitlements": []map[string]string{{"value": "workspace-access"}, {"value": "allow-cluster-create"}}}
+			for k, v := range c.create {
+				put[k] = v
+			}
+			for _, s := range []step{
+				{"PUT", "", put, "allow-cluster-create,workspace-access"},
+				{"PATCH", "", `{"Operations":[{"op":"add","path":"entitlements","value":[{"value":"allow-instance-pool-create"},{"value":"databricks-sql-access"}]}]}`,
+					"allow-cluster-create,allow-instance-pool-create,databricks-sql-access,workspace-access"},
+				{"PATCH", "", `{"Operations":[{"op":"remove","path":"entitlements","value":[{"value":"workspace-access"},{"value":"workspace-consume"}]}]}`,
+					"allow-cluster-create,allow-instance-pool-create,databricks-sql-access"},
+				{"PATCH", "", `{"Operations":[{"op":"remove","path":"entitlements[value eq \"allow-cluster-create\"]"}]}`,
+					"allow-instance-pool-create,databricks-sql-access"},
+				{"PATCH", "", `{"Operations":[{"op":"replace","path":"entitlements","value":[{"value":"workspace-consume"}]}]}`, "workspace-consume"},
+				{"PATCH", "", `{"Operations":[{"op":"add","value":{"entitlements":[{"value":"workspace-access"}]}}]}`, "workspace-access,workspace-consume"},
+				{"PATCH", "", `{"Operations":[{"op":"remove","path":"entitlements"}]}`, ""},
+			} {
+				r := e.DoHeaders(t, s.method, scim+c.resource+"/"+id, s.body, http.Header{
+					"Authorization": {"Bearer " + admin}, "Content-Type": {"application/scim+json; charset=utf-8"}})
+				if r.Status != 200 {
+					t.Fatalf("%s %v: %d %s", s.method, s.body, r.Status, r.Body)
+				}
+				if got := strings.Join(entitlementsOf(t, r.JSON(t)), ","); got != s.want {
+					t.Fatalf("%s %v answered %q, want %q", s.method, s.body, got, s.want)
+				}
+				// Terraform's re-read keeps them.
+				got := e.Do(t, "GET", scim+c.resource+"/"+id+"?attributes=displayName,entitlements", admin, nil).JSON(t)
+				if g := strings.Join(entitlementsOf(t, got), ","); g != s.want {
+					t.Fatalf("after %s %v read back %q, want %q", s.method, s.body, g, s.want)
+				}
+			}
+			for _, bad := range []any{
+				`{"Operations":[{"op":"add","path":"entitlements","value":[{"value":"be-root"}]}]}`,
+				`{"Operations":[{"op":"add","path":"entitlements","value":"workspace-access"}]}`,
+			} {
+				r := e.Do(t, "PATCH", scim+c.resource+"/"+id, admin, bad)
+				if r.Status != 400 || !strings.Contains(string(r.Body), "ntitlement") {
+					t.Errorf("PATCH %v: %d %s, want a 400 about entitlements", bad, r.Status, r.Body)
+				}
+			}
+			withEnt := map[string]any{"entitlements": []map[string]string{{"value": "allow-cluster-create"}}}
+			for k, v := range c.create {
+				withEnt[k] = v
+			}
+			withEnt["displayName"], withEnt["userName"] = "second "+c.resource, "second-"+fmt.Sprint(c.create["userName"])
+			if c.resource != "Users" {
+				delete(withEnt, "userName")
+			}
+			r = e.Do(t, "POST", scim+c.resource, admin, withEnt)
+			if r.Status != 201 || strings.Join(entitlementsOf(t, r.JSON(t)), ",") != "allow-cluster-create" {
+				t.Fatalf("create with entitlements: %d %s", r.Status, r.Body)
+			}
+		})
+	}
+	bad := e.Do(t, "POST", scim+"Users", admin, map[string]any{"userName": "bad-ent@example.com", "entitlements": []map[string]string{{"value": "sudo"}}})
+	if bad.Status != 400 || !strings.Contains(string(bad.Body), `Unknown entitlement \"sudo\"`) {
+		t.Fatalf("unknown entitlement: %d %s", bad.Status, bad.Body)
+	}
+}

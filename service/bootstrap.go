@@ -89,7 +89,7 @@ func Bootstrap(ctx context.Context, store kiln.Store, p BootstrapParams) (Bootst
 			return err
 		}
 		for _, name := range []string{kiln.GroupAdmins, kiln.GroupUsers} {
-			g := &kiln.Group{DisplayName: name, Builtin: true, Members: []kiln.Member{{ID: admin.ID}}}
+			g := &kiln.Group{DisplayName: name, Builtin: true, Members: []kiln.Member{{ID: admin.ID}}, Entitlements: kiln.BuiltinGroupEntitlements}
 			if err := tx.CreateGroup(g); err != nil {
 				return err
 			}

@@ -46,9 +46,14 @@ func (s *Service) GetGroup(ctx context.Context, id int64) (*kiln.Group, error) {
 	return g, err
 }
 
-// CreateGroup creates a group with the given members (admins only).
-func (s *Service) CreateGroup(ctx context.Context, name string, members []int64) (*kiln.Group, error) {
+// CreateGroup creates a group with the given members and the
+// entitlements it gives them (admins only).
+func (s *Service) CreateGroup(ctx context.Context, name string, members []int64, entitlements ...string) (*kiln.Group, error) {
 	c, err := requireAdmin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := checkEntitlements(entitlements)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +66,7 @@ func (s *Service) CreateGroup(ctx context.Context, name string, members []int64)
 	}
 	var g *kiln.Group
 	err = s.update(ctx, func(tx kiln.Tx) error {
-		ng := &kiln.Group{DisplayName: name}
+		ng := &kiln.Group{DisplayName: name, Entitlements: ents}
 		for _, m := range members {
 			ng.Members = append(ng.Members, kiln.Member{ID: m})
 		}
@@ -92,6 +97,8 @@ type GroupChange struct {
 	// ReplaceMembers makes SetMembers the whole membership (SCIM PUT).
 	ReplaceMembers bool
 	SetMembers     []int64
+	// Entitlements changes what the group gives its members.
+	Entitlements EntitlementChange
 }
 
 // UpdateGroup applies ch (admins only). Built-in groups keep their names,
@@ -124,6 +131,15 @@ func (s *Service) UpdateGroup(ctx context.Context, id int64, ch GroupChange) (*k
 				return err
 			}
 			if err := renameGrantee(tx, "group", g.DisplayName, name); err != nil {
+				return err
+			}
+		}
+		if !ch.Entitlements.IsZero() {
+			ents, err := ch.Entitlements.apply(g.Entitlements)
+			if err != nil {
+				return err
+			}
+			if err := tx.SetGroupEntitlements(id, ents); err != nil {
 				return err
 			}
 		}

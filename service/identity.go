@@ -112,6 +112,10 @@ type NewPrincipal struct {
 	Password string
 	// Admin adds the principal to the admins group.
 	Admin bool
+	// Entitlements are the principal's direct entitlements (kiln's
+	// names; empty values are skipped). Workspace and SQL access come
+	// from the users group, as on Databricks.
+	Entitlements []string
 }
 
 // CreatePrincipal creates a user or service principal, a member of users
@@ -131,9 +135,14 @@ func (s *Service) CreatePrincipal(ctx context.Context, np NewPrincipal) (*kiln.P
 	if err := validateName("displayName", np.DisplayName); err != nil {
 		return nil, err
 	}
+	ents, err := checkEntitlements(np.Entitlements)
+	if err != nil {
+		return nil, err
+	}
 	p := &kiln.Principal{
 		Kind: np.Kind, UserName: np.UserName, DisplayName: np.DisplayName,
 		GivenName: np.GivenName, FamilyName: np.FamilyName, ExternalID: np.ExternalID, Active: true,
+		Entitlements: ents,
 	}
 	if np.Active != nil {
 		p.Active = *np.Active
@@ -204,6 +213,7 @@ type PrincipalChange struct {
 	LeaveGroups  []int64
 	SetGroupsTo  []int64 // with ReplaceGroups: the whole membership besides users
 	ReplaceGroup bool
+	Entitlements EntitlementChange
 }
 
 // UpdatePrincipal applies ch to the principal (admins only). The workspace
@@ -226,6 +236,15 @@ func (s *Service) UpdatePrincipal(ctx context.Context, kind kiln.PrincipalKind, 
 		}
 		if err := tx.UpdatePrincipal(id, ch.Update); err != nil {
 			return err
+		}
+		if !ch.Entitlements.IsZero() {
+			ents, err := ch.Entitlements.apply(p.Entitlements)
+			if err != nil {
+				return err
+			}
+			if err := tx.SetPrincipalEntitlements(id, ents); err != nil {
+				return err
+			}
 		}
 		join, leave := ch.JoinGroups, ch.LeaveGroups
 		if ch.ReplaceGroup {

@@ -16,7 +16,7 @@ func scanGroup(r scanner) (*kiln.Group, error) {
 	return g, nil
 }
 
-// CreateGroup inserts g with its members. A zero g.ID gets a random id in
+// CreateGroup inserts g with its members and entitlements. A zero g.ID gets a random id in
 // [10^15, 2^53) and a zero g.Created the transaction time; both are written
 // back to g. Members are named by Member.ID, or by UserName when the ID is
 // zero (ENotFound for a missing principal); g.Members is then refilled as a
@@ -41,6 +41,9 @@ func (t *tx) CreateGroup(g *kiln.Group) error {
 		return t.fail(op, err, nil, groupExists(g.DisplayName))
 	}
 	g.ID, g.Created = id, created
+	if err := t.setEntitlements(op, groupEntitlements, id, withoutDuplicates(g.Entitlements), groupNotFound(id), false); err != nil {
+		return err
+	}
 	for _, m := range g.Members {
 		pid := m.ID
 		if pid == 0 {
@@ -52,7 +55,7 @@ func (t *tx) CreateGroup(g *kiln.Group) error {
 			return err
 		}
 	}
-	g.Members = nil
+	g.Members, g.Entitlements = nil, nil
 	return t.fillMembers(op, []*kiln.Group{g}, "?", id)
 }
 
@@ -198,8 +201,9 @@ func (t *tx) RemoveMember(groupID, principalID int64) error {
 	return nil
 }
 
-// fillMembers sets the Members of gs, ordered by user name, for the groups
-// whose ids the SQL sub returns (see fillGroups).
+// fillMembers sets the Members of gs, ordered by user name, and their
+// Entitlements, for the groups whose ids the SQL sub returns (see
+// fillGroups).
 func (t *tx) fillMembers(op string, gs []*kiln.Group, sub string, args ...any) error {
 	if len(gs) == 0 {
 		return nil
@@ -231,5 +235,10 @@ func (t *tx) fillMembers(op string, gs []*kiln.Group, sub string, args ...any) e
 	if err := rows.Err(); err != nil {
 		return internal(op, err)
 	}
-	return nil
+	rows.Close()
+	return t.fillEntitlements(op, groupEntitlements, func(id int64, e string) {
+		if g := byID[id]; g != nil {
+			g.Entitlements = append(g.Entitlements, e)
+		}
+	}, sub, args...)
 }

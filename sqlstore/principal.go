@@ -52,7 +52,7 @@ func scanPrincipal(r scanner) (*kiln.Principal, error) {
 	return p, nil
 }
 
-// CreatePrincipal inserts p. A zero p.ID gets a random id in [10^15, 2^53)
+// CreatePrincipal inserts p with its Entitlements. A zero p.ID gets a random id in [10^15, 2^53)
 // and a zero p.Created the transaction time; both are written back to p.
 // p.Groups, if set, are joined too (by GroupRef.ID, or by Name when the ID
 // is zero; ENotFound for a missing group) and p.Groups is then refilled as a
@@ -80,6 +80,9 @@ func (t *tx) CreatePrincipal(p *kiln.Principal) error {
 		return t.fail(op, err, nil, principalExists(p.Kind, p.UserName))
 	}
 	p.ID, p.Created = id, created
+	if err := t.setEntitlements(op, principalEntitlements, id, withoutDuplicates(p.Entitlements), principalNotFound(id), false); err != nil {
+		return err
+	}
 	for _, g := range p.Groups {
 		gid := g.ID
 		if gid == 0 {
@@ -91,7 +94,7 @@ func (t *tx) CreatePrincipal(p *kiln.Principal) error {
 			return err
 		}
 	}
-	p.Groups = nil
+	p.Groups, p.Entitlements = nil, nil
 	return t.fillGroups(op, []*kiln.Principal{p}, "?", id)
 }
 
@@ -279,8 +282,9 @@ func (t *tx) DeletePrincipal(id int64) error {
 	return t.execOne(op, principalNotFound(id), `DELETE FROM principals WHERE id = ?`, id)
 }
 
-// fillGroups sets the Groups of ps, ordered by group name, reading the
-// memberships of the principals whose ids the SQL sub returns (with args).
+// fillGroups sets the Groups of ps, ordered by group name, and their
+// Entitlements, reading the rows of the principals whose ids the SQL sub
+// returns (with args).
 // Passing the page's own query keeps this to one statement whatever the
 // page size, with no limit on bound parameters.
 func (t *tx) fillGroups(op string, ps []*kiln.Principal, sub string, args ...any) error {
@@ -313,5 +317,10 @@ func (t *tx) fillGroups(op string, ps []*kiln.Principal, sub string, args ...any
 	if err := rows.Err(); err != nil {
 		return internal(op, err)
 	}
-	return nil
+	rows.Close()
+	return t.fillEntitlements(op, principalEntitlements, func(id int64, e string) {
+		if p := byID[id]; p != nil {
+			p.Entitlements = append(p.Entitlements, e)
+		}
+	}, sub, args...)
 }

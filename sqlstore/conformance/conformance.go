@@ -42,6 +42,7 @@ func suite() []test {
 		workspaceTests,
 		principalTests,
 		groupTests,
+		entitlementTests,
 		tokenTests,
 		settingsTests,
 		objectACLTests,
