@@ -70,7 +70,7 @@ func TestJobsRunANotebook(t *testing.T) {
 	must(t, err, "SparkVersions")
 	clusters, err := w.Clusters.ListAll(ctx, compute.ListClustersRequest{})
 	must(t, err, "Clusters.ListAll")
-	if len(versions.Versions) != 1 || len(clusters) != 1 || clusters[0].State != compute.StateRunning {
+	if len(versions.Versions) < 2 || len(clusters) != 1 || clusters[0].State != compute.StateRunning {
 		t.Fatalf("compute: %+v %+v", versions, clusters)
 	}
 
