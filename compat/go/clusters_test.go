@@ -109,6 +109,12 @@ func TestClusterLifecycleThroughTheSDK(t *testing.T) {
 		t.Errorf("resized: %d workers", c.NumWorkers)
 	}
 	must(t, w.Clusters.Pin(ctx, compute.PinCluster{ClusterId: id}), "Pin")
+	// Terraform's databricks_cluster reads is_pinned this way.
+	pinned, err := w.Clusters.ListAll(ctx, compute.ListClustersRequest{FilterBy: &compute.ListClustersFilterBy{IsPinned: true}, PageSize: 100})
+	must(t, err, "ListAll pinned")
+	if len(pinned) != 1 || pinned[0].ClusterId != id {
+		t.Errorf("pinned clusters: %+v", pinned)
+	}
 
 	all, err := w.Clusters.ListAll(ctx, compute.ListClustersRequest{})
 	must(t, err, "ListAll")
