@@ -265,6 +265,32 @@ test("SCIM users list (the SDK never advances startIndex)", async () => {
   assert.equal(filtered.Resources[0].userName, JANE_EMAIL);
 });
 
+test("SCIM: entitlements, single-quoted filters, sortBy and application/scim+json answers", async () => {
+  // Workspace and SQL access come from the users group, as on Databricks.
+  const groups = await admin.groupsV2._list({ filter: "displayName eq 'users'" });
+  assert.equal(groups.Resources.length, 1);
+  assert.deepEqual(groups.Resources[0].entitlements.map((e) => e.value).sort(), ["databricks-sql-access", "workspace-access"]);
+
+  const plain = await admin.usersV2.create({ userName: "go-sdk-plain@kiln.test" });
+  assert.equal(plain.entitlements, undefined, JSON.stringify(plain));
+  const u = await admin.usersV2.create({ userName: "go-sdk-ent@kiln.test", entitlements: [{ value: "allow-cluster-create" }] });
+  const got = await admin.usersV2.get({ id: u.id });
+  assert.deepEqual(got.entitlements.map((e) => e.value), ["allow-cluster-create"]);
+
+  const listed = await admin.usersV2._list({ filter: "userName sw 'go-sdk-'", sortBy: "userName", sortOrder: "descending" });
+  assert.deepEqual(listed.Resources.map((r) => r.userName), ["go-sdk-plain@kiln.test", "go-sdk-ent@kiln.test"]);
+
+  // The SDK reads SCIM answers whatever their type; this is the type.
+  const headers = new Headers({ "Content-Type": "application/scim+json; charset=utf-8" });
+  await admin.config.authenticate(headers);
+  const res = await fetch(new URL(`/api/2.0/preview/scim/v2/Users/${u.id}`, await admin.config.getHost()), { headers });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/scim+json; charset=utf-8");
+
+  await admin.usersV2.delete({ id: plain.id });
+  await admin.usersV2.delete({ id: u.id });
+});
+
 test("a refused token is an ApiError, not retried", async () => {
   const start = Date.now();
   const bad = clientFor("dapi" + "0".repeat(32));
