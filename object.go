@@ -201,6 +201,9 @@ type ObjectTx interface {
 	// StatObject returns the object at path without its content (Size is
 	// set), or ENotFound.
 	StatObject(path string) (*WorkspaceObject, error)
+	// StatObjectByID returns the object with that object_id without its
+	// content, or ENotFound.
+	StatObjectByID(id int64) (*WorkspaceObject, error)
 	// ListObjects returns the direct children of the directory at path,
 	// without content, ordered by path. ENotFound if path does not exist;
 	// an empty slice for an empty directory or a notebook or file.

@@ -180,3 +180,39 @@ func (s *Server) jobPermissionLevels(w http.ResponseWriter, r *http.Request) err
 	writeLevels(w, service.JobPermissionLevels())
 	return nil
 }
+
+func (s *Server) getObjectPermissions(objectType string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ps, ref, err := s.svc.WorkspaceObjectPermissions(r.Context(), objectType, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, renderPermissions(ref.ObjectType, ref.ObjectID, ps))
+		return nil
+	}
+}
+
+func (s *Server) changeObjectPermissions(objectType string, replace bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		entries, err := decodeACL(r, replace)
+		if err != nil {
+			return err
+		}
+		ps, ref, err := s.svc.SetWorkspaceObjectPermissions(r.Context(), objectType, r.PathValue("id"), entries, replace)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, renderPermissions(ref.ObjectType, ref.ObjectID, ps))
+		return nil
+	}
+}
+
+func (s *Server) objectPermissionLevels(objectType string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, _, err := s.svc.WorkspaceObjectPermissions(r.Context(), objectType, r.PathValue("id")); err != nil {
+			return err // the object must exist for the caller
+		}
+		writeLevels(w, service.WorkspaceObjectPermissionLevels())
+		return nil
+	}
+}

@@ -54,6 +54,15 @@ func (s *Server) routes() {
 	s.authed("PUT /api/2.0/permissions/jobs/{id}", s.changeJobPermissions(true))
 	s.authed("PATCH /api/2.0/permissions/jobs/{id}", s.changeJobPermissions(false))
 	s.authed("GET /api/2.0/permissions/jobs/{id}/permissionLevels", s.jobPermissionLevels)
+	// Permissions of notebooks, directories and workspace files (CAN_READ,
+	// CAN_RUN, CAN_EDIT, CAN_MANAGE; inherited down the tree).
+	for _, t := range []string{"notebooks", "directories", "files"} {
+		p := "/api/2.0/permissions/" + t + "/{id}"
+		s.authed("GET "+p, s.getObjectPermissions(t))
+		s.authed("PUT "+p, s.changeObjectPermissions(t, true))
+		s.authed("PATCH "+p, s.changeObjectPermissions(t, false))
+		s.authed("GET "+p+"/permissionLevels", s.objectPermissionLevels(t))
+	}
 
 	// Workspace settings (conf.go); also under the legacy /preview prefix.
 	for _, p := range []string{"/api/2.0/workspace-conf", "/api/2.0/preview/workspace-conf"} {

@@ -150,6 +150,15 @@ func (t *tx) StatObject(path string) (*kiln.WorkspaceObject, error) {
 	return o, nil
 }
 
+// StatObjectByID returns the object with that id, without its content.
+func (t *tx) StatObjectByID(id int64) (*kiln.WorkspaceObject, error) {
+	o, err := scanObject(t.queryRow(`SELECT `+objectCols+` FROM workspace_objects WHERE id = ?`, id), false)
+	if err != nil {
+		return nil, t.fail("stat workspace object", err, kiln.Errorf(kiln.ENotFound, "Object %d does not exist.", id), nil)
+	}
+	return o, nil
+}
+
 // ListObjects returns the direct children of path, ordered by path.
 func (t *tx) ListObjects(path string) ([]*kiln.WorkspaceObject, error) {
 	const op = "list workspace objects"

@@ -81,6 +81,25 @@ var objectTests = []test{
 			return nil
 		})
 	}},
+	{"Object/StatByID", func(t *testing.T, s kiln.Store) {
+		d, nb := dir("/Shared"), notebook("/Shared/etl", "print(1)\n")
+		createObjects(t, s, d, nb)
+		view(t, s, func(tx kiln.Tx) error {
+			for _, want := range []*kiln.WorkspaceObject{d, nb} {
+				got, err := tx.StatObjectByID(want.ID)
+				if err != nil || got.Path != want.Path || got.Type != want.Type || got.Content != nil {
+					t.Errorf("StatObjectByID(%d) = %+v, %v; want %s without content", want.ID, got, err, want.Path)
+				}
+			}
+			root, err := tx.StatObjectByID(0)
+			if err != nil || root.Path != "/" {
+				t.Errorf("StatObjectByID(0) = %+v, %v; want the root", root, err)
+			}
+			_, err = tx.StatObjectByID(nb.ID + 1)
+			wantCode(t, "StatObjectByID(missing)", err, kiln.ENotFound)
+			return nil
+		})
+	}},
 	{"Object/CreateReadsBack", func(t *testing.T, s kiln.Store) {
 		content := []byte("# Databricks notebook source\nprint(1)\n")
 		nb := notebook("/Shared/etl", string(content))

@@ -1,0 +1,226 @@
+package service
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/kiln-dev/kiln"
+)
+
+// Workspace object permissions (notebooks, directories, files) follow
+// Databricks' levels, CAN_READ < CAN_RUN < CAN_EDIT < CAN_MANAGE, and
+// inherit down the tree: a grant on a directory holds for everything
+// below it, and answers show it as inherited from that directory. The
+// path rules (package doc of workspace_objects.go: /Shared and one's home
+// are one's own, other homes are closed) decide access; grants are stored,
+// validated and reported, so that Terraform's databricks_permissions and
+// bundles' top-level permissions round-trip, and a caller who manages an
+// object (by the path rules, or by a CAN_MANAGE grant on it or above it)
+// may change them.
+
+// workspaceObjectTypes maps the Permissions API's object types of the
+// workspace tree to the objects they name.
+var workspaceObjectTypes = map[string]kiln.ObjectType{
+	"directories": kiln.ObjectDirectory,
+	"notebooks":   kiln.ObjectNotebook,
+	"files":       kiln.ObjectFile,
+}
+
+// Workspace object levels, weakest first.
+const (
+	LevelCanRead = "CAN_READ"
+	LevelCanRun  = "CAN_RUN"
+	LevelCanEdit = "CAN_EDIT"
+)
+
+// objectRanks maps the levels that can be granted on workspace objects to
+// their ranks.
+var objectRanks = map[string]int{LevelCanRead: 1, LevelCanRun: 2, LevelCanEdit: 3, kiln.LevelCanManage: 4}
+
+// WorkspaceObjectPermissionLevels lists the levels of notebooks,
+// directories and files, for permissionLevels.
+func WorkspaceObjectPermissionLevels() []PermissionLevel {
+	return []PermissionLevel{
+		{LevelCanRead, "Can view"},
+		{LevelCanRun, "Can view and run"},
+		{LevelCanEdit, "Can view, run and edit"},
+		{kiln.LevelCanManage, "Can view, run, edit and change permissions"},
+	}
+}
+
+// objectTypeOf is the Permissions API's object type of a workspace object.
+func objectTypeOf(t kiln.ObjectType) string {
+	for k, v := range workspaceObjectTypes {
+		if v == t {
+			return k
+		}
+	}
+	return ""
+}
+
+// ObjectPermissionsRef names the object an answer is about, in the API's
+// terms: ObjectID "/directories/123", ObjectType "directory".
+type ObjectPermissionsRef struct {
+	ObjectID, ObjectType string
+}
+
+// workspaceObjectFor reads the object of objectType with id, which the
+// caller may read; a missing object, one of another type or one the
+// caller may not read is ENotFound, as Databricks answers.
+func workspaceObjectFor(tx kiln.Tx, c *kiln.Caller, objectType, id string) (*kiln.WorkspaceObject, error) {
+	want, ok := workspaceObjectTypes[objectType]
+	n, err := strconv.ParseInt(id, 10, 64)
+	if !ok || err != nil || n < 0 {
+		return nil, kiln.Errorf(kiln.EInvalid, "%.40q is not a valid %s id.", id, objectType)
+	}
+	missing := kiln.Errorf(kiln.ENotFound, "%s %s does not exist.", objectType, id)
+	o, err := tx.StatObjectByID(n)
+	if kiln.IsCode(err, kiln.ENotFound) || (err == nil && (o.Type != want || !canReadPath(c, o.Path))) {
+		return nil, missing
+	}
+	return o, err
+}
+
+// objectPermissions lists an object's permissions: the admins (CAN_MANAGE,
+// inherited from the root), each ancestor directory's grants (inherited
+// from it), and the object's own grants.
+func objectPermissions(tx kiln.Tx, o *kiln.WorkspaceObject) ([]Permission, ObjectPermissionsRef, error) {
+	typ := objectTypeOf(o.Type)
+	ref := ObjectPermissionsRef{ObjectID: "/" + typ + "/" + strconv.FormatInt(o.ID, 10), ObjectType: typ[:len(typ)-1]}
+	if typ == "directories" {
+		ref.ObjectType = "directory"
+	}
+	out := []Permission{{ACLEntry: kiln.ACLEntry{GroupName: kiln.GroupAdmins, Level: kiln.LevelCanManage}, Inherited: true, InheritedFrom: []string{"/directories/"}}}
+	for _, anc := range pathPrefixes(o.Path) {
+		if anc == o.Path {
+			continue
+		}
+		d, err := tx.StatObject(anc)
+		if kiln.IsCode(err, kiln.ENotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, ref, err
+		}
+		from := "/directories/" + strconv.FormatInt(d.ID, 10)
+		acl, err := tx.ObjectACL("directories", strconv.FormatInt(d.ID, 10))
+		if err != nil {
+			return nil, ref, err
+		}
+		for _, e := range acl {
+			out = append(out, Permission{ACLEntry: e, Inherited: true, InheritedFrom: []string{from}})
+		}
+	}
+	acl, err := tx.ObjectACL(typ, strconv.FormatInt(o.ID, 10))
+	if err != nil {
+		return nil, ref, err
+	}
+	for _, e := range acl {
+		out = append(out, Permission{ACLEntry: e})
+	}
+	return out, ref, nil
+}
+
+// canManageObject says whether c manages o: by the path rules, or by a
+// CAN_MANAGE grant on it or on a directory above it.
+func canManageObject(tx kiln.Tx, c *kiln.Caller, o *kiln.WorkspaceObject) (bool, error) {
+	if canWritePath(c, o.Path) {
+		return true, nil
+	}
+	ps, _, err := objectPermissions(tx, o)
+	if err != nil {
+		return false, err
+	}
+	var acl []kiln.ACLEntry
+	for _, p := range ps[1:] { // not the admins' entry: c is no admin here
+		acl = append(acl, p.ACLEntry)
+	}
+	return grantedRank(acl, kiln.Grantees(c.Principal), objectRanks) >= objectRanks[kiln.LevelCanManage], nil
+}
+
+// WorkspaceObjectPermissions returns the permissions of a notebook,
+// directory or file (objectType "notebooks", "directories", "files") the
+// caller may read.
+func (s *Service) WorkspaceObjectPermissions(ctx context.Context, objectType, id string) ([]Permission, ObjectPermissionsRef, error) {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return nil, ObjectPermissionsRef{}, err
+	}
+	var (
+		out []Permission
+		ref ObjectPermissionsRef
+	)
+	err = s.view(ctx, func(tx kiln.Tx) error {
+		o, err := workspaceObjectFor(tx, c, objectType, id)
+		if err != nil {
+			return err
+		}
+		out, ref, err = objectPermissions(tx, o)
+		return err
+	})
+	return out, ref, err
+}
+
+// SetWorkspaceObjectPermissions changes the grants on a notebook,
+// directory or file the caller manages: with replace (PUT) entries become
+// the whole list, otherwise (PATCH) they are merged in. An entry giving
+// the admins CAN_MANAGE is accepted and changes nothing (they always hold
+// it).
+func (s *Service) SetWorkspaceObjectPermissions(ctx context.Context, objectType, id string, entries []kiln.ACLEntry, replace bool) ([]Permission, ObjectPermissionsRef, error) {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return nil, ObjectPermissionsRef{}, err
+	}
+	var (
+		out []Permission
+		ref ObjectPermissionsRef
+	)
+	err = s.update(ctx, func(tx kiln.Tx) error {
+		o, err := workspaceObjectFor(tx, c, objectType, id)
+		if err != nil {
+			return err
+		}
+		if ok, err := canManageObject(tx, c, o); err != nil {
+			return err
+		} else if !ok {
+			return kiln.Errorf(kiln.EPermission, "%s does not have Manage permissions on %s.", c.Principal.UserName, o.Path)
+		}
+		var grants []kiln.ACLEntry
+		for _, e := range entries {
+			if err := checkEntryShape(e); err != nil {
+				return err
+			}
+			kind, name := e.Subject()
+			switch {
+			case objectRanks[e.Level] == 0:
+				return kiln.Errorf(kiln.EInvalid, "Permission level %q is not valid for %s; use CAN_READ, CAN_RUN, CAN_EDIT or CAN_MANAGE.", e.Level, objectType)
+			case kind == "group" && name == kiln.GroupAdmins:
+				if e.Level != kiln.LevelCanManage {
+					return kiln.Errorf(kiln.EInvalid, "Cannot change permissions for group 'admins' to %s: admins always have CAN_MANAGE.", e.Level)
+				}
+				continue
+			}
+			if err := checkGrantee(tx, e); err != nil {
+				return err
+			}
+			grants = append(grants, e)
+		}
+		oid := strconv.FormatInt(o.ID, 10)
+		if !replace {
+			cur, err := tx.ObjectACL(objectType, oid)
+			if err != nil {
+				return err
+			}
+			grants = mergeACL(cur, grants)
+		}
+		if err := tx.SetObjectACL(objectType, oid, grants); err != nil {
+			return err
+		}
+		if err := tx.Audit(aclAuditEvent(c, "permissions:"+objectType+":"+o.Path, grants)); err != nil {
+			return err
+		}
+		out, ref, err = objectPermissions(tx, o)
+		return err
+	})
+	return out, ref, err
+}
