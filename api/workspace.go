@@ -395,8 +395,8 @@ func importFilePath(escapedPath string) (string, error) {
 // with format AUTO stores them (a .py, .sql, .scala or .r starting with
 // its language's notebook header, or an .ipynb, becomes a notebook without
 // the extension; anything else a file), which is what Databricks does
-// with the CLI's uploads. A missing
-// parent folder is 404, which the CLI answers with mkdirs and a retry.
+// with the CLI's uploads. A missing parent folder is 404, which the CLI
+// answers with mkdirs and a retry.
 func (s *Server) importFile(w http.ResponseWriter, r *http.Request) error {
 	p, err := importFilePath(r.URL.EscapedPath())
 	if err != nil {
