@@ -41,6 +41,7 @@ type Tx interface {
 	TokenTx
 	SettingsTx
 	PermissionTx
+	IPAccessListTx
 	ObjectACLTx
 	AuditTx
 	ObjectTx

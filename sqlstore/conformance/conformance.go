@@ -45,6 +45,7 @@ func suite() []test {
 		entitlementTests,
 		tokenTests,
 		settingsTests,
+		ipAccessListTests,
 		objectACLTests,
 		auditTests,
 		objectTests,
