@@ -70,6 +70,15 @@ func (s *Server) routes() {
 		s.authed("PATCH "+p, s.setConf)
 	}
 
+	// IP access lists, enforced by the server's root handler while
+	// enableIpAccessLists is "true" (ipaccess.go).
+	s.authed("POST /api/2.0/ip-access-lists", s.createIPAccessList)
+	s.authed("GET /api/2.0/ip-access-lists", s.listIPAccessLists)
+	s.authed("GET /api/2.0/ip-access-lists/{id}", s.getIPAccessList)
+	s.authed("PATCH /api/2.0/ip-access-lists/{id}", s.updateIPAccessList)
+	s.authed("PUT /api/2.0/ip-access-lists/{id}", s.replaceIPAccessList)
+	s.authed("DELETE /api/2.0/ip-access-lists/{id}", s.deleteIPAccessList)
+
 	// SCIM identities: users, service principals, groups (scim.go).
 	s.authed("GET "+scimPrefix+"Me", s.me)
 	for _, k := range scimKinds {

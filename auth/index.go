@@ -72,6 +72,11 @@ type Index struct {
 	principals map[int64]*principalState
 	enabled    bool
 	acl        []kiln.ACLEntry
+
+	// ipRules are the IP access lists in force; nil while the setting
+	// enableIpAccessLists is not "true". Read on every request without
+	// the lock.
+	ipRules atomic.Pointer[IPRules]
 }
 
 type tokenEntry struct {
@@ -359,14 +364,16 @@ func newEntry(t *kiln.Token) *tokenEntry {
 	return e
 }
 
-// reloadPrincipals rebuilds every principal snapshot, the settings and the
-// permission list: they change rarely and depend on each other (a group
-// change alters members' permissions).
+// reloadPrincipals rebuilds every principal snapshot, the settings, the
+// permission list and the IP access rules: they change rarely and depend
+// on each other (a group change alters members' permissions; the setting
+// enableIpAccessLists switches the rules).
 func (ix *Index) reloadPrincipals(ctx context.Context) error {
 	var (
 		ps       []*kiln.Principal
 		settings map[string]string
 		acl      []kiln.ACLEntry
+		ipLists  []*kiln.IPAccessList
 	)
 	err := ix.store.View(ctx, func(tx kiln.Tx) error {
 		var err error
@@ -376,11 +383,19 @@ func (ix *Index) reloadPrincipals(ctx context.Context) error {
 		if settings, err = tx.Settings(); err != nil {
 			return err
 		}
-		acl, err = tx.TokenACL()
+		if acl, err = tx.TokenACL(); err != nil {
+			return err
+		}
+		ipLists, err = tx.IPAccessLists()
 		return err
 	})
 	if err != nil {
 		return err
+	}
+	if IPAccessListsEnabledIn(settings) {
+		ix.ipRules.Store(CompileIPRules(ipLists))
+	} else {
+		ix.ipRules.Store(nil)
 	}
 	principals := make(map[int64]*principalState, len(ps))
 	for _, p := range ps {
@@ -393,6 +408,17 @@ func (ix *Index) reloadPrincipals(ctx context.Context) error {
 	ix.mu.Unlock()
 	return nil
 }
+
+// IPAccessListsEnabledIn reads enableIpAccessLists from stored settings:
+// only "true", in any case, enforces the lists.
+func IPAccessListsEnabledIn(settings map[string]string) bool {
+	return strings.EqualFold(strings.TrimSpace(settings[kiln.ConfEnableIPAccessLists]), "true")
+}
+
+// IPRules returns the IP access rules in force, or nil while the setting
+// enableIpAccessLists is not "true". It takes no lock and reads nothing
+// from the store: one atomic load.
+func (ix *Index) IPRules() *IPRules { return ix.ipRules.Load() }
 
 // TokensEnabledIn reads enableTokensConfig from stored settings the way the
 // real service does: only "true", in any case, switches tokens on.

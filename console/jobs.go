@@ -755,6 +755,11 @@ func (c *Console) runLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if ok, err := c.svc.ResultsDownloadAllowed(r.Context()); err != nil {
+		return err
+	} else if !ok {
+		return kiln.Errorf(kiln.EPermission, "Downloading results is disabled for this workspace (enableResultsDownloading is false).")
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="run-%d-task-%d.log"`, v.Run.ID, id))

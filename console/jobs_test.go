@@ -307,6 +307,15 @@ func TestJobsPages(t *testing.T) {
 		if !strings.Contains(dl.Body, "line 00000 ") || !strings.Contains(dl.Body, "THE LAST LINE") {
 			t.Errorf("the downloaded logs are not all the stored logs (%d bytes)", len(dl.Body))
 		}
+		// enableResultsDownloading=false withholds the download, not the page.
+		e.SetConf(t, map[string]string{kiln.ConfEnableResultsDownloading: "false"})
+		if dl := e.get(t, path+"/logs?task="+num(loud.Tasks[0].ID), anaCk); dl.Status != http.StatusForbidden || strings.Contains(dl.Body, "THE LAST LINE") {
+			t.Errorf("Download logs with enableResultsDownloading=false: %d", dl.Status)
+		}
+		if r := e.get(t, path, anaCk); r.Status != http.StatusOK {
+			t.Errorf("the run page with enableResultsDownloading=false: %d", r.Status)
+		}
+		e.SetConf(t, map[string]string{kiln.ConfEnableResultsDownloading: "true"})
 	})
 
 	t.Run("JobPage", func(t *testing.T) {

@@ -20,12 +20,7 @@ var confValidators = map[string]func(string) error{
 		}
 		return nil
 	},
-	kiln.ConfEnableTokens: func(v string) error {
-		if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
-			return fmt.Errorf("%s must be \"true\" or \"false\"", kiln.ConfEnableTokens)
-		}
-		return nil
-	},
+	kiln.ConfEnableTokens: boolValidator(kiln.ConfEnableTokens),
 	kiln.ConfMaxTokenLifetimeDays: func(v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > MaxLifetimeDaysLimit {
@@ -132,6 +127,9 @@ func (s *Service) SetConf(ctx context.Context, kv map[string]string) error {
 		return kiln.Errorf(kiln.EInvalid, "Some values are not allowed: %s (%s).", b, strings.Join(problems, "; "))
 	}
 	return s.update(ctx, func(tx kiln.Tx) error {
+		if err := refuseEnablingLockout(ctx, tx, kv); err != nil {
+			return err
+		}
 		if err := tx.SetSettings(kv); err != nil {
 			return err
 		}
@@ -180,5 +178,8 @@ func valueOr(stored map[string]string, key string) string {
 	if v := stored[key]; v != "" {
 		return v
 	}
-	return kiln.ConfDefaults[key]
+	if v, ok := kiln.ConfDefaults[key]; ok {
+		return v
+	}
+	return confDefaults[key]
 }

@@ -381,8 +381,10 @@ func (s *Service) ExportObject(ctx context.Context, p, format string) (*Export, 
 	var o *kiln.WorkspaceObject
 	err = s.readTree(ctx, c, clean, func(tx kiln.Tx) error {
 		var err error
-		o, err = tx.ObjectByPath(clean)
-		return err
+		if o, err = tx.ObjectByPath(clean); err != nil {
+			return err
+		}
+		return refuseNotebookExport(tx, o)
 	})
 	if err != nil {
 		return nil, err
