@@ -216,3 +216,37 @@ func (s *Server) objectPermissionLevels(objectType string) handlerFunc {
 		return nil
 	}
 }
+
+func (s *Server) getClusterPermissions(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	ps, err := s.svc.ClusterPermissions(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, renderPermissions("cluster", "/clusters/"+id, ps))
+	return nil
+}
+
+func (s *Server) changeClusterPermissions(replace bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		entries, err := decodeACL(r, replace)
+		if err != nil {
+			return err
+		}
+		ps, err := s.svc.SetClusterPermissions(r.Context(), id, entries, replace)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, renderPermissions("cluster", "/clusters/"+id, ps))
+		return nil
+	}
+}
+
+func (s *Server) clusterPermissionLevels(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.svc.ClusterPermissions(r.Context(), r.PathValue("id")); err != nil {
+		return err // the cluster must exist
+	}
+	writeLevels(w, service.ClusterPermissionLevels())
+	return nil
+}

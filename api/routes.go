@@ -54,6 +54,11 @@ func (s *Server) routes() {
 	s.authed("PUT /api/2.0/permissions/jobs/{id}", s.changeJobPermissions(true))
 	s.authed("PATCH /api/2.0/permissions/jobs/{id}", s.changeJobPermissions(false))
 	s.authed("GET /api/2.0/permissions/jobs/{id}/permissionLevels", s.jobPermissionLevels)
+	// Permissions of clusters (CAN_ATTACH_TO, CAN_RESTART, CAN_MANAGE).
+	s.authed("GET /api/2.0/permissions/clusters/{id}", s.getClusterPermissions)
+	s.authed("PUT /api/2.0/permissions/clusters/{id}", s.changeClusterPermissions(true))
+	s.authed("PATCH /api/2.0/permissions/clusters/{id}", s.changeClusterPermissions(false))
+	s.authed("GET /api/2.0/permissions/clusters/{id}/permissionLevels", s.clusterPermissionLevels)
 	// Permissions of notebooks, directories and workspace files (CAN_READ,
 	// CAN_RUN, CAN_EDIT, CAN_MANAGE; inherited down the tree).
 	for _, t := range []string{"notebooks", "directories", "files"} {

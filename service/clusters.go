@@ -277,9 +277,10 @@ func (s *Service) ClusterExists(ctx context.Context, id string) (bool, error) {
 	return err == nil, err
 }
 
-// changeCluster runs fn on cluster id in a write transaction, for its
-// creator or an admin (admins only with adminOnly), and audits action.
-func (s *Service) changeCluster(ctx context.Context, id, action string, adminOnly bool, fn func(tx kiln.Tx, c *kiln.Cluster, now time.Time) error) error {
+// changeCluster runs fn on cluster id in a write transaction, for a
+// caller who holds at least need on it (admins only with adminOnly), and
+// audits action.
+func (s *Service) changeCluster(ctx context.Context, id, action string, need int, adminOnly bool, fn func(tx kiln.Tx, c *kiln.Cluster, now time.Time) error) error {
 	caller, err := callerOf(ctx)
 	if err != nil {
 		return err
@@ -295,8 +296,11 @@ func (s *Service) changeCluster(ctx context.Context, id, action string, adminOnl
 		if err != nil {
 			return clusterMissing(err, id)
 		}
-		if !isAdmin(caller) && (adminOnly || c.CreatorID != caller.Principal.ID) {
+		if adminOnly && !isAdmin(caller) {
 			return kiln.Errorf(kiln.EPermission, "User %s does not have Manage permission on cluster %s.", caller.Principal.UserName, id)
+		}
+		if err := checkClusterRank(tx, caller, c, need); err != nil {
+			return err
 		}
 		if err := fn(tx, c, tx.Now()); err != nil {
 			return err
@@ -313,7 +317,7 @@ func (s *Service) EditCluster(ctx context.Context, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	return s.changeCluster(ctx, spec.ClusterID, AuditClusterEdit, false, func(tx kiln.Tx, c *kiln.Cluster, now time.Time) error {
+	return s.changeCluster(ctx, spec.ClusterID, AuditClusterEdit, rankClusterManage, false, func(tx kiln.Tx, c *kiln.Cluster, now time.Time) error {
 		if c.State != kiln.ClusterRunning && c.State != kiln.ClusterTerminated {
 			return invalidState(c)
 		}
@@ -333,7 +337,7 @@ func (s *Service) EditCluster(ctx context.Context, raw json.RawMessage) error {
 
 // StartCluster starts a TERMINATED cluster.
 func (s *Service) StartCluster(ctx context.Context, id string) error {
-	return s.changeCluster(ctx, id, AuditClusterStart, false, func(tx kiln.Tx, c *kiln.Cluster, now time.Time) error {
+	return s.changeCluster(ctx, id, AuditClusterStart, rankRestart, false, func(tx kiln.Tx, c *kiln.Cluster, now time.Time) error {
 		if c.State != kiln.ClusterTerminated {
 			return invalidState(c)
 		}
@@ -348,7 +352,7 @@ func startCluster(tx kiln.Tx, c *kiln.Cluster, now time.Time) error {
 
 // RestartCluster restarts a RUNNING cluster.
 func (s *Service) RestartCluster(ctx context.Context, id string) error {
-	return s.changeCluster(ctx, id, AuditClusterRestart, false, func(tx kiln.Tx, c *kiln.Cluster, now time.Time) error {
+	return s.changeCluster(ctx, id, AuditClusterRestart, rankRestart, false, func(tx kiln.Tx, c *kiln.Cluster, now time.Time) error {
 		if c.State != kiln.ClusterRunning {
 			return invalidState(c)
 		}
@@ -374,7 +378,7 @@ func (s *Service) ResizeCluster(ctx context.Context, raw json.RawMessage) error 
 	if req.NumWorkers != nil && *req.NumWorkers < 0 {
 		return kiln.Errorf(kiln.EInvalid, "num_workers must not be negative.")
 	}
-	return s.changeCluster(ctx, req.ClusterID, AuditClusterResize, false, func(tx kiln.Tx, c *kiln.Cluster, now time.Time) error {
+	return s.changeCluster(ctx, req.ClusterID, AuditClusterResize, rankClusterManage, false, func(tx kiln.Tx, c *kiln.Cluster, now time.Time) error {
 		if c.State != kiln.ClusterRunning {
 			return invalidState(c)
 		}
@@ -408,7 +412,7 @@ func (s *Service) TerminateCluster(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return s.changeCluster(ctx, id, AuditClusterDelete, false, func(tx kiln.Tx, c *kiln.Cluster, now time.Time) error {
+	return s.changeCluster(ctx, id, AuditClusterDelete, rankClusterManage, false, func(tx kiln.Tx, c *kiln.Cluster, now time.Time) error {
 		if c.State == kiln.ClusterTerminated || c.State == kiln.ClusterTerminating {
 			return nil
 		}
@@ -428,7 +432,7 @@ func terminate(tx kiln.Tx, c *kiln.Cluster, reason map[string]any, message strin
 
 // PermanentDeleteCluster removes a cluster and its events in any state.
 func (s *Service) PermanentDeleteCluster(ctx context.Context, id string) error {
-	return s.changeCluster(ctx, id, AuditClusterPermanentDelete, false, func(tx kiln.Tx, c *kiln.Cluster, _ time.Time) error {
+	return s.changeCluster(ctx, id, AuditClusterPermanentDelete, rankClusterManage, false, func(tx kiln.Tx, c *kiln.Cluster, _ time.Time) error {
 		return tx.DeleteCluster(c.ID)
 	})
 }
@@ -439,7 +443,7 @@ func (s *Service) PinCluster(ctx context.Context, id string, pin bool) error {
 	if !pin {
 		action, event = AuditClusterUnpin, EventUnpinned
 	}
-	return s.changeCluster(ctx, id, action, true, func(tx kiln.Tx, c *kiln.Cluster, now time.Time) error {
+	return s.changeCluster(ctx, id, action, rankClusterManage, true, func(tx kiln.Tx, c *kiln.Cluster, now time.Time) error {
 		if c.Pinned == pin {
 			return nil
 		}
@@ -588,7 +592,10 @@ func sweepCluster(tx kiln.Tx, c *kiln.Cluster, now time.Time) error {
 // executor unless the workspace setting kilnRejectUnknownClusterIds
 // refuses it; a known cluster is marked active, and started when it was
 // terminated, as Databricks starts a job's terminated cluster.
-func (s *Service) useClusters(tx kiln.Tx, tasks []*task) error {
+//
+// The run's principal (runAs) must hold CAN_ATTACH_TO on every stored
+// cluster the tasks name.
+func (s *Service) useClusters(tx kiln.Tx, runAs *kiln.Caller, tasks []*task) error {
 	ids, err := unknownClusters(tx, tasks)
 	if err != nil {
 		return err
@@ -603,6 +610,11 @@ func (s *Service) useClusters(tx kiln.Tx, tasks []*task) error {
 		c, err := tx.Cluster(id)
 		if err != nil {
 			continue // unknown: already judged
+		}
+		if runAs != nil {
+			if err := checkClusterRank(tx, runAs, c, rankAttach); err != nil {
+				return err
+			}
 		}
 		if c.State == kiln.ClusterTerminated || c.State == kiln.ClusterTerminating {
 			c.Started = time.Time{}

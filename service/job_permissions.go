@@ -175,48 +175,79 @@ func (s *Service) SetJobPermissions(ctx context.Context, id int64, entries []kil
 		if err != nil && !kiln.IsCode(err, kiln.ENotFound) {
 			return err
 		}
-		var grants []kiln.ACLEntry
-		for _, e := range entries {
-			if err := checkEntryShape(e); err != nil {
-				return err
-			}
-			kind, name := e.Subject()
-			switch {
-			case e.Level == kiln.LevelIsOwner:
-				if owner == nil || name != owner.UserName || kind == "group" {
-					return kiln.Errorf(kiln.EInvalid, "%s cannot be the owner of job %d: kiln keeps a job's owner (its creator, %s), so IS_OWNER may only name that principal.", name, id, j.CreatorName)
+		spec := grantSpec{objectType: kiln.ObjectTypeJobs, ranks: jobRanks, levels: "CAN_VIEW, CAN_MANAGE_RUN, CAN_MANAGE or IS_OWNER",
+			notGrant: func(e kiln.ACLEntry) (bool, error) {
+				if e.Level != kiln.LevelIsOwner {
+					return false, nil
 				}
-				continue
-			case jobRanks[e.Level] == rankNone:
-				return kiln.Errorf(kiln.EInvalid, "Permission level %q is not valid for jobs; use CAN_VIEW, CAN_MANAGE_RUN, CAN_MANAGE or IS_OWNER.", e.Level)
-			case kind == "group" && name == kiln.GroupAdmins:
-				if e.Level != kiln.LevelCanManage {
-					return kiln.Errorf(kiln.EInvalid, "Cannot change permissions for group 'admins' to %s: admins always have CAN_MANAGE.", e.Level)
+				if kind, name := e.Subject(); owner == nil || name != owner.UserName || kind == "group" {
+					return false, kiln.Errorf(kiln.EInvalid, "%s cannot be the owner of job %d: kiln keeps a job's owner (its creator, %s), so IS_OWNER may only name that principal.", name, id, j.CreatorName)
 				}
-				continue
-			}
-			if err := checkGrantee(tx, e); err != nil {
-				return err
-			}
-			grants = append(grants, e)
-		}
-		if !replace {
-			cur, err := tx.ObjectACL(kiln.ObjectTypeJobs, jobObjectID(id))
-			if err != nil {
-				return err
-			}
-			grants = mergeACL(cur, grants)
-		}
-		if err := tx.SetObjectACL(kiln.ObjectTypeJobs, jobObjectID(id), grants); err != nil {
-			return err
-		}
-		if err := tx.Audit(aclAuditEvent(c, "permissions:"+jobTarget(id), grants)); err != nil {
+				return true, nil
+			}}
+		if err := writeGrants(tx, c, spec, jobObjectID(id), "permissions:"+jobTarget(id), entries, replace); err != nil {
 			return err
 		}
 		out, err = jobPermissions(tx, j)
 		return err
 	})
 	return out, err
+}
+
+// grantSpec says which levels can be granted on one type of object.
+type grantSpec struct {
+	objectType string         // the Permissions API's: "jobs", "clusters", "notebooks", …
+	ranks      map[string]int // the levels that can be granted, by rank
+	levels     string         // those levels, for refusals
+	// notGrant, when set, accepts entries that are not grants (a job's
+	// owner): true skips the entry, an error refuses the request.
+	notGrant func(kiln.ACLEntry) (bool, error)
+}
+
+// writeGrants validates entries and writes them as the grants on the
+// object oid of spec's type: with replace the whole list, otherwise
+// merged into it, a later entry for the same grantee winning; audited as
+// target. An entry giving the admins CAN_MANAGE is accepted and skipped:
+// they always hold it (Terraform and bundles send it).
+func writeGrants(tx kiln.Tx, c *kiln.Caller, spec grantSpec, oid, target string, entries []kiln.ACLEntry, replace bool) error {
+	var grants []kiln.ACLEntry
+	for _, e := range entries {
+		if err := checkEntryShape(e); err != nil {
+			return err
+		}
+		if spec.notGrant != nil {
+			if skip, err := spec.notGrant(e); err != nil {
+				return err
+			} else if skip {
+				continue
+			}
+		}
+		kind, name := e.Subject()
+		switch {
+		case spec.ranks[e.Level] == rankNone:
+			return kiln.Errorf(kiln.EInvalid, "Permission level %q is not valid for %s; use %s.", e.Level, spec.objectType, spec.levels)
+		case kind == "group" && name == kiln.GroupAdmins:
+			if e.Level != kiln.LevelCanManage {
+				return kiln.Errorf(kiln.EInvalid, "Cannot change permissions for group 'admins' to %s: admins always have CAN_MANAGE.", e.Level)
+			}
+			continue
+		}
+		if err := checkGrantee(tx, e); err != nil {
+			return err
+		}
+		grants = append(grants, e)
+	}
+	if !replace {
+		cur, err := tx.ObjectACL(spec.objectType, oid)
+		if err != nil {
+			return err
+		}
+		grants = mergeACL(cur, grants)
+	}
+	if err := tx.SetObjectACL(spec.objectType, oid, grants); err != nil {
+		return err
+	}
+	return tx.Audit(aclAuditEvent(c, target, grants))
 }
 
 // checkEntryShape refuses an entry that names no grantee or several.

@@ -185,38 +185,8 @@ func (s *Service) SetWorkspaceObjectPermissions(ctx context.Context, objectType,
 		} else if !ok {
 			return kiln.Errorf(kiln.EPermission, "%s does not have Manage permissions on %s.", c.Principal.UserName, o.Path)
 		}
-		var grants []kiln.ACLEntry
-		for _, e := range entries {
-			if err := checkEntryShape(e); err != nil {
-				return err
-			}
-			kind, name := e.Subject()
-			switch {
-			case objectRanks[e.Level] == 0:
-				return kiln.Errorf(kiln.EInvalid, "Permission level %q is not valid for %s; use CAN_READ, CAN_RUN, CAN_EDIT or CAN_MANAGE.", e.Level, objectType)
-			case kind == "group" && name == kiln.GroupAdmins:
-				if e.Level != kiln.LevelCanManage {
-					return kiln.Errorf(kiln.EInvalid, "Cannot change permissions for group 'admins' to %s: admins always have CAN_MANAGE.", e.Level)
-				}
-				continue
-			}
-			if err := checkGrantee(tx, e); err != nil {
-				return err
-			}
-			grants = append(grants, e)
-		}
-		oid := strconv.FormatInt(o.ID, 10)
-		if !replace {
-			cur, err := tx.ObjectACL(objectType, oid)
-			if err != nil {
-				return err
-			}
-			grants = mergeACL(cur, grants)
-		}
-		if err := tx.SetObjectACL(objectType, oid, grants); err != nil {
-			return err
-		}
-		if err := tx.Audit(aclAuditEvent(c, "permissions:"+objectType+":"+o.Path, grants)); err != nil {
+		spec := grantSpec{objectType: objectType, ranks: objectRanks, levels: "CAN_READ, CAN_RUN, CAN_EDIT or CAN_MANAGE"}
+		if err := writeGrants(tx, c, spec, strconv.FormatInt(o.ID, 10), "permissions:"+objectType+":"+o.Path, entries, replace); err != nil {
 			return err
 		}
 		out, ref, err = objectPermissions(tx, o)

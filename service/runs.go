@@ -172,7 +172,13 @@ func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error)
 		if err := checkRunnable(tasks); err != nil {
 			return err
 		}
-		if err := s.useClusters(tx, tasks); err != nil {
+		var runAs *kiln.Caller // nil: the owner is gone, and the runner says so
+		if owner, err := tx.Principal(j.CreatorID); err == nil {
+			runAs = &kiln.Caller{Principal: owner, Method: "run"}
+		} else if !kiln.IsCode(err, kiln.ENotFound) {
+			return err
+		}
+		if err := s.useClusters(tx, runAs, tasks); err != nil {
 			return err
 		}
 		for _, k := range p.Only {
@@ -309,7 +315,7 @@ func (s *Service) SubmitRun(ctx context.Context, body json.RawMessage) (*kiln.Ru
 				return err
 			}
 		}
-		if err := s.useClusters(tx, tasks); err != nil {
+		if err := s.useClusters(tx, c, tasks); err != nil {
 			return err
 		}
 		if err := s.checkWaitingRuns(tx, c.Principal.ID, c.Principal.UserName); err != nil {
