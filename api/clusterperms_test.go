@@ -47,10 +47,7 @@ func TestClusterPermissions(t *testing.T) {
 		t.Errorf("levels: %s", lv)
 	}
 	clusterBody := fmt.Sprintf(`{"cluster_id": %q}`, id)
-	for _, c := range []struct {
-		name, token, method, path, body string
-		want                             int
-	}{
+	checkStatuses(t, e, []statusCase{
 		{"attach may not restart", ben, "POST", "/api/2.1/clusters/restart", clusterBody, 403},
 		{"restart may restart", ana, "POST", "/api/2.1/clusters/restart", clusterBody, 200},
 		{"restart may not terminate", ana, "POST", "/api/2.1/clusters/delete", clusterBody, 403},
@@ -58,17 +55,7 @@ func TestClusterPermissions(t *testing.T) {
 		{"a job level is not a cluster level", admin, "PUT", path, `{"access_control_list": [{"user_name": "ben@example.com", "permission_level": "CAN_VIEW"}]}`, 400},
 		{"a missing cluster", admin, "GET", "/api/2.0/permissions/clusters/0000-000000-nothere0", "", 400},
 		{"the local cluster is fixed", admin, "PUT", "/api/2.0/permissions/clusters/kiln-local", `{"access_control_list": []}`, 400},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			var b any
-			if c.body != "" {
-				b = c.body
-			}
-			if r := e.Do(t, c.method, c.path, c.token, b); r.Status != c.want {
-				t.Fatalf("status %d, want %d: %s", r.Status, c.want, r.Body)
-			}
-		})
-	}
+	})
 	// Running on the cluster needs CAN_ATTACH_TO: ben has it, a stranger
 	// does not.
 	e.NewUser(t, "cal@example.com", false)

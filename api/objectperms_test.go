@@ -47,10 +47,7 @@ func TestWorkspaceObjectPermissions(t *testing.T) {
 	if lv := asJSON(call(t, e, ana, "GET", "/api/2.0/permissions/directories/"+proj+"/permissionLevels", nil)); !strings.Contains(lv, "CAN_EDIT") {
 		t.Errorf("levels: %s", lv)
 	}
-	for _, c := range []struct {
-		name, token, method, path, body string
-		want                             int
-	}{
+	checkStatuses(t, e, []statusCase{
 		{"another user's home does not exist for ben", ben, "GET", "/api/2.0/permissions/directories/" + proj, "", 404},
 		{"nor may he change it", ben, "PUT", "/api/2.0/permissions/directories/" + proj, `{"access_control_list": []}`, 404},
 		{"the type must match", ana, "GET", "/api/2.0/permissions/notebooks/" + proj, "", 404},
@@ -60,15 +57,5 @@ func TestWorkspaceObjectPermissions(t *testing.T) {
 		{"an unknown grantee", ana, "PUT", "/api/2.0/permissions/notebooks/" + nb, `{"access_control_list": [{"group_name": "nobody", "permission_level": "CAN_READ"}]}`, 400},
 		{"admins keep CAN_MANAGE", ana, "PUT", "/api/2.0/permissions/notebooks/" + nb, `{"access_control_list": [{"group_name": "admins", "permission_level": "CAN_READ"}]}`, 400},
 		{"the root is a directory", admin, "GET", "/api/2.0/permissions/directories/0", "", 200},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			var b any
-			if c.body != "" {
-				b = c.body
-			}
-			if r := e.Do(t, c.method, c.path, c.token, b); r.Status != c.want {
-				t.Fatalf("status %d, want %d: %s", r.Status, c.want, r.Body)
-			}
-		})
-	}
+	})
 }
