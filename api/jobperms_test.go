@@ -132,3 +132,51 @@ func TestJobPermissions(t *testing.T) {
 		t.Errorf("permissions of a deleted job: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestJobRunAs: a job's runs run as its run_as principal, which admins may
+// set to anyone active and others only to themselves.
+func TestJobRunAs(t *testing.T) {
+	e, admin := jobsEnv(t)
+	e.NewUser(t, "ana@example.com", false)
+	e.NewUser(t, "ben@example.com", false)
+	ben := e.Token(t, "ben@example.com", 0)
+	importNotebook(t, e, admin, "/Shared/whoami", "import os\ndbutils.notebook.exit('ran')\n")
+	job := func(tok string, runAs any) (int, map[string]any) {
+		body := map[string]any{"name": "as", "tasks": []map[string]any{{"task_key": "t", "notebook_task": map[string]any{"notebook_path": "/Shared/whoami"}}}}
+		if runAs != nil {
+			body["run_as"] = runAs
+		}
+		r := e.Do(t, "POST", "/api/2.1/jobs/create", tok, body)
+		if r.Status != 200 {
+			return r.Status, nil
+		}
+		return r.Status, r.JSON(t)
+	}
+	_, j := job(admin, map[string]any{"user_name": "ana@example.com"})
+	id := idOf(t, j, "job_id")
+	if got := call(t, e, admin, "GET", fmt.Sprintf("/api/2.1/jobs/get?job_id=%d", id), nil); got["run_as_user_name"] != "ana@example.com" || got["creator_user_name"] != kilntest.AdminEmail {
+		t.Errorf("jobs/get: run_as_user_name %v, creator_user_name %v", got["run_as_user_name"], got["creator_user_name"])
+	}
+	runID := idOf(t, call(t, e, admin, "POST", "/api/2.1/jobs/run-now", map[string]any{"job_id": id}), "run_id")
+	run := pollRun(t, e, admin, "2.1", runID, 60*time.Second)
+	if run["creator_user_name"] != "ana@example.com" || stateOf(run) != "TERMINATED/SUCCESS" {
+		t.Errorf("run: creator_user_name %v, state %s", run["creator_user_name"], stateOf(run))
+	}
+	for _, c := range []struct {
+		name  string
+		tok   string
+		runAs any
+		want  int
+	}{
+		{"a user names himself", ben, map[string]any{"user_name": "ben@example.com"}, 200},
+		{"a user may not name another", ben, map[string]any{"user_name": "ana@example.com"}, 403},
+		{"an unknown principal", admin, map[string]any{"user_name": "nobody@example.com"}, 400},
+		{"both kinds at once", admin, map[string]any{"user_name": "ana@example.com", "service_principal_name": "x"}, 400},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got, _ := job(c.tok, c.runAs); got != c.want {
+				t.Errorf("status %d, want %d", got, c.want)
+			}
+		})
+	}
+}

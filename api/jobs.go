@@ -40,6 +40,9 @@ func jobJSON(j *kiln.Job, expand bool) map[string]any {
 		out["creator_user_name"] = j.CreatorName
 		out["run_as_user_name"] = j.CreatorName
 	}
+	if name, err := service.RunAsName(j.Settings); err == nil && name != "" {
+		out["run_as_user_name"] = name
+	}
 	return out
 }
 

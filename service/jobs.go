@@ -88,7 +88,7 @@ func (s *Service) CreateJob(ctx context.Context, raw json.RawMessage) (*kiln.Job
 	}
 	j := &kiln.Job{Name: name, CreatorID: c.Principal.ID, CreatorName: c.Principal.UserName, Settings: settings}
 	err = s.store.Update(ctx, func(tx kiln.Tx) error {
-		if err := checkJobClusters(tx, j.Settings); err != nil {
+		if err := checkSavedSettings(tx, c, j.Settings); err != nil {
 			return err
 		}
 		if err := tx.CreateJob(j); err != nil {
@@ -235,7 +235,7 @@ func (s *Service) ResetJob(ctx context.Context, id int64, raw json.RawMessage) e
 		if err != nil {
 			return err
 		}
-		if err := checkJobClusters(tx, settings); err != nil {
+		if err := checkSavedSettings(tx, c, settings); err != nil {
 			return err
 		}
 		j.Name, j.Settings = name, settings
@@ -298,7 +298,7 @@ func (s *Service) UpdateJob(ctx context.Context, id int64, newSettings json.RawM
 		if err != nil {
 			return err
 		}
-		if err := checkJobClusters(tx, settings); err != nil {
+		if err := checkSavedSettings(tx, c, settings); err != nil {
 			return err
 		}
 		j.Name, j.Settings = name, settings

@@ -157,8 +157,17 @@ func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error)
 		if err != nil {
 			return err
 		}
+		// The run runs as run_as or the owner; when that principal is gone
+		// the run keeps the owner's id, and the runner says so.
+		runAsID, runAsName := j.CreatorID, j.CreatorName
+		var runAs *kiln.Caller
+		if p, err := runAsOf(tx, j); err != nil {
+			return err
+		} else if p != nil {
+			runAs, runAsID, runAsName = &kiln.Caller{Principal: p, Method: "run"}, p.ID, p.UserName
+		}
 		if p.IdempotencyToken != "" {
-			if prev, err := tx.RunByIdempotencyToken(j.CreatorID, p.IdempotencyToken); err == nil {
+			if prev, err := tx.RunByIdempotencyToken(runAsID, p.IdempotencyToken); err == nil {
 				run = prev
 				return nil
 			} else if !kiln.IsCode(err, kiln.ENotFound) {
@@ -172,12 +181,6 @@ func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error)
 		if err := checkRunnable(tasks); err != nil {
 			return err
 		}
-		var runAs *kiln.Caller // nil: the owner is gone, and the runner says so
-		if owner, err := tx.Principal(j.CreatorID); err == nil {
-			runAs = &kiln.Caller{Principal: owner, Method: "run"}
-		} else if !kiln.IsCode(err, kiln.ENotFound) {
-			return err
-		}
 		if err := s.useClusters(tx, runAs, tasks); err != nil {
 			return err
 		}
@@ -186,7 +189,7 @@ func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error)
 				return kiln.Errorf(kiln.EInvalid, "only: job %d has no task %s.", j.ID, k)
 			}
 		}
-		if err := s.checkWaitingRuns(tx, j.CreatorID, j.CreatorName); err != nil {
+		if err := s.checkWaitingRuns(tx, runAsID, runAsName); err != nil {
 			return err
 		}
 		trs, jobParams := runTasks(st, tasks, p.RunParams)
@@ -199,7 +202,7 @@ func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error)
 			maxConcurrent = max(*st.MaxConcurrentRuns, 1)
 		}
 		run = &kiln.Run{
-			JobID: j.ID, OwnerID: j.CreatorID, OwnerName: j.CreatorName, RunName: j.Name, RunType: kiln.RunTypeJob,
+			JobID: j.ID, OwnerID: runAsID, OwnerName: runAsName, RunName: j.Name, RunType: kiln.RunTypeJob,
 			IdempotencyToken: p.IdempotencyToken, Timeout: time.Duration(st.TimeoutSeconds) * time.Second,
 			MaxConcurrent: int(maxConcurrent), Tasks: trs,
 		}
