@@ -115,8 +115,9 @@ func TestIPAccessListsCRUD(t *testing.T) {
 	// Every change is audited.
 	var audit struct {
 		Events []struct {
-			Action string `json:"action"`
-			Target string `json:"target"`
+			Action string            `json:"action"`
+			Target string            `json:"target"`
+			Detail map[string]string `json:"detail"`
 		} `json:"events"`
 	}
 	if err := json.Unmarshal(ok(t, e.Do(t, "GET", "/api/kiln/v1/audit?limit=1000", admin, nil), "audit").Body, &audit); err != nil {
@@ -126,6 +127,9 @@ func TestIPAccessListsCRUD(t *testing.T) {
 	for _, ev := range audit.Events {
 		if strings.HasPrefix(ev.Action, "ip_access_list.") && ev.Target == "ip_access_list:"+l.ListID {
 			actions = append(actions, ev.Action)
+			if ev.Detail["label"] == "" || ev.Detail["ip_addresses"] == "" {
+				t.Errorf("audit %s: detail %v names no list", ev.Action, ev.Detail)
+			}
 		}
 	}
 	if want := []string{"ip_access_list.delete", "ip_access_list.replace", "ip_access_list.update", "ip_access_list.create"}; !slices.Equal(actions, want) {

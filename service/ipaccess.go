@@ -111,7 +111,7 @@ func (s *Service) DeleteIPAccessList(ctx context.Context, id string) error {
 		if i < 0 {
 			return nil, tx.DeleteIPAccessList(id) // ENotFound
 		}
-		return slices.Delete(lists, i, i+1), tx.DeleteIPAccessList(id)
+		return slices.Delete(slices.Clone(lists), i, i+1), tx.DeleteIPAccessList(id)
 	})
 }
 
@@ -169,10 +169,12 @@ func (s *Service) changeIPLists(ctx context.Context, action, id string,
 		}
 		ev := auditEvent(c, action, "ip_access_list:"+id)
 		ev.RemoteAddr = kiln.ClientAddrFromContext(ctx)
-		for _, l := range after {
+		// The list as it is now, or as it was before a delete.
+		for _, l := range slices.Concat(after, lists) {
 			if l.ID == id {
 				ev.Detail = map[string]string{"label": l.Label, "list_type": l.ListType,
 					"ip_addresses": strings.Join(l.Addresses, ","), "enabled": strconv.FormatBool(l.Enabled)}
+				break
 			}
 		}
 		if err := tx.Audit(ev); err != nil {
