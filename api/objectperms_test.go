@@ -17,7 +17,8 @@ func TestWorkspaceObjectPermissions(t *testing.T) {
 	admin := e.AdminToken(t)
 	e.NewUser(t, "ana@example.com", false)
 	e.NewUser(t, "ben@example.com", false)
-	ana, ben := e.Token(t, "ana@example.com", 0), e.Token(t, "ben@example.com", 0)
+	e.NewUser(t, "cal@example.com", false)
+	ana, ben, cal := e.Token(t, "ana@example.com", 0), e.Token(t, "ben@example.com", 0), e.Token(t, "cal@example.com", 0)
 	call(t, e, ana, "POST", "/api/2.0/workspace/mkdirs", map[string]any{"path": "/Users/ana@example.com/proj/sub"})
 	importNotebook(t, e, ana, "/Users/ana@example.com/proj/sub/nb", "print(1)\n")
 	idOfPath := func(p string) string {
@@ -47,9 +48,33 @@ func TestWorkspaceObjectPermissions(t *testing.T) {
 	if lv := asJSON(call(t, e, ana, "GET", "/api/2.0/permissions/directories/"+proj+"/permissionLevels", nil)); !strings.Contains(lv, "CAN_EDIT") {
 		t.Errorf("levels: %s", lv)
 	}
+	// Grants add to the path rules: ben reads ana's project now (CAN_READ
+	// on its directory), but may not write there until CAN_EDIT.
+	nbPath := "/Users/ana@example.com/proj/sub/nb"
+	importBody := func(name string) map[string]any {
+		return map[string]any{"path": "/Users/ana@example.com/proj/" + name, "format": "SOURCE", "language": "PYTHON", "content": b64("print(2)\n")}
+	}
 	checkStatuses(t, e, []statusCase{
-		{"another user's home does not exist for ben", ben, "GET", "/api/2.0/permissions/directories/" + proj, "", 404},
-		{"nor may he change it", ben, "PUT", "/api/2.0/permissions/directories/" + proj, `{"access_control_list": []}`, 404},
+		{"CAN_READ opens export", ben, "GET", "/api/2.0/workspace/export?path=" + nbPath, "", 200},
+		{"CAN_READ opens get-status", ben, "GET", "/api/2.0/workspace/get-status?path=" + nbPath, "", 200},
+		{"CAN_READ opens list", ben, "GET", "/api/2.0/workspace/list?path=/Users/ana@example.com/proj", "", 200},
+		{"CAN_READ is not CAN_EDIT", ben, "POST", "/api/2.0/workspace/import", asJSON(importBody("bens")), 403},
+		{"nor CAN_MANAGE", ben, "POST", "/api/2.0/workspace/delete", `{"path": "` + nbPath + `"}`, 403},
+		{"outside the grant stays closed", ben, "GET", "/api/2.0/workspace/list?path=/Users/ana@example.com", "", 403},
+	})
+	call(t, e, ana, "PATCH", "/api/2.0/permissions/directories/"+proj, map[string]any{"access_control_list": []map[string]any{
+		{"user_name": "ben@example.com", "permission_level": "CAN_EDIT"},
+	}})
+	checkStatuses(t, e, []statusCase{
+		{"CAN_EDIT opens import below", ben, "POST", "/api/2.0/workspace/import", asJSON(importBody("bens")), 200},
+		{"CAN_EDIT opens mkdirs below", ben, "POST", "/api/2.0/workspace/mkdirs", `{"path": "/Users/ana@example.com/proj/new"}`, 200},
+		{"CAN_EDIT is not CAN_MANAGE", ben, "POST", "/api/2.0/workspace/delete", `{"path": "` + nbPath + `"}`, 403},
+	})
+
+	checkStatuses(t, e, []statusCase{
+		{"another user's home does not exist for cal", cal, "GET", "/api/2.0/permissions/directories/" + proj, "", 404},
+		{"nor may he change it", cal, "PUT", "/api/2.0/permissions/directories/" + proj, `{"access_control_list": []}`, 404},
+		{"nor may an editor", ben, "PUT", "/api/2.0/permissions/directories/" + proj, `{"access_control_list": []}`, 403},
 		{"the type must match", ana, "GET", "/api/2.0/permissions/notebooks/" + proj, "", 404},
 		{"a missing object", ana, "GET", "/api/2.0/permissions/files/12345", "", 404},
 		{"a bad id", ana, "GET", "/api/2.0/permissions/files/x", "", 400},

@@ -10,13 +10,12 @@ import (
 // Workspace object permissions (notebooks, directories, files) follow
 // Databricks' levels, CAN_READ < CAN_RUN < CAN_EDIT < CAN_MANAGE, and
 // inherit down the tree: a grant on a directory holds for everything
-// below it, and answers show it as inherited from that directory. The
-// path rules (package doc of workspace_objects.go: /Shared and one's home
-// are one's own, other homes are closed) decide access; grants are stored,
-// validated and reported, so that Terraform's databricks_permissions and
-// bundles' top-level permissions round-trip, and a caller who manages an
-// object (by the path rules, or by a CAN_MANAGE grant on it or above it)
-// may change them.
+// below it, and answers show it as inherited from that directory. They
+// add to the path rules (workspace_objects.go: /Shared and one's home are
+// one's own, the rest of the tree is readable, other homes are closed):
+// CAN_READ opens an object to reading, CAN_RUN also to running it in a
+// task, CAN_EDIT to importing over it or creating below it, CAN_MANAGE to
+// deleting it and changing its permissions.
 
 // workspaceObjectTypes maps the Permissions API's object types of the
 // workspace tree to the objects they name.
@@ -75,10 +74,18 @@ func workspaceObjectFor(tx kiln.Tx, c *kiln.Caller, objectType, id string) (*kil
 	}
 	missing := kiln.Errorf(kiln.ENotFound, "%s %s does not exist.", objectType, id)
 	o, err := tx.StatObjectByID(n)
-	if kiln.IsCode(err, kiln.ENotFound) || (err == nil && (o.Type != want || !canReadPath(c, o.Path))) {
+	if kiln.IsCode(err, kiln.ENotFound) || (err == nil && o.Type != want) {
 		return nil, missing
 	}
-	return o, err
+	if err != nil {
+		return nil, err
+	}
+	if rank, err := grantedOnPath(tx, c, o.Path); err != nil {
+		return nil, err
+	} else if !canReadPath(c, o.Path) && rank == 0 {
+		return nil, missing
+	}
+	return o, nil
 }
 
 // objectPermissions lists an object's permissions: the admins (CAN_MANAGE,
@@ -121,21 +128,57 @@ func objectPermissions(tx kiln.Tx, o *kiln.WorkspaceObject) ([]Permission, Objec
 	return out, ref, nil
 }
 
+// grantedOnPath returns the highest rank that grants on the object at p,
+// or on a directory above it (the root included), give c; 0 for none. p
+// itself need not exist (an import or mkdirs creates it).
+func grantedOnPath(tx kiln.Tx, c *kiln.Caller, p string) (int, error) {
+	who := kiln.Grantees(c.Principal)
+	best := 0
+	for _, q := range append([]string{"/"}, pathPrefixes(p)...) {
+		o, err := tx.StatObject(q)
+		if kiln.IsCode(err, kiln.ENotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		acl, err := tx.ObjectACL(objectTypeOf(o.Type), strconv.FormatInt(o.ID, 10))
+		if err != nil {
+			return 0, err
+		}
+		best = max(best, grantedRank(acl, who, objectRanks))
+	}
+	return best, nil
+}
+
+// mayAccess says whether c may act on the object at clean path p with the
+// rank need (objectRanks): by the path rules (read for CAN_READ and
+// CAN_RUN, write for more), or by a grant on it or above it.
+func (s *Service) mayAccess(ctx context.Context, tx kiln.Tx, c *kiln.Caller, p string, need int) (bool, error) {
+	if (need <= objectRanks[LevelCanRun] && canReadPath(c, p)) || canWritePath(c, p) {
+		return true, nil
+	}
+	if tx != nil {
+		rank, err := grantedOnPath(tx, c, p)
+		return rank >= need, err
+	}
+	ok := false
+	err := s.view(ctx, func(tx kiln.Tx) error {
+		rank, err := grantedOnPath(tx, c, p)
+		ok = rank >= need
+		return err
+	})
+	return ok, err
+}
+
 // canManageObject says whether c manages o: by the path rules, or by a
 // CAN_MANAGE grant on it or on a directory above it.
 func canManageObject(tx kiln.Tx, c *kiln.Caller, o *kiln.WorkspaceObject) (bool, error) {
 	if canWritePath(c, o.Path) {
 		return true, nil
 	}
-	ps, _, err := objectPermissions(tx, o)
-	if err != nil {
-		return false, err
-	}
-	var acl []kiln.ACLEntry
-	for _, p := range ps[1:] { // not the admins' entry: c is no admin here
-		acl = append(acl, p.ACLEntry)
-	}
-	return grantedRank(acl, kiln.Grantees(c.Principal), objectRanks) >= objectRanks[kiln.LevelCanManage], nil
+	rank, err := grantedOnPath(tx, c, o.Path)
+	return rank >= objectRanks[kiln.LevelCanManage], err
 }
 
 // WorkspaceObjectPermissions returns the permissions of a notebook,

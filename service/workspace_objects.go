@@ -185,8 +185,8 @@ func (s *Service) readTree(ctx context.Context, c *kiln.Caller, p string, fn fun
 }
 
 // callerPath returns the caller and the clean path, checking that the
-// caller may read it.
-func callerPath(ctx context.Context, p string) (*kiln.Caller, string, error) {
+// caller may read it (by the path rules or a grant).
+func (s *Service) callerPath(ctx context.Context, p string) (*kiln.Caller, string, error) {
 	c, err := callerOf(ctx)
 	if err != nil {
 		return nil, "", err
@@ -195,7 +195,9 @@ func callerPath(ctx context.Context, p string) (*kiln.Caller, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if !canReadPath(c, clean) {
+	if ok, err := s.mayAccess(ctx, nil, c, clean, objectRanks[LevelCanRead]); err != nil {
+		return nil, "", err
+	} else if !ok {
 		return nil, "", readDenied(clean)
 	}
 	return c, clean, nil
@@ -330,7 +332,9 @@ func (s *Service) ImportObject(ctx context.Context, p ImportParams) error {
 	if err != nil {
 		return err
 	}
-	if !canWritePath(c, o.Path) {
+	if ok, err := s.mayAccess(ctx, nil, c, o.Path, objectRanks[LevelCanEdit]); err != nil {
+		return err
+	} else if !ok {
 		return writeDenied(o.Path)
 	}
 	o.OwnerID = c.Principal.ID
@@ -370,7 +374,7 @@ type Export struct {
 // ExportObject returns a notebook (SOURCE by default, or JUPYTER) or a
 // file's bytes. Folders cannot be exported (kiln has no DBC archives).
 func (s *Service) ExportObject(ctx context.Context, p, format string) (*Export, error) {
-	c, clean, err := callerPath(ctx, p)
+	c, clean, err := s.callerPath(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -405,7 +409,7 @@ func (s *Service) ExportObject(ctx context.Context, p, format string) (*Export, 
 
 // ObjectStatus returns the object at p without content.
 func (s *Service) ObjectStatus(ctx context.Context, p string) (*kiln.WorkspaceObject, error) {
-	c, clean, err := callerPath(ctx, p)
+	c, clean, err := s.callerPath(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +427,7 @@ func (s *Service) ObjectStatus(ctx context.Context, p string) (*kiln.WorkspaceOb
 // a non-zero modifiedAfter, notebooks modified at or before it are left
 // out (notebooks_modified_after).
 func (s *Service) ListObjects(ctx context.Context, p string, modifiedAfter time.Time) ([]*kiln.WorkspaceObject, error) {
-	c, clean, err := callerPath(ctx, p)
+	c, clean, err := s.callerPath(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -445,7 +449,9 @@ func (s *Service) ListObjects(ctx context.Context, p string, modifiedAfter time.
 	}
 	out := objs[:0]
 	for _, o := range objs {
-		if !canReadPath(c, o.Path) {
+		if ok, err := s.mayAccess(ctx, nil, c, o.Path, objectRanks[LevelCanRead]); err != nil {
+			return nil, err
+		} else if !ok {
 			continue
 		}
 		if o.Type == kiln.ObjectNotebook && !modifiedAfter.IsZero() && !o.Modified.After(modifiedAfter) {
@@ -468,10 +474,12 @@ func (s *Service) Mkdirs(ctx context.Context, p string) error {
 	if err != nil {
 		return err
 	}
-	if !canWritePath(c, clean) {
+	if ok, err := s.mayAccess(ctx, nil, c, clean, objectRanks[LevelCanEdit]); err != nil {
+		return err
+	} else if !ok {
 		// Reading is allowed on more paths: an existing folder one may
 		// read is still success, as mkdirs of it changes nothing.
-		if canReadPath(c, clean) {
+		if ok, _ := s.mayAccess(ctx, nil, c, clean, objectRanks[LevelCanRead]); ok {
 			isDir := false
 			s.view(ctx, func(tx kiln.Tx) error {
 				o, err := tx.StatObject(clean)
@@ -539,10 +547,13 @@ func (s *Service) DeleteObject(ctx context.Context, p string, recursive bool) er
 	switch {
 	case clean == "/" || clean == kiln.UsersPath || clean == kiln.SharedPath:
 		return kiln.Errorf(kiln.EPermission, "The folder %s cannot be deleted.", clean)
-	case !canWritePath(c, clean):
-		return writeDenied(clean)
 	case !isAdmin(c) && clean == kiln.HomePath(c.Principal.UserName):
 		return kiln.Errorf(kiln.EPermission, "Your home folder %s cannot be deleted.", clean)
+	}
+	if ok, err := s.mayAccess(ctx, nil, c, clean, objectRanks[kiln.LevelCanManage]); err != nil {
+		return err
+	} else if !ok {
+		return writeDenied(clean)
 	}
 	return s.store.Update(ctx, func(tx kiln.Tx) error {
 		if err := tx.DeleteObject(clean, recursive); err != nil {
@@ -578,7 +589,9 @@ func (s *Service) WorkspaceObjectForRun(ctx context.Context, ownerID int64, p st
 		if !owner.Active {
 			return kiln.Errorf(kiln.EPermission, "User %s is deactivated.", owner.UserName)
 		}
-		if !canReadPath(&kiln.Caller{Principal: owner, Method: "run"}, clean) {
+		if ok, err := s.mayAccess(ctx, tx, &kiln.Caller{Principal: owner, Method: "run"}, clean, objectRanks[LevelCanRun]); err != nil {
+			return err
+		} else if !ok {
 			return readDenied(clean)
 		}
 		o, err = tx.ObjectByPath(clean)
