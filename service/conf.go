@@ -14,13 +14,8 @@ import (
 // confValidators check a value for each known key; "" always means "back
 // to the default" (what Terraform sends when a key leaves its config).
 var confValidators = map[string]func(string) error{
-	kiln.ConfRejectUnknownClusterIDs: func(v string) error {
-		if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
-			return fmt.Errorf("%s must be \"true\" or \"false\"", kiln.ConfRejectUnknownClusterIDs)
-		}
-		return nil
-	},
-	kiln.ConfEnableTokens: boolValidator(kiln.ConfEnableTokens),
+	kiln.ConfEnableTokens:            boolValidator(kiln.ConfEnableTokens),
+	kiln.ConfRejectUnknownClusterIDs: boolValidator(kiln.ConfRejectUnknownClusterIDs),
 	kiln.ConfMaxTokenLifetimeDays: func(v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > MaxLifetimeDaysLimit {
