@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/service/compute"
 	"github.com/databricks/databricks-sdk-go/service/iam"
 	"github.com/databricks/databricks-sdk-go/service/jobs"
 	"github.com/databricks/databricks-sdk-go/service/workspace"
@@ -75,4 +76,52 @@ func TestJobPermissions(t *testing.T) {
 	expectIs(t, env.expectAPIError(t, func() error {
 		return runner.Jobs.Update(ctx, jobs.UpdateJob{JobId: created.JobId, NewSettings: &jobs.JobSettings{Name: "x"}})
 	}), apierr.ErrPermissionDenied)
+}
+
+// TestObjectPermissions sets the permissions of a directory (inherited by
+// the notebook in it, as Terraform's databricks_permissions and bundles
+// set them) and of a cluster through the SDK.
+func TestObjectPermissions(t *testing.T) {
+	env := startKiln(t)
+	ctx := context.Background()
+	w := env.adminClient(t)
+	_, bobToken := env.createUser(t, "bob@example.com")
+	bob := env.client(t, bobToken)
+	must(t, w.Workspace.MkdirsByPath(ctx, "/Shared/team"), "Mkdirs")
+	must(t, w.Workspace.Import(ctx, workspace.PythonNotebookOverwrite("/Shared/team/nb", "print(1)\n")), "Import")
+	dir, err := w.Workspace.GetStatusByPath(ctx, "/Shared/team")
+	must(t, err, "GetStatus dir")
+	nb, err := w.Workspace.GetStatusByPath(ctx, "/Shared/team/nb")
+	must(t, err, "GetStatus nb")
+	_, err = w.Permissions.Set(ctx, iam.SetObjectPermissions{RequestObjectType: "directories", RequestObjectId: idString(dir.ObjectId),
+		AccessControlList: []iam.AccessControlRequest{{UserName: "bob@example.com", PermissionLevel: iam.PermissionLevelCanRead}}})
+	must(t, err, "Permissions.Set directories")
+	p, err := w.Permissions.Get(ctx, iam.GetPermissionRequest{RequestObjectType: "notebooks", RequestObjectId: idString(nb.ObjectId)})
+	must(t, err, "Permissions.Get notebooks")
+	inherited := false
+	for _, e := range p.AccessControlList {
+		if e.UserName == "bob@example.com" && e.AllPermissions[0].Inherited && e.AllPermissions[0].PermissionLevel == iam.PermissionLevelCanRead {
+			inherited = true
+		}
+	}
+	if !inherited || p.ObjectType != "notebook" {
+		t.Errorf("notebook permissions: %+v", p)
+	}
+
+	cl, err := w.Clusters.CreateAndWait(ctx, compute.CreateCluster{ClusterName: "perms", SparkVersion: "15.4.x-scala2.12", NodeTypeId: "m5d.large", AutoterminationMinutes: 10})
+	must(t, err, "CreateAndWait")
+	expectIs(t, env.expectAPIError(t, func() error {
+		_, err := bob.Clusters.Restart(ctx, compute.RestartCluster{ClusterId: cl.ClusterId})
+		return err
+	}), apierr.ErrPermissionDenied)
+	_, err = w.Clusters.SetPermissions(ctx, compute.ClusterPermissionsRequest{ClusterId: cl.ClusterId, AccessControlList: []compute.ClusterAccessControlRequest{
+		{UserName: "bob@example.com", PermissionLevel: compute.ClusterPermissionLevelCanRestart}}})
+	must(t, err, "Clusters.SetPermissions")
+	_, err = bob.Clusters.Restart(ctx, compute.RestartCluster{ClusterId: cl.ClusterId})
+	must(t, err, "bob Restart")
+	lv, err := w.Clusters.GetPermissionLevels(ctx, compute.GetClusterPermissionLevelsRequest{ClusterId: cl.ClusterId})
+	must(t, err, "GetPermissionLevels")
+	if len(lv.PermissionLevels) != 3 {
+		t.Errorf("cluster levels: %+v", lv.PermissionLevels)
+	}
 }
