@@ -441,19 +441,26 @@ func (s *Service) ListObjects(ctx context.Context, p string, modifiedAfter time.
 			objs = []*kiln.WorkspaceObject{self}
 			return nil
 		}
-		objs, err = tx.ListObjects(clean)
-		return err
+		all, err := tx.ListObjects(clean)
+		if err != nil {
+			return err
+		}
+		// In the same View: the path rules decide most entries without a
+		// query; only the others (other users' homes) look at grants.
+		for _, o := range all {
+			if ok, err := s.mayAccess(ctx, tx, c, o.Path, objectRanks[LevelCanRead]); err != nil {
+				return err
+			} else if ok {
+				objs = append(objs, o)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	out := objs[:0]
 	for _, o := range objs {
-		if ok, err := s.mayAccess(ctx, nil, c, o.Path, objectRanks[LevelCanRead]); err != nil {
-			return nil, err
-		} else if !ok {
-			continue
-		}
 		if o.Type == kiln.ObjectNotebook && !modifiedAfter.IsZero() && !o.Modified.After(modifiedAfter) {
 			continue
 		}
