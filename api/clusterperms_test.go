@@ -55,6 +55,8 @@ func TestClusterPermissions(t *testing.T) {
 		{"a job level is not a cluster level", admin, "PUT", path, `{"access_control_list": [{"user_name": "ben@example.com", "permission_level": "CAN_VIEW"}]}`, 400},
 		{"a missing cluster", admin, "GET", "/api/2.0/permissions/clusters/0000-000000-nothere0", "", 400},
 		{"the local cluster is fixed", admin, "PUT", "/api/2.0/permissions/clusters/kiln-local", `{"access_control_list": []}`, 400},
+		{"kiln has no instance pools", admin, "GET", "/api/2.0/permissions/instance-pools/0101-pool", "", 404},
+		{"nor cluster policies", admin, "PUT", "/api/2.0/permissions/cluster-policies/ABC123", `{"access_control_list": []}`, 404},
 	})
 	// Running on the cluster needs CAN_ATTACH_TO: ben has it, a stranger
 	// does not.

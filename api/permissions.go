@@ -250,3 +250,12 @@ func (s *Server) clusterPermissionLevels(w http.ResponseWriter, r *http.Request)
 	writeLevels(w, service.ClusterPermissionLevels())
 	return nil
 }
+
+// noSuchObject answers the permissions of an object type kiln has none of
+// (instance pools, cluster policies): whatever the id, it does not exist.
+func (s *Server) noSuchObject(objectType string) handlerFunc {
+	noun := map[string]string{"instance-pools": "Instance pool", "cluster-policies": "Cluster policy"}[objectType]
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return kiln.Errorf(kiln.ENotFound, "%s %.64s does not exist.", noun, r.PathValue("id"))
+	}
+}

@@ -59,6 +59,14 @@ func (s *Server) routes() {
 	s.authed("PUT /api/2.0/permissions/clusters/{id}", s.changeClusterPermissions(true))
 	s.authed("PATCH /api/2.0/permissions/clusters/{id}", s.changeClusterPermissions(false))
 	s.authed("GET /api/2.0/permissions/clusters/{id}/permissionLevels", s.clusterPermissionLevels)
+	// Instance pools and cluster policies: kiln has none, so every id
+	// names nothing (permissions.go).
+	for _, t := range []string{"instance-pools", "cluster-policies"} {
+		for _, m := range []string{"GET", "PUT", "PATCH"} {
+			s.authed(m+" /api/2.0/permissions/"+t+"/{id}", s.noSuchObject(t))
+		}
+		s.authed("GET /api/2.0/permissions/"+t+"/{id}/permissionLevels", s.noSuchObject(t))
+	}
 	// Permissions of notebooks, directories and workspace files (CAN_READ,
 	// CAN_RUN, CAN_EDIT, CAN_MANAGE; inherited down the tree).
 	for _, t := range []string{"notebooks", "directories", "files"} {
