@@ -3,7 +3,8 @@ package kiln
 // Object types of the Permissions API, as Databricks spells them in
 // /api/2.0/permissions/{object_type}/{object_id}.
 const (
-	ObjectTypeJobs = "jobs"
+	ObjectTypeJobs     = "jobs"
+	ObjectTypeClusters = "clusters"
 )
 
 // Job permission levels, weakest first: each includes what the weaker

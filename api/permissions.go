@@ -35,15 +35,13 @@ type objectPermissions struct {
 	AccessControlList []aclResponseItem `json:"access_control_list"`
 }
 
+// renderACL is the token permissions in the API's shape.
 func renderACL(acl []kiln.ACLEntry) objectPermissions {
-	out := objectPermissions{ObjectID: "/authorization/tokens", ObjectType: "tokens", AccessControlList: []aclResponseItem{}}
-	for _, e := range acl {
-		out.AccessControlList = append(out.AccessControlList, aclResponseItem{
-			UserName: e.UserName, GroupName: e.GroupName, ServicePrincipalName: e.ServicePrincipalName,
-			AllPermissions: []permission{{PermissionLevel: e.Level}},
-		})
+	ps := make([]service.Permission, len(acl))
+	for i, e := range acl {
+		ps[i] = service.Permission{ACLEntry: e}
 	}
-	return out
+	return renderPermissions("tokens", "/authorization/tokens", ps)
 }
 
 func (s *Server) getTokenPermissions(w http.ResponseWriter, r *http.Request) error {

@@ -45,7 +45,7 @@ func clusterRank(tx kiln.Tx, c *kiln.Caller, cl *kiln.Cluster) (int, error) {
 	if isAdmin(c) || cl.CreatorID == c.Principal.ID {
 		return rankClusterManage, nil
 	}
-	acl, err := tx.ObjectACL("clusters", cl.ID)
+	acl, err := tx.ObjectACL(kiln.ObjectTypeClusters, cl.ID)
 	if err != nil {
 		return rankNone, err
 	}
@@ -67,25 +67,7 @@ func checkClusterRank(tx kiln.Tx, c *kiln.Caller, cl *kiln.Cluster, need int) er
 // clusterPermissions lists a cluster's creator and admins (CAN_MANAGE) and
 // its grants.
 func clusterPermissions(tx kiln.Tx, cl *kiln.Cluster) ([]Permission, error) {
-	var out []Permission
-	if creator, err := tx.Principal(cl.CreatorID); err == nil {
-		e, _ := kiln.NewACLEntry("user", creator.UserName, kiln.LevelCanManage)
-		if creator.Kind == kiln.KindServicePrincipal {
-			e, _ = kiln.NewACLEntry("service_principal", creator.UserName, kiln.LevelCanManage)
-		}
-		out = append(out, Permission{ACLEntry: e})
-	} else if !kiln.IsCode(err, kiln.ENotFound) {
-		return nil, err
-	}
-	out = append(out, Permission{ACLEntry: kiln.ACLEntry{GroupName: kiln.GroupAdmins, Level: kiln.LevelCanManage}, Inherited: true, InheritedFrom: []string{"/clusters/"}})
-	acl, err := tx.ObjectACL("clusters", cl.ID)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range acl {
-		out = append(out, Permission{ACLEntry: e})
-	}
-	return out, nil
+	return ownedObjectPermissions(tx, cl.CreatorID, kiln.LevelCanManage, kiln.ObjectTypeClusters, cl.ID)
 }
 
 // ClusterPermissions returns a stored cluster's permissions (any user).
@@ -126,7 +108,7 @@ func (s *Service) SetClusterPermissions(ctx context.Context, id string, entries 
 		if err := checkClusterRank(tx, c, cl, rankClusterManage); err != nil {
 			return err
 		}
-		spec := grantSpec{objectType: "clusters", ranks: clusterRanks, levels: "CAN_ATTACH_TO, CAN_RESTART or CAN_MANAGE"}
+		spec := grantSpec{objectType: kiln.ObjectTypeClusters, ranks: clusterRanks, levels: "CAN_ATTACH_TO, CAN_RESTART or CAN_MANAGE"}
 		if err := writeGrants(tx, c, spec, cl.ID, "permissions:"+clusterTarget(cl.ID), entries, replace); err != nil {
 			return err
 		}

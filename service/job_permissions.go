@@ -132,21 +132,31 @@ func (s *Service) JobPermissions(ctx context.Context, id int64) ([]Permission, e
 
 // jobPermissions lists a job's owner, the admins and its grants.
 func jobPermissions(tx kiln.Tx, j *kiln.Job) ([]Permission, error) {
-	acl, err := tx.ObjectACL(kiln.ObjectTypeJobs, jobObjectID(j.ID))
-	if err != nil {
-		return nil, err
-	}
+	return ownedObjectPermissions(tx, j.CreatorID, kiln.LevelIsOwner, kiln.ObjectTypeJobs, jobObjectID(j.ID))
+}
+
+// ownedObjectPermissions lists an object's owner (or creator) with
+// ownerLevel, unless that principal is gone; the admins with CAN_MANAGE,
+// inherited from the type's root ("/jobs/", "/clusters/"); and the grants
+// on the object.
+func ownedObjectPermissions(tx kiln.Tx, ownerID int64, ownerLevel, objectType, oid string) ([]Permission, error) {
 	var out []Permission
-	if owner, err := tx.Principal(j.CreatorID); err == nil {
-		e := kiln.ACLEntry{UserName: owner.UserName, Level: kiln.LevelIsOwner}
+	if owner, err := tx.Principal(ownerID); err == nil {
+		kind := "user"
 		if owner.Kind == kiln.KindServicePrincipal {
-			e = kiln.ACLEntry{ServicePrincipalName: owner.UserName, Level: kiln.LevelIsOwner}
+			kind = "service_principal"
 		}
+		e, _ := kiln.NewACLEntry(kind, owner.UserName, ownerLevel)
 		out = append(out, Permission{ACLEntry: e})
 	} else if !kiln.IsCode(err, kiln.ENotFound) {
 		return nil, err
 	}
-	out = append(out, Permission{ACLEntry: kiln.ACLEntry{GroupName: kiln.GroupAdmins, Level: kiln.LevelCanManage}, Inherited: true, InheritedFrom: []string{"/jobs/"}})
+	out = append(out, Permission{ACLEntry: kiln.ACLEntry{GroupName: kiln.GroupAdmins, Level: kiln.LevelCanManage},
+		Inherited: true, InheritedFrom: []string{"/" + objectType + "/"}})
+	acl, err := tx.ObjectACL(objectType, oid)
+	if err != nil {
+		return nil, err
+	}
 	for _, e := range acl {
 		out = append(out, Permission{ACLEntry: e})
 	}
@@ -181,7 +191,7 @@ func (s *Service) SetJobPermissions(ctx context.Context, id int64, entries []kil
 					return false, nil
 				}
 				if kind, name := e.Subject(); owner == nil || name != owner.UserName || kind == "group" {
-					return false, kiln.Errorf(kiln.EInvalid, "%s cannot be the owner of job %d: kiln keeps a job's owner (its creator, %s), so IS_OWNER may only name that principal.", name, id, j.CreatorName)
+					return false, kiln.Errorf(kiln.EInvalid, "%s cannot be the owner of job %d: kiln keeps a job's owner (its creator, %s), so IS_OWNER may only name that principal; set the job's run_as to run it as another principal.", name, id, j.CreatorName)
 				}
 				return true, nil
 			}}

@@ -47,6 +47,9 @@ func WorkspaceObjectPermissionLevels() []PermissionLevel {
 	}
 }
 
+// singularType is how answers name each type of workspace object.
+var singularType = map[string]string{"directories": "directory", "notebooks": "notebook", "files": "file"}
+
 // objectTypeOf is the Permissions API's object type of a workspace object.
 func objectTypeOf(t kiln.ObjectType) string {
 	for k, v := range workspaceObjectTypes {
@@ -93,10 +96,7 @@ func workspaceObjectFor(tx kiln.Tx, c *kiln.Caller, objectType, id string) (*kil
 // from it), and the object's own grants.
 func objectPermissions(tx kiln.Tx, o *kiln.WorkspaceObject) ([]Permission, ObjectPermissionsRef, error) {
 	typ := objectTypeOf(o.Type)
-	ref := ObjectPermissionsRef{ObjectID: "/" + typ + "/" + strconv.FormatInt(o.ID, 10), ObjectType: typ[:len(typ)-1]}
-	if typ == "directories" {
-		ref.ObjectType = "directory"
-	}
+	ref := ObjectPermissionsRef{ObjectID: "/" + typ + "/" + strconv.FormatInt(o.ID, 10), ObjectType: singularType[typ]}
 	out := []Permission{{ACLEntry: kiln.ACLEntry{GroupName: kiln.GroupAdmins, Level: kiln.LevelCanManage}, Inherited: true, InheritedFrom: []string{"/directories/"}}}
 	for _, anc := range pathPrefixes(o.Path) {
 		if anc == o.Path {
