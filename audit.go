@@ -4,21 +4,29 @@ import "time"
 
 // Audit actions.
 const (
-	AuditTokenCreate      = "token.create"
-	AuditTokenRevoke      = "token.revoke"
-	AuditTokenUpdate      = "token.update"
-	AuditTokenDenied      = "token.denied"
-	AuditConfUpdate       = "conf.update"
-	AuditPermissionUpdate = "permission.update"
-	AuditPrincipalCreate  = "principal.create"
-	AuditPrincipalUpdate  = "principal.update"
-	AuditPrincipalDelete  = "principal.delete"
-	AuditGroupCreate      = "group.create"
-	AuditGroupUpdate      = "group.update"
-	AuditGroupDelete      = "group.delete"
-	AuditLogin            = "login"
-	AuditLoginFailed      = "login.failed"
-	AuditWorkspaceInit    = "workspace.init"
+	AuditTokenCreate = "token.create"
+	AuditTokenRevoke = "token.revoke"
+	AuditTokenUpdate = "token.update"
+	AuditTokenDenied = "token.denied"
+	// AuditTokenRotate names the old token; its detail names the successor.
+	AuditTokenRotate = "token.rotate"
+	// AuditTokenNewAddress is the first use of a token from an address.
+	AuditTokenNewAddress = "token.new_address"
+	// AuditTokenLookup is an admin's lookup of a token by its value.
+	AuditTokenLookup = "token.lookup"
+	// AuditTokenExpiryShortened is a policy change ending a token sooner.
+	AuditTokenExpiryShortened = "token.expiry_shortened"
+	AuditConfUpdate           = "conf.update"
+	AuditPermissionUpdate     = "permission.update"
+	AuditPrincipalCreate      = "principal.create"
+	AuditPrincipalUpdate      = "principal.update"
+	AuditPrincipalDelete      = "principal.delete"
+	AuditGroupCreate          = "group.create"
+	AuditGroupUpdate          = "group.update"
+	AuditGroupDelete          = "group.delete"
+	AuditLogin                = "login"
+	AuditLoginFailed          = "login.failed"
+	AuditWorkspaceInit        = "workspace.init"
 )
 
 // AuditEvent records something that happened, by whom. It never carries a
@@ -48,6 +56,9 @@ type AuditFilter struct {
 	ActorName string
 	Since     time.Time
 	Until     time.Time
+	// TokenSHA256 selects the events about the token whose value has this
+	// SHA-256 (32 bytes): what a leaked value found in a paste was used for.
+	TokenSHA256 []byte
 	// BeforeID pages backwards: only events with a smaller id.
 	BeforeID int64
 	Limit    int

@@ -1,6 +1,9 @@
 package kiln
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 type contextKey int
 
@@ -13,6 +16,8 @@ type Caller struct {
 	TokenID string
 	// Method is "pat", "session" or "offline" (kiln admin on the data dir).
 	Method string
+	// TokenExpires is when the token ends, zero if never (or no token).
+	TokenExpires time.Time
 }
 
 // NewContextWithCaller returns a copy of ctx carrying c.

@@ -15,6 +15,16 @@ const (
 	// that names no cluster of kiln's a 400; by default such tasks run on
 	// the local executor. kiln's own key.
 	ConfRejectUnknownClusterIDs = "kilnRejectUnknownClusterIds"
+	// ConfTokenInactivityDays revokes tokens unused for that many days
+	// ("0" never), as Databricks does after 90. kiln's own key.
+	ConfTokenInactivityDays = "kilnTokenInactivityDays"
+	// ConfTokenExpiryWarningDays is how long before a token ends kiln
+	// warns about it: the X-Kiln-Token-Expires header, the console banner.
+	// kiln's own key.
+	ConfTokenExpiryWarningDays = "kilnTokenExpiryWarningDays"
+	// ConfMaxRotationGraceDays bounds how long a rotated token keeps
+	// working beside its successor. kiln's own key.
+	ConfMaxRotationGraceDays = "kilnMaxTokenRotationGraceDays"
 )
 
 // ConfDefaults holds the value of every known key when it was never set.
@@ -23,4 +33,7 @@ var ConfDefaults = map[string]string{
 	ConfMaxTokenLifetimeDays:     "730",
 	ConfDefaultTokenLifetimeDays: "90",
 	ConfRejectUnknownClusterIDs:  "false",
+	ConfTokenInactivityDays:      "90",
+	ConfTokenExpiryWarningDays:   "14",
+	ConfMaxRotationGraceDays:     "7",
 }

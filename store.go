@@ -120,6 +120,24 @@ type TokenTx interface {
 	RevokeToken(id string, by int64) error
 	// TouchTokens records last-used days, only moving them forward.
 	TouchTokens(days map[string]time.Time) error
+	// RotateToken marks token id rotated to successor at the transaction
+	// time and moves its expiry to expires; ENotFound if it does not
+	// exist, is revoked or was already rotated, so that of two concurrent
+	// rotations exactly one wins.
+	RotateToken(id, successor string, expires time.Time) error
+	// SetTokenExpiry moves the expiry of a token that is not revoked;
+	// ENotFound otherwise.
+	SetTokenExpiry(id string, expires time.Time) error
+	// TokenBySHA256 finds a token by the plain SHA-256 of its value.
+	TokenBySHA256(sum []byte) (*Token, error)
+	// RecordTokenAddresses records uses of tokens from source addresses,
+	// keeping the MaxTokenAddresses most recently seen per token, and
+	// returns the uses whose address the token had not been seen from
+	// (ignoring tokens that no longer exist).
+	RecordTokenAddresses(uses []TokenAddressUse) ([]TokenAddressUse, error)
+	// TokenAddresses returns the addresses the token was seen from, most
+	// recently seen first.
+	TokenAddresses(id string) ([]TokenAddress, error)
 }
 
 // SettingsTx reads and writes workspace-conf values.

@@ -24,6 +24,16 @@ type Token struct {
 	RevokedBy int64
 	// LastUsedDay is the UTC day of the last use, or zero if never used.
 	LastUsedDay time.Time
+	// ValueSHA256 is the plain SHA-256 of the value, so that a value found
+	// in a paste can be traced through the audit log without kiln keeping
+	// the value (the value has 128 random bits, so the hash reveals
+	// nothing). Nil for tokens minted before kiln recorded it.
+	ValueSHA256 []byte
+	// RotatedTo is the id of the token that replaced this one, and
+	// RotatedAt when; both zero for a token never rotated. A rotated token
+	// keeps working until its (shortened) Expires.
+	RotatedTo string
+	RotatedAt time.Time
 
 	// Owner and CreatedBy user names, filled by list and get reads.
 	OwnerName     string
@@ -33,6 +43,22 @@ type Token struct {
 // ExpiredAt reports whether the token has expired at time now.
 func (t *Token) ExpiredAt(now time.Time) bool {
 	return !t.Expires.IsZero() && !now.Before(t.Expires)
+}
+
+// TokenAddress is a source address a token was used from: kiln keeps the
+// last few distinct ones of each token ([MaxTokenAddresses]).
+type TokenAddress struct {
+	Addr      string
+	FirstSeen time.Time
+	LastSeen  time.Time
+}
+
+// TokenAddressUse is one observed use of a token from an address, as the
+// token index batches them for the store.
+type TokenAddressUse struct {
+	TokenID string
+	Addr    string
+	At      time.Time
 }
 
 // TokenFilter selects tokens. Zero fields do not filter.
@@ -53,4 +79,7 @@ const (
 	MaxTokensPerUser = 600
 	// MaxCommentLength bounds a token comment, in bytes.
 	MaxCommentLength = 512
+	// MaxTokenAddresses is how many distinct source addresses kiln keeps
+	// per token, the most recently seen.
+	MaxTokenAddresses = 5
 )

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/kiln-dev/kiln"
 	"github.com/kiln-dev/kiln/auth"
@@ -164,7 +165,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if err != nil {
 			denial = auth.Denial{Reason: auth.ReasonMalformed}
 		} else {
-			caller, denial = s.index.Check(cred.Token)
+			caller, denial = s.index.CheckFrom(cred.Token, s.clientIP.Addr(r))
 			if caller != nil && cred.User != "" && cred.User != "token" && !equalFold(cred.User, caller.Principal.UserName) {
 				caller, denial = nil, auth.Denial{Reason: "basic user does not own the token", TokenID: caller.TokenID, OwnerID: caller.Principal.ID}
 			}
@@ -193,9 +194,19 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeInvalidToken(w)
 			return
 		}
+		if s.index.ExpiresSoon(caller.TokenExpires, s.index.Now()) {
+			w.Header()[TokenExpiresHeader] = []string{caller.TokenExpires.UTC().Format(time.RFC3339)}
+		}
 		next.ServeHTTP(w, r.WithContext(kiln.NewContextWithCaller(r.Context(), caller)))
 	})
 }
+
+// TokenExpiresHeader carries, on every answer to a request made with a
+// token that ends within the workspace's warning window
+// (kilnTokenExpiryWarningDays), when it ends, in RFC 3339: scripts and the
+// kiln CLI can warn before the token stops working. A rotated token in its
+// grace period carries it too.
+const TokenExpiresHeader = "X-Kiln-Token-Expires"
 
 func equalFold(a, b string) bool {
 	if len(a) != len(b) {

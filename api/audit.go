@@ -1,7 +1,10 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
+	"strings"
 	"strconv"
 	"time"
 
@@ -57,6 +60,15 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 		}
 		if *dst, err = parseTime(key, v); err != nil {
 			return err
+		}
+	}
+	sum, err := p.get("token_sha256")
+	if err != nil {
+		return err
+	}
+	if sum != "" {
+		if f.TokenSHA256, err = hex.DecodeString(strings.ToLower(sum)); err != nil || len(f.TokenSHA256) != sha256.Size {
+			return kiln.Errorf(kiln.EInvalid, "Parameter token_sha256 must be the SHA-256 of a token value: 64 hexadecimal characters (sha256sum prints it).")
 		}
 	}
 	if f.BeforeID, err = p.int("before_id", 0); err != nil {

@@ -184,4 +184,11 @@ func (s *Server) routes() {
 	// what the presented token is (for the CLI's auth describe).
 	s.authed("GET /api/kiln/v1/audit", s.listAudit)
 	s.authed("GET /api/kiln/v1/token/current", s.currentToken)
+	// Token lifecycle beyond Databricks' API (token_lifecycle.go):
+	// rotation with a grace period, where a token was used from, leak
+	// lookup by value, and the preview of a policy change.
+	s.authed("POST /api/kiln/v1/tokens/{id}/rotate", s.rotateToken)
+	s.authed("GET /api/kiln/v1/tokens/{id}/addresses", s.tokenAddresses)
+	s.authed("POST /api/kiln/v1/token-management/lookup", s.lookupToken)
+	s.authed("POST /api/kiln/v1/policy/preview", s.previewPolicy)
 }

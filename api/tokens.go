@@ -15,6 +15,18 @@ type publicTokenInfo struct {
 	CreationTime int64  `json:"creation_time"`
 	ExpiryTime   int64  `json:"expiry_time"`
 	Comment      string `json:"comment"`
+	rotation
+}
+
+// rotation says, in kiln's extra fields, that a token was rotated: it
+// works until expiry_time, beside its successor.
+type rotation struct {
+	RotatedTo   string `json:"rotated_to_token_id,omitempty"`
+	RotatedTime int64  `json:"rotated_time,omitempty"`
+}
+
+func rotationOf(t *kiln.Token) rotation {
+	return rotation{RotatedTo: t.RotatedTo, RotatedTime: kiln.MillisOf(t.RotatedAt)}
 }
 
 // tokenInfo is the admin (token management) view of a token.
@@ -28,6 +40,7 @@ type tokenInfo struct {
 	OwnerID           int64  `json:"owner_id"`
 	WorkspaceID       int64  `json:"workspace_id"`
 	LastUsedDay       int64  `json:"last_used_day,omitempty"`
+	rotation
 }
 
 // expiryMillis renders "never" as -1, as Databricks does.
@@ -39,14 +52,14 @@ func expiryMillis(t *kiln.Token) int64 {
 }
 
 func publicInfo(t *kiln.Token) publicTokenInfo {
-	return publicTokenInfo{TokenID: t.ID, CreationTime: kiln.MillisOf(t.Created), ExpiryTime: expiryMillis(t), Comment: t.Comment}
+	return publicTokenInfo{TokenID: t.ID, CreationTime: kiln.MillisOf(t.Created), ExpiryTime: expiryMillis(t), Comment: t.Comment, rotation: rotationOf(t)}
 }
 
 func (s *Server) adminInfo(t *kiln.Token) tokenInfo {
 	return tokenInfo{
 		TokenID: t.ID, CreationTime: kiln.MillisOf(t.Created), ExpiryTime: expiryMillis(t), Comment: t.Comment,
 		CreatedByID: t.CreatedByID, CreatedByUsername: t.CreatedByName, OwnerID: t.OwnerID, WorkspaceID: s.wsID,
-		LastUsedDay: kiln.MillisOf(t.LastUsedDay),
+		LastUsedDay: kiln.MillisOf(t.LastUsedDay), rotation: rotationOf(t),
 	}
 }
 

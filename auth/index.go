@@ -77,7 +77,20 @@ type Index struct {
 	// enableIpAccessLists is not "true". Read on every request without
 	// the lock.
 	ipRules atomic.Pointer[IPRules]
+	// expiryWarning is kilnTokenExpiryWarningDays as a duration, read on
+	// every request without the lock.
+	expiryWarning atomic.Int64
+
+	// Source addresses seen since the last flush, for the store
+	// (RecordTokenAddresses); bounded by maxPendingAddrs.
+	addrMu       sync.Mutex
+	pendingAddrs []kiln.TokenAddressUse
+	onNewAddress func(tx kiln.Tx, u kiln.TokenAddressUse) error
 }
+
+// maxPendingAddrs bounds the source addresses held between flushes: a
+// token used from ever new addresses cannot grow the index without bound.
+const maxPendingAddrs = 10000
 
 type tokenEntry struct {
 	id      string
@@ -88,6 +101,9 @@ type tokenEntry struct {
 	// in memory; flushedDay is the newest one written to the store.
 	lastUsedDay atomic.Int64
 	flushedDay  atomic.Int64
+	// addrs are the last few distinct source addresses this process saw
+	// the token used from (immutable slices, newest first).
+	addrs atomic.Pointer[[]string]
 }
 
 type principalState struct {
@@ -152,7 +168,14 @@ type Denial struct {
 // Check authenticates a presented token value. On success it returns the
 // caller and a zero Denial; otherwise a nil caller and why. ReasonNoPermission
 // means the token is valid but its owner may not use tokens.
-func (ix *Index) Check(value string) (*kiln.Caller, Denial) {
+func (ix *Index) Check(value string) (*kiln.Caller, Denial) { return ix.CheckFrom(value, "") }
+
+// CheckFrom is Check for a request from source address addr (empty:
+// unknown). A successful check from an address the token was not recently
+// seen from queues the address for the next flush ([Index.FlushLastUsed]),
+// which records it and reports a first use from it; the request itself
+// never writes.
+func (ix *Index) CheckFrom(value, addr string) (*kiln.Caller, Denial) {
 	if !WellFormed(value) {
 		return nil, Denial{Reason: ReasonMalformed}
 	}
@@ -202,8 +225,55 @@ func (ix *Index) Check(value string) (*kiln.Caller, Denial) {
 	if day := now.Unix() / 86400; e.lastUsedDay.Load() < day {
 		e.lastUsedDay.Store(day)
 	}
-	return &kiln.Caller{Principal: ps.p, TokenID: e.id, Method: "pat"}, Denial{}
+	if addr != "" {
+		ix.noteAddress(e, addr, now)
+	}
+	return &kiln.Caller{Principal: ps.p, TokenID: e.id, Method: "pat", TokenExpires: e.expires}, Denial{}
 }
+
+// noteAddress remembers that e was used from addr. The common case, an
+// address among the token's last few, is a few string comparisons and no
+// lock.
+func (ix *Index) noteAddress(e *tokenEntry, addr string, now time.Time) {
+	var seen []string
+	if p := e.addrs.Load(); p != nil {
+		seen = *p
+		for _, a := range seen {
+			if a == addr {
+				return
+			}
+		}
+	}
+	next := make([]string, 0, kiln.MaxTokenAddresses)
+	next = append(next, addr)
+	next = append(next, seen[:min(len(seen), kiln.MaxTokenAddresses-1)]...)
+	e.addrs.Store(&next)
+	ix.addrMu.Lock()
+	if len(ix.pendingAddrs) < maxPendingAddrs {
+		ix.pendingAddrs = append(ix.pendingAddrs, kiln.TokenAddressUse{TokenID: e.id, Addr: addr, At: now.UTC().Truncate(time.Millisecond)})
+	}
+	ix.addrMu.Unlock()
+}
+
+// SetNewAddressHook sets what runs, in the flush's transaction, for each
+// first use of a token from an address (the service audits it and tells
+// webhooks). Call before use.
+func (ix *Index) SetNewAddressHook(fn func(tx kiln.Tx, u kiln.TokenAddressUse) error) {
+	ix.onNewAddress = fn
+}
+
+// ExpiryWarning is how long before a token ends requests made with it are
+// warned (the workspace setting kilnTokenExpiryWarningDays).
+func (ix *Index) ExpiryWarning() time.Duration { return time.Duration(ix.expiryWarning.Load()) }
+
+// ExpiresSoon reports whether a token expiring at expires is within the
+// warning window at now.
+func (ix *Index) ExpiresSoon(expires, now time.Time) bool {
+	return !expires.IsZero() && expires.Sub(now) <= ix.ExpiryWarning()
+}
+
+// Now is the index's clock.
+func (ix *Index) Now() time.Time { return ix.now() }
 
 // Principal returns the cached snapshot of principal id and whether it may
 // use tokens, or nil. The snapshot must not be modified. With
@@ -401,6 +471,7 @@ func (ix *Index) reloadPrincipals(ctx context.Context) error {
 	for _, p := range ps {
 		principals[p.ID] = &principalState{p: p, canUse: CanUseTokens(p, acl)}
 	}
+	ix.expiryWarning.Store(int64(ExpiryWarningIn(settings)))
 	ix.mu.Lock()
 	ix.principals = principals
 	ix.enabled = TokensEnabledIn(settings)
@@ -419,6 +490,17 @@ func IPAccessListsEnabledIn(settings map[string]string) bool {
 // enableIpAccessLists is not "true". It takes no lock and reads nothing
 // from the store: one atomic load.
 func (ix *Index) IPRules() *IPRules { return ix.ipRules.Load() }
+
+// ExpiryWarningIn reads kilnTokenExpiryWarningDays from stored settings:
+// an unset, empty or unreadable value is the default.
+func ExpiryWarningIn(settings map[string]string) time.Duration {
+	v := strings.TrimSpace(settings[kiln.ConfTokenExpiryWarningDays])
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		n, _ = strconv.Atoi(kiln.ConfDefaults[kiln.ConfTokenExpiryWarningDays])
+	}
+	return time.Duration(n) * 24 * time.Hour
+}
 
 // TokensEnabledIn reads enableTokensConfig from stored settings the way the
 // real service does: only "true", in any case, switches tokens on.
@@ -532,8 +614,25 @@ func (ix *Index) reloadToken(ctx context.Context, id string) error {
 }
 
 // FlushLastUsed writes the last-used days that changed since the previous
-// flush, in one transaction.
+// flush and the source addresses seen since, in one transaction; for each
+// address a token had not been seen from, it runs the new-address hook in
+// that transaction.
 func (ix *Index) FlushLastUsed(ctx context.Context) error {
+	ix.addrMu.Lock()
+	uses := ix.pendingAddrs
+	ix.pendingAddrs = nil
+	ix.addrMu.Unlock()
+	if err := ix.flush(ctx, uses); err != nil {
+		// Keep the addresses for the next flush (still bounded).
+		ix.addrMu.Lock()
+		ix.pendingAddrs = append(uses, ix.pendingAddrs...)[:min(len(uses)+len(ix.pendingAddrs), maxPendingAddrs)]
+		ix.addrMu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func (ix *Index) flush(ctx context.Context, uses []kiln.TokenAddressUse) error {
 	days := map[string]time.Time{}
 	var flushed []*tokenEntry
 	ix.mu.RLock()
@@ -544,11 +643,28 @@ func (ix *Index) FlushLastUsed(ctx context.Context) error {
 		}
 	}
 	ix.mu.RUnlock()
-	if len(days) == 0 {
+	if len(days) == 0 && len(uses) == 0 {
 		return nil
 	}
-	// No change notice: last use does not affect any token check.
-	err := ix.store.Update(ctx, func(tx kiln.Tx) error { return tx.TouchTokens(days) })
+	// No change notice: last use and addresses affect no token check.
+	err := ix.store.Update(ctx, func(tx kiln.Tx) error {
+		if err := tx.TouchTokens(days); err != nil {
+			return err
+		}
+		if len(uses) == 0 {
+			return nil
+		}
+		fresh, err := tx.RecordTokenAddresses(uses)
+		if err != nil || ix.onNewAddress == nil {
+			return err
+		}
+		for _, u := range fresh {
+			if err := ix.onNewAddress(tx, u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}

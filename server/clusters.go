@@ -10,20 +10,33 @@ import (
 // service.ClusterTransition, so a passing state lasts about that long.
 const clusterSweepInterval = 500 * time.Millisecond
 
-// sweepClusters runs the service's cluster sweep until ctx ends. Every
-// replica sweeps; the sweep's writes are idempotent under the store's
-// write lock, and a sweep with nothing to do only reads.
-func (s *Server) sweepClusters(ctx context.Context) {
-	t := time.NewTicker(clusterSweepInterval)
+// every runs sweep each interval until ctx ends, logging what fails under
+// name. Every replica sweeps: the sweeps' writes are idempotent under the
+// store's write lock, and a sweep with nothing to do only reads.
+func (s *Server) every(ctx context.Context, interval time.Duration, name string, sweep func(context.Context) error) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			if err := s.Service.SweepClusters(ctx, now); err != nil && ctx.Err() == nil {
-				s.Log.Warn("sweeping clusters", "err", err)
+		case <-t.C:
+			if err := sweep(ctx); err != nil && ctx.Err() == nil {
+				s.Log.Warn(name, "err", err)
 			}
 		}
 	}
+}
+
+// sweepClusters runs the service's cluster sweep until ctx ends.
+func (s *Server) sweepClusters(ctx context.Context) {
+	s.every(ctx, clusterSweepInterval, "sweeping clusters", func(ctx context.Context) error {
+		return s.Service.SweepClusters(ctx, time.Now())
+	})
+}
+
+// sweepTokens runs the token sweep (inactivity revocations, expiry
+// announcements) until ctx ends.
+func (s *Server) sweepTokens(ctx context.Context) {
+	s.every(ctx, s.Config.TokenSweepInterval, "sweeping tokens", s.Service.SweepTokens)
 }

@@ -25,6 +25,12 @@ const (
 	DefaultPollInterval       = 200 * time.Millisecond
 	DefaultShutdownTimeout    = 30 * time.Second
 	DefaultAuditFlushInterval = 5 * time.Second
+	// DefaultLastUseFlushInterval is how often token last use and source
+	// addresses are written (and first uses from new addresses audited).
+	DefaultLastUseFlushInterval = 30 * time.Second
+	// DefaultTokenSweepInterval is how often the inactivity policy and
+	// expiry announcements run.
+	DefaultTokenSweepInterval = time.Minute
 	DefaultAuthFailureRate    = 10.0
 	DefaultAuthFailureBurst   = 50
 	// DefaultMaxConcurrentRuns is how many task runs a server executes at
@@ -90,6 +96,16 @@ type Config struct {
 	// AuditFlushInterval is how often coalesced denied-token events are
 	// written; default DefaultAuditFlushInterval.
 	AuditFlushInterval time.Duration
+	// LastUseFlushInterval is how often token last use and source
+	// addresses are written; default DefaultLastUseFlushInterval.
+	LastUseFlushInterval time.Duration
+	// TokenSweepInterval is how often unused tokens are revoked under
+	// kilnTokenInactivityDays and ending tokens announced to webhooks;
+	// default DefaultTokenSweepInterval.
+	TokenSweepInterval time.Duration
+	// Clock replaces the clock of the token index and the service (tests
+	// move it to age tokens); nil is time.Now.
+	Clock func() time.Time
 	// TrustedProxies lists the load balancers and reverse proxies (CIDRs or
 	// addresses) whose X-Forwarded-For kiln believes, so that throttling
 	// and the audit log see clients rather than the proxy.
@@ -164,6 +180,8 @@ func (c *Config) defaults() {
 	orDefault(&c.AuthFailureRate, DefaultAuthFailureRate)
 	orDefault(&c.AuthFailureBurst, DefaultAuthFailureBurst)
 	orDefault(&c.AuditFlushInterval, DefaultAuditFlushInterval)
+	orDefault(&c.LastUseFlushInterval, DefaultLastUseFlushInterval)
+	orDefault(&c.TokenSweepInterval, DefaultTokenSweepInterval)
 	orDefault(&c.MaxConcurrentRuns, DefaultMaxConcurrentRuns)
 	orDefault(&c.MaxQueuedRunsPerUser, DefaultMaxQueuedRunsPerUser)
 	orDefault(&c.TaskLease, DefaultTaskLease)
@@ -214,6 +232,7 @@ func (c *Config) Validate() error {
 	}{
 		{"--unknown-token-refresh", c.UnknownTokenRefresh}, {"the poll interval", c.PollInterval},
 		{"--shutdown-timeout", c.ShutdownTimeout}, {"the audit flush interval", c.AuditFlushInterval},
+		{"the last-use flush interval", c.LastUseFlushInterval}, {"the token sweep interval", c.TokenSweepInterval},
 		{"--task-lease", c.TaskLease},
 	} {
 		if d.v < 0 {

@@ -251,6 +251,9 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 		tree = disk
 	}
 	index := auth.NewIndex(store, key, c.Log)
+	if c.Clock != nil {
+		index.SetClock(c.Clock)
+	}
 	if c.UnknownTokenRefresh > 0 {
 		// A token or user created a moment ago through another replica,
 		// or another server on the same SQLite file, must work here at
@@ -267,8 +270,11 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 	jobs := &runnerLink{} // pointed at the runner by newRunner
 	svc := service.New(service.Deps{
 		Store: store, Index: index, Log: c.Log, Secrets: box, DBFS: tree,
-		Jobs: jobs, Compute: jobs.compute, MaxQueuedRunsPerUser: c.MaxQueuedRunsPerUser,
+		Jobs: jobs, Compute: jobs.compute, MaxQueuedRunsPerUser: c.MaxQueuedRunsPerUser, Now: c.Clock,
 	})
+	// First uses of tokens from new addresses are audited (and announced)
+	// when the index flushes them.
+	index.SetNewAddressHook(svc.NoteNewAddress)
 	p := &Parts{
 		Store: store, Key: key, DBFS: tree, Index: index, Service: svc,
 		Denials: service.NewDenials(store, c.Log), Throttle: auth.NewThrottle(c.AuthFailureRate, float64(max(c.AuthFailureBurst, 0))),
@@ -362,10 +368,11 @@ func (s *Server) URL() string {
 // nothing is half-written.
 func (s *Server) Serve(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
-	s.wg.Add(3)
-	go func() { defer s.wg.Done(); s.Index.Run(bg, s.Config.PollInterval, time.Minute) }()
+	s.wg.Add(4)
+	go func() { defer s.wg.Done(); s.Index.Run(bg, s.Config.PollInterval, s.Config.LastUseFlushInterval) }()
 	go func() { defer s.wg.Done(); s.Denials.Run(bg, s.Config.AuditFlushInterval) }()
 	go func() { defer s.wg.Done(); s.sweepClusters(bg) }()
+	go func() { defer s.wg.Done(); s.sweepTokens(bg) }()
 
 	if err := s.Runner.Start(ctx); err != nil {
 		stopBG()

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kiln-dev/kiln"
 )
@@ -93,6 +94,37 @@ func (s *Service) SetConf(ctx context.Context, kv map[string]string) error {
 	if err != nil {
 		return err
 	}
+	if err := validateConf(kv); err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx kiln.Tx) error {
+		if err := refuseEnablingLockout(ctx, tx, kv); err != nil {
+			return err
+		}
+		before, err := tx.Settings()
+		if err != nil {
+			return err
+		}
+		if err := tx.SetSettings(kv); err != nil {
+			return err
+		}
+		ev := auditEvent(c, kiln.AuditConfUpdate, "workspace-conf")
+		ev.Detail = kv
+		if err := tx.Audit(ev); err != nil {
+			return err
+		}
+		if touchesTokenPolicy(kv) {
+			if err := s.applyPolicy(tx, c, before, withConf(before, kv), s.now().UTC().Truncate(time.Millisecond)); err != nil {
+				return err
+			}
+		}
+		return tx.Notify(kiln.ChangeSettings, "")
+	})
+}
+
+// validateConf checks a workspace-conf change: known keys, allowed values
+// ("" resets a key), with Databricks' wording.
+func validateConf(kv map[string]string) error {
 	if len(kv) == 0 {
 		return kiln.Errorf(kiln.EInvalid, "Nothing to change: send an object of keys and string values, such as {\"enableTokensConfig\": \"true\"}.")
 	}
@@ -121,20 +153,7 @@ func (s *Service) SetConf(ctx context.Context, kv map[string]string) error {
 		// The prefix is Databricks' wording, which Terraform recognises.
 		return kiln.Errorf(kiln.EInvalid, "Some values are not allowed: %s (%s).", b, strings.Join(problems, "; "))
 	}
-	return s.update(ctx, func(tx kiln.Tx) error {
-		if err := refuseEnablingLockout(ctx, tx, kv); err != nil {
-			return err
-		}
-		if err := tx.SetSettings(kv); err != nil {
-			return err
-		}
-		ev := auditEvent(c, kiln.AuditConfUpdate, "workspace-conf")
-		ev.Detail = kv
-		if err := tx.Audit(ev); err != nil {
-			return err
-		}
-		return tx.Notify(kiln.ChangeSettings, "")
-	})
+	return nil
 }
 
 // TokenPolicy is what the console shows about token settings.

@@ -18,6 +18,7 @@ package service
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/kiln-dev/kiln"
@@ -37,6 +38,11 @@ type Service struct {
 	compute func() Compute
 
 	maxWaitingRuns int // per owner; negative: no limit
+
+	// The token sweep's memory of the events it already wrote
+	// (SweepTokens), so that it does not write them every round.
+	sweepMu   sync.Mutex
+	sweepSeen map[string]bool
 }
 
 // Deps are what a service is built on. Store and Index are required by

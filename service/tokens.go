@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"strconv"
 	"strings"
@@ -80,7 +81,6 @@ func (s *Service) mint(ctx context.Context, c *kiln.Caller, ownerOf func(kiln.Tx
 		return nil, err
 	}
 	value := auth.NewTokenValue()
-	digest := s.index.Key().Digest(value)
 	var tok *kiln.Token
 	err := s.update(ctx, func(tx kiln.Tx) error {
 		owner, err := ownerOf(tx)
@@ -91,30 +91,46 @@ func (s *Service) mint(ctx context.Context, c *kiln.Caller, ownerOf func(kiln.Tx
 		if err != nil {
 			return err
 		}
-		if !auth.TokensEnabledIn(settings) {
-			return kiln.Errorf(kiln.EDisabled, "Tokens are disabled. An admin can enable personal access tokens in Admin Console > Access Control, or with `kiln admin conf set enableTokensConfig=true`.")
-		}
-		acl, err := tx.TokenACL()
-		if err != nil {
-			return err
-		}
-		if !owner.Active {
-			return kiln.Errorf(kiln.EPermission, "User %s is deactivated.", owner.UserName)
-		}
-		if !auth.CanUseTokens(owner, acl) {
-			return kiln.Errorf(kiln.EPermission, "User does not have permission to use tokens.")
-		}
-		now := s.now().UTC().Truncate(time.Millisecond)
 		lifetime, err := tokenLifetime(settings, p.Lifetime)
 		if err != nil {
 			return err
 		}
+		tok, err = s.mintIn(tx, c, owner, settings, value, lifetime, p.Comment)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &NewToken{Value: value, Info: tok}, nil
+}
+
+// mintIn checks that owner may hold one more token and writes it, with
+// its audit event, webhook event and change notice, in tx: the part of
+// minting that creation and rotation share.
+func (s *Service) mintIn(tx kiln.Tx, c *kiln.Caller, owner *kiln.Principal, settings map[string]string, value string, lifetime time.Duration, comment string) (*kiln.Token, error) {
+	digest := s.index.Key().Digest(value)
+	sum := sha256.Sum256([]byte(value))
+	tok, err := func() (*kiln.Token, error) {
+		if !auth.TokensEnabledIn(settings) {
+			return nil, kiln.Errorf(kiln.EDisabled, "Tokens are disabled. An admin can enable personal access tokens in Admin Console > Access Control, or with `kiln admin conf set enableTokensConfig=true`.")
+		}
+		acl, err := tx.TokenACL()
+		if err != nil {
+			return nil, err
+		}
+		if !owner.Active {
+			return nil, kiln.Errorf(kiln.EPermission, "User %s is deactivated.", owner.UserName)
+		}
+		if !auth.CanUseTokens(owner, acl) {
+			return nil, kiln.Errorf(kiln.EPermission, "User does not have permission to use tokens.")
+		}
+		now := s.now().UTC().Truncate(time.Millisecond)
 		n, err := tx.CountLiveTokens(owner.ID, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if n >= kiln.MaxTokensPerUser {
-			return kiln.Errorf(kiln.EQuota, "Token quota exceeded: %s already has %d tokens, the most allowed. Revoke tokens that are no longer used, then try again.", owner.UserName, kiln.MaxTokensPerUser)
+			return nil, kiln.Errorf(kiln.EQuota, "Token quota exceeded: %s already has %d tokens, the most allowed. Revoke tokens that are no longer used, then try again.", owner.UserName, kiln.MaxTokensPerUser)
 		}
 		creator := c.Principal
 		if c.Method == "offline" {
@@ -123,25 +139,41 @@ func (s *Service) mint(ctx context.Context, c *kiln.Caller, ownerOf func(kiln.Tx
 			// the audit event names the operator.
 			creator = owner
 		}
-		tok = &kiln.Token{
-			ID: auth.NewTokenID(), Digest: digest[:], OwnerID: owner.ID, CreatedByID: creator.ID,
-			Comment: p.Comment, Created: now, Expires: now.Add(lifetime),
+		return &kiln.Token{
+			ID: auth.NewTokenID(), Digest: digest[:], ValueSHA256: sum[:], OwnerID: owner.ID, CreatedByID: creator.ID,
+			Comment: comment, Created: now, Expires: now.Add(lifetime),
 			OwnerName: owner.UserName, CreatedByName: creator.UserName,
-		}
-		if err := tx.CreateToken(tok); err != nil {
-			return err
-		}
-		ev := auditEvent(c, kiln.AuditTokenCreate, "token:"+tok.ID)
-		ev.Detail = map[string]string{"owner": owner.UserName, "expires": tok.Expires.Format(time.RFC3339), "comment": p.Comment}
-		if err := tx.Audit(ev); err != nil {
-			return err
-		}
-		return tx.Notify(kiln.ChangeToken, tok.ID)
-	})
+		}, nil
+	}()
 	if err != nil {
 		return nil, err
 	}
-	return &NewToken{Value: value, Info: tok}, nil
+	if err := tx.CreateToken(tok); err != nil {
+		return nil, err
+	}
+	ev := auditEvent(c, kiln.AuditTokenCreate, "token:"+tok.ID)
+	ev.Detail = map[string]string{"owner": owner.UserName, "expires": tok.Expires.Format(time.RFC3339), "comment": comment}
+	if err := tx.Audit(ev); err != nil {
+		return nil, err
+	}
+	if err := s.emit(tx, tokenEvent(kiln.EventTokenCreated, tok, "", nil)); err != nil {
+		return nil, err
+	}
+	return tok, tx.Notify(kiln.ChangeToken, tok.ID)
+}
+
+// tokenEvent is the webhook event of something that happened to t: its
+// id, owner, comment and end, never its value; key deduplicates (empty:
+// every occurrence is its own event); extra adds facts.
+func tokenEvent(typ string, t *kiln.Token, key string, extra map[string]string) kiln.Event {
+	data := map[string]string{"token_id": t.ID, "owner": t.OwnerName, "comment": t.Comment}
+	if !t.Expires.IsZero() {
+		data["expires"] = t.Expires.UTC().Format(time.RFC3339)
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	return kiln.Event{Type: typ, Key: key, Data: data}
 }
 
 // MaxLifetimeDaysLimit is the largest maxTokenLifetimeDays, as on Databricks.
@@ -272,16 +304,30 @@ func (s *Service) revoke(ctx context.Context, c *kiln.Caller, id string, ownOnly
 		if err != nil {
 			return err
 		}
-		if err := tx.RevokeToken(id, c.Principal.ID); err != nil {
-			return err
-		}
-		ev := auditEvent(c, kiln.AuditTokenRevoke, "token:"+id)
-		ev.Detail = map[string]string{"owner": t.OwnerName}
-		if err := tx.Audit(ev); err != nil {
-			return err
-		}
-		return tx.Notify(kiln.ChangeToken, id)
+		return s.revokeIn(tx, c, t, "")
 	})
+}
+
+// revokeIn revokes t in tx with its audit event (naming reason when not
+// empty), webhook event and change notice.
+func (s *Service) revokeIn(tx kiln.Tx, c *kiln.Caller, t *kiln.Token, reason string) error {
+	if err := tx.RevokeToken(t.ID, c.Principal.ID); err != nil {
+		return err
+	}
+	ev := auditEvent(c, kiln.AuditTokenRevoke, "token:"+t.ID)
+	ev.Detail = map[string]string{"owner": t.OwnerName}
+	var extra map[string]string
+	if reason != "" {
+		ev.Detail["reason"] = reason
+		extra = map[string]string{"reason": reason}
+	}
+	if err := tx.Audit(ev); err != nil {
+		return err
+	}
+	if err := s.emit(tx, tokenEvent(kiln.EventTokenRevoked, t, "", extra)); err != nil {
+		return err
+	}
+	return tx.Notify(kiln.ChangeToken, t.ID)
 }
 
 // UpdateOwnToken changes the comment of one of the caller's tokens.

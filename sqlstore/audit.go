@@ -71,6 +71,10 @@ func (t *tx) AuditEvents(f kiln.AuditFilter) ([]kiln.AuditEvent, error) {
 	if !f.Until.IsZero() {
 		conds, args = append(conds, "at < ?"), append(args, f.Until.UnixMilli())
 	}
+	if len(f.TokenSHA256) > 0 {
+		conds = append(conds, "target = (SELECT 'token:' || id FROM tokens WHERE value_sha256 = ?)")
+		args = append(args, f.TokenSHA256)
+	}
 	if f.BeforeID > 0 {
 		conds, args = append(conds, "id < ?"), append(args, f.BeforeID)
 	}

@@ -12,6 +12,7 @@ import (
 // and an empty name.
 const tokenSelect = `SELECT t.id, t.digest, t.owner_id, t.created_by_id, t.comment, t.created_at,
 	t.expires_at, t.revoked_at, t.revoked_by, t.last_used_day,
+	t.value_sha256, t.rotated_to, t.rotated_at,
 	COALESCE(o.user_name, ''), COALESCE(c.user_name, '')
 	FROM tokens t
 	LEFT JOIN principals o ON o.id = t.owner_id
@@ -22,6 +23,7 @@ const tokenSelect = `SELECT t.id, t.digest, t.owner_id, t.created_by_id, t.comme
 const (
 	qTokenByID     = tokenSelect + ` WHERE t.id = ?`
 	qTokenByDigest = tokenSelect + ` WHERE t.digest = ?`
+	qTokenBySHA256 = tokenSelect + ` WHERE t.value_sha256 = ?`
 )
 
 // liveCond selects tokens neither revoked nor expired at the bound time.
@@ -31,11 +33,13 @@ const liveCond = `t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at
 func scanToken(r scanner) (*kiln.Token, error) {
 	tk := &kiln.Token{}
 	var created int64
-	var expires, revoked, lastUsed sql.NullInt64
+	var expires, revoked, lastUsed, rotated sql.NullInt64
 	if err := r.Scan(&tk.ID, &tk.Digest, &tk.OwnerID, &tk.CreatedByID, &tk.Comment, &created,
-		&expires, &revoked, &tk.RevokedBy, &lastUsed, &tk.OwnerName, &tk.CreatedByName); err != nil {
+		&expires, &revoked, &tk.RevokedBy, &lastUsed, &tk.ValueSHA256, &tk.RotatedTo, &rotated,
+		&tk.OwnerName, &tk.CreatedByName); err != nil {
 		return nil, err
 	}
+	tk.RotatedAt = timeOfNull(rotated)
 	tk.Created = kiln.TimeOfMillis(created)
 	tk.Expires = timeOfNull(expires)
 	tk.Revoked = timeOfNull(revoked)
@@ -55,10 +59,14 @@ func (t *tx) CreateToken(tk *kiln.Token) error {
 	if created.IsZero() {
 		created = t.now
 	}
+	var sum any // NULL, not an empty blob, for tokens without one
+	if len(tk.ValueSHA256) > 0 {
+		sum = tk.ValueSHA256
+	}
 	_, err := t.exec(`INSERT INTO tokens (id, digest, owner_id, created_by_id, comment, created_at,
-		expires_at, revoked_at, revoked_by, last_used_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		expires_at, revoked_at, revoked_by, last_used_day, value_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tk.ID, tk.Digest, tk.OwnerID, tk.CreatedByID, tk.Comment, kiln.MillisOf(created),
-		nullMillis(tk.Expires), nullMillis(tk.Revoked), tk.RevokedBy, nullMillis(tk.LastUsedDay))
+		nullMillis(tk.Expires), nullMillis(tk.Revoked), tk.RevokedBy, nullMillis(tk.LastUsedDay), sum)
 	if err != nil {
 		return t.fail(op, err, principalNotFound(tk.OwnerID),
 			kiln.Errorf(kiln.EConflict, "Token already exists."))
@@ -83,6 +91,17 @@ func (t *tx) TokenByDigest(digest []byte) (*kiln.Token, error) {
 	if err != nil {
 		// The message must not echo the digest.
 		return nil, t.fail("read token by digest", err,
+			kiln.Errorf(kiln.ENotFound, "Token does not exist."), nil)
+	}
+	return tk, nil
+}
+
+// TokenBySHA256 returns the token whose value has the given plain SHA-256,
+// revoked or expired ones included, or ENotFound.
+func (t *tx) TokenBySHA256(sum []byte) (*kiln.Token, error) {
+	tk, err := scanToken(t.queryRow(qTokenBySHA256, sum))
+	if err != nil {
+		return nil, t.fail("read token by sha256", err,
 			kiln.Errorf(kiln.ENotFound, "Token does not exist."), nil)
 	}
 	return tk, nil
@@ -196,4 +215,102 @@ func (t *tx) TouchTokens(days map[string]time.Time) error {
 		}
 	}
 	return nil
+}
+
+// RotateToken marks the token rotated to successor at the transaction time
+// and sets its expiry. ENotFound if it does not exist, is revoked or was
+// rotated already, so that of two concurrent rotations exactly one wins.
+func (t *tx) RotateToken(id, successor string, expires time.Time) error {
+	const op = "rotate token"
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	return t.execOne(op, tokenNotFound(id),
+		`UPDATE tokens SET rotated_to = ?, rotated_at = ?, expires_at = ?
+		WHERE id = ? AND revoked_at IS NULL AND rotated_to = ''`,
+		successor, t.now.UnixMilli(), nullMillis(expires), id)
+}
+
+// SetTokenExpiry sets the expiry of a token that is not revoked; ENotFound
+// otherwise.
+func (t *tx) SetTokenExpiry(id string, expires time.Time) error {
+	const op = "set token expiry"
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	return t.execOne(op, tokenNotFound(id),
+		`UPDATE tokens SET expires_at = ? WHERE id = ? AND revoked_at IS NULL`, nullMillis(expires), id)
+}
+
+// RecordTokenAddresses upserts each use, returns the uses that inserted a
+// new (token, address) row, and trims each touched token to its
+// MaxTokenAddresses most recently seen addresses. Uses of tokens that no
+// longer exist are ignored.
+func (t *tx) RecordTokenAddresses(uses []kiln.TokenAddressUse) ([]kiln.TokenAddressUse, error) {
+	const op = "record token addresses"
+	if err := t.writable(op); err != nil {
+		return nil, err
+	}
+	var fresh []kiln.TokenAddressUse
+	touched := map[string]bool{}
+	for _, u := range uses {
+		if u.Addr == "" || u.TokenID == "" {
+			continue
+		}
+		at := u.At.UnixMilli()
+		res, err := t.exec(`UPDATE token_addresses SET last_seen = ? WHERE token_id = ? AND addr = ? AND last_seen < ?`,
+			at, u.TokenID, u.Addr, at)
+		if err != nil {
+			return nil, internal(op, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			touched[u.TokenID] = true
+			continue
+		}
+		// Either known and seen later already, or new: the insert tells.
+		res, err = t.exec(`INSERT INTO token_addresses (token_id, addr, first_seen, last_seen)
+			SELECT id, ?, ?, ? FROM tokens WHERE id = ?
+			ON CONFLICT (token_id, addr) DO NOTHING`, u.Addr, at, at, u.TokenID)
+		if err != nil {
+			return nil, internal(op, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			fresh = append(fresh, u)
+			touched[u.TokenID] = true
+		}
+	}
+	for id := range touched {
+		if _, err := t.exec(`DELETE FROM token_addresses WHERE token_id = ? AND addr NOT IN
+			(SELECT addr FROM token_addresses WHERE token_id = ? ORDER BY last_seen DESC, addr LIMIT ?)`,
+			id, id, kiln.MaxTokenAddresses); err != nil {
+			return nil, internal(op, err)
+		}
+	}
+	return fresh, nil
+}
+
+// TokenAddresses returns the token's recorded source addresses, most
+// recently seen first.
+func (t *tx) TokenAddresses(id string) ([]kiln.TokenAddress, error) {
+	const op = "list token addresses"
+	rows, err := t.query(`SELECT addr, first_seen, last_seen FROM token_addresses
+		WHERE token_id = ? ORDER BY last_seen DESC, addr`, id)
+	if err != nil {
+		return nil, internal(op, err)
+	}
+	defer rows.Close()
+	var out []kiln.TokenAddress
+	for rows.Next() {
+		var a kiln.TokenAddress
+		var first, last int64
+		if err := rows.Scan(&a.Addr, &first, &last); err != nil {
+			return nil, internal(op, err)
+		}
+		a.FirstSeen, a.LastSeen = kiln.TimeOfMillis(first), kiln.TimeOfMillis(last)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(op, err)
+	}
+	return out, nil
 }

@@ -44,6 +44,7 @@ func suite() []test {
 		groupTests,
 		entitlementTests,
 		tokenTests,
+		tokenLifecycleTests,
 		settingsTests,
 		ipAccessListTests,
 		objectACLTests,
