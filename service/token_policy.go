@@ -91,10 +91,14 @@ func tokenEnd(t *kiln.Token, lastUsedDay time.Time, settings map[string]string) 
 	return end
 }
 
-// policyEffects lists the live tokens that settings `after` would end
-// sooner than `before` does, with when (not before now) and why. The
-// preview shows it; SetConf applies it in the same transaction, so a
-// change ends exactly the tokens its preview listed.
+// policyEffects lists the live tokens that settings `after` end for
+// certain sooner than `before` does, with when (not before now) and why: a
+// lower lifetime cap ends a token at a fixed time, a lower inactivity
+// limit only those already unused for longer (one merely brought closer
+// to the limit lives on if used, and is warned before it ends), and
+// switching on IP access lists those used only from addresses the lists
+// refuse. The preview shows it; SetConf applies it in the same
+// transaction, so a change ends exactly the tokens its preview listed.
 func (s *Service) policyEffects(tx kiln.Tx, before, after map[string]string, now time.Time) ([]TokenEnd, error) {
 	toks, err := tx.Tokens(kiln.TokenFilter{Live: true, LiveAt: now})
 	if err != nil {
@@ -112,7 +116,8 @@ func (s *Service) policyEffects(tx kiln.Tx, before, after map[string]string, now
 	for _, t := range toks {
 		used := s.index.LastUsedDay(t.ID)
 		was, will := tokenEnd(t, used, before), tokenEnd(t, used, after)
-		if !will.At.IsZero() && (was.At.IsZero() || will.At.Before(was.At)) {
+		sooner := !will.At.IsZero() && (was.At.IsZero() || will.At.Before(was.At))
+		if sooner && (will.Reason != EndInactivity || !will.At.After(now)) {
 			will.At = maxTime(will.At, now)
 			out = append(out, will)
 			continue
@@ -198,9 +203,6 @@ func (s *Service) applyPolicy(tx kiln.Tx, c *kiln.Caller, before, after map[stri
 				return err
 			}
 		case EndInactivity:
-			if e.At.After(now) {
-				continue // it ends later if still unused; the sweep will see
-			}
 			if err := s.revokeIn(tx, c, e.Token, inactivityReason(after)); err != nil {
 				return err
 			}
