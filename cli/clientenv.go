@@ -93,7 +93,14 @@ func (e *clientEnv) client() (*client.Client, error) {
 		return nil, err
 	}
 	e.cfg = cfg
-	return client.New(cfg, client.WithUserAgent("kiln-cli/"+buildinfo.Read().Token()))
+	return client.New(cfg, client.WithUserAgent("kiln-cli/"+buildinfo.Read().Token()), client.WithExpiryWarning(e.warnExpiry))
+}
+
+// warnExpiry tells, on standard error, that the configured token ends
+// soon, and how to replace it without downtime.
+func (e *clientEnv) warnExpiry(at time.Time) {
+	fmt.Fprintf(e.stdio.Err, "Warning: %s expires %s (%s). Rotate it with `kiln tokens rotate current` and save the new value with `kiln configure --token`.\n",
+		e.tokenName(), relative(at, e.now()), at.Local().Format(time.RFC1123))
 }
 
 // tokenName names the configured token in messages.

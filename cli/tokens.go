@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -131,8 +133,72 @@ shown by kiln tokens list. The token stops working on the next request.`,
 			return e.revoked(id)
 		}),
 	}
-	cmd.AddCommand(create, list, revoke)
+	var grace string
+	rotate := &cobra.Command{
+		Use:   "rotate TOKEN_ID|current",
+		Short: "Replace one of your tokens without downtime",
+		Long: `Replace one of your tokens with a new one of the same comment and lifetime.
+The old token keeps working for the grace period (--grace; default one day,
+at most the workspace's kilnMaxTokenRotationGraceDays), so that every place
+that holds it can be updated before it stops. "current" names the token this
+command authenticates with. The new token is shown once, as by create.`,
+		Example: `  kiln tokens rotate 5f2c0e3b9d8a --grace 24h
+  kiln tokens rotate current --grace 2h
+  NEW=$(kiln tokens rotate current --grace 0s)`,
+		Args: exactArgs(1, "TOKEN_ID"),
+		RunE: e.run(func(ctx context.Context, c *client.Client, args []string) error {
+			var g *time.Duration
+			if grace != "" {
+				d, err := parseGrace(grace)
+				if err != nil {
+					return usageError{fmt.Errorf("--grace: %v", err)}
+				}
+				g = &d
+			}
+			id := args[0]
+			if id == "current" {
+				cur, err := c.CurrentToken(ctx)
+				if err != nil {
+					return err
+				}
+				id = cur.TokenID
+			}
+			id, err := resolveTokenID(id, func() ([]client.TokenInfo, error) { return c.ListTokens(ctx) })
+			if err != nil {
+				return err
+			}
+			resp, err := c.RotateToken(ctx, id, g)
+			if err != nil {
+				return err
+			}
+			e.memo.remember(resp.TokenValue, c.Host(), &resp.TokenInfo, e.now())
+			p := e.printer()
+			what := fmt.Sprintf("Rotated token %s to %s%s, which %s. The old token works until the grace period ends.",
+				id, resp.TokenInfo.TokenID, quotedComment(resp.TokenInfo.Comment), expirySentence(&resp.TokenInfo, p.now))
+			switch {
+			case p.json:
+				return p.JSON(resp)
+			case p.tty:
+				fmt.Fprintf(p.w, "%s\n\n    %s\n\nCopy it now: it is shown only once.\n", what, resp.TokenValue)
+			default:
+				fmt.Fprintln(e.stdio.Err, what)
+				fmt.Fprintln(p.w, resp.TokenValue)
+			}
+			return nil
+		}),
+	}
+	rotate.Flags().StringVar(&grace, "grace", "", "how long the old token keeps working, such as 24h, 30m or 0s (default 1 day)")
+	cmd.AddCommand(create, list, revoke, rotate)
 	return cmd
+}
+
+// parseGrace reads a grace period: a lifetime (90d, 12h, 30m, 3600s) or
+// zero.
+func parseGrace(s string) (time.Duration, error) {
+	if n := strings.TrimRight(strings.TrimSpace(s), "dhms"); n != "" && strings.Trim(n, "0") == "" {
+		return 0, nil
+	}
+	return service.ParseLifetime(s)
 }
 
 // revoked reports a revocation.
@@ -289,7 +355,54 @@ func (e *clientEnv) tokenManagementCmd() *cobra.Command {
 			return e.revoked(id)
 		}),
 	}
-	cmd.AddCommand(list, get, revoke, e.tokenPermissionsCmd())
+	var revokeFound bool
+	lookup := &cobra.Command{
+		Use:   "lookup",
+		Short: "Find the token a leaked value belongs to (reads the value from stdin)",
+		Long: `Find the token a value belongs to: its owner, id, comment, creation, last use,
+the addresses it was used from and whether it still works. The value is read
+from standard input, so that it never appears in the shell history or the
+process list; the server digests it and stores nothing of it. With --revoke a
+live token is revoked in the same call.`,
+		Example: `  pbpaste | kiln token-management lookup
+  kiln token-management lookup --revoke < leaked.txt`,
+		Args: cobra.NoArgs,
+		RunE: e.run(func(ctx context.Context, c *client.Client, args []string) error {
+			value, err := readSecretLine(e.stdio.In)
+			if err != nil {
+				return usageError{err}
+			}
+			l, err := c.LookupToken(ctx, value, revokeFound)
+			if err != nil {
+				return err
+			}
+			p := e.printer()
+			if p.json {
+				return p.JSON(l)
+			}
+			t := &l.TokenInfo
+			state := l.State
+			if l.RevokedNow {
+				state = "revoked now"
+			}
+			var addrs []string
+			for _, a := range l.SourceAddresses {
+				addrs = append(addrs, a.Address)
+			}
+			rows := [][]string{
+				{"Token", t.TokenID}, {"Owner", l.Owner}, {"State", state}, {"Comment", t.Comment},
+				{"Created", relative(t.Created(), p.now)}, {"Expires", expiry(t, p.now)}, {"Last used", day(t.LastUsedDay, p.now)},
+				{"Used from", strings.Join(addrs, ", ")},
+			}
+			p.Table([]string{"FIELD", "VALUE"}, rows)
+			if l.Live {
+				fmt.Fprintf(e.stdio.Err, "The token is live: revoke it with `kiln token-management revoke %s` (or look up again with --revoke).\n", t.TokenID)
+			}
+			return nil
+		}),
+	}
+	lookup.Flags().BoolVar(&revokeFound, "revoke", false, "revoke the token if it is live")
+	cmd.AddCommand(list, get, revoke, lookup, e.tokenPermissionsCmd())
 	return cmd
 }
 
@@ -401,4 +514,22 @@ func (e *clientEnv) printPermissions(perms *client.ObjectPermissions) error {
 	}
 	p.Table([]string{"TYPE", "NAME", "PERMISSION"}, rows)
 	return nil
+}
+
+// readSecretLine reads one value from r: the first non-empty line,
+// trimmed, of at most 4 KiB of input.
+func readSecretLine(r io.Reader) (string, error) {
+	if r == nil {
+		return "", errors.New("give the token value on standard input")
+	}
+	b, err := io.ReadAll(io.LimitReader(r, 4096))
+	if err != nil {
+		return "", fmt.Errorf("reading standard input: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v := strings.TrimSpace(line); v != "" {
+			return v, nil
+		}
+	}
+	return "", errors.New("standard input is empty: give the token value on standard input, such as `kiln token-management lookup < leaked.txt`")
 }

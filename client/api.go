@@ -99,6 +99,9 @@ type TokenInfo struct {
 	OwnerID           int64  `json:"owner_id,omitempty"`
 	WorkspaceID       int64  `json:"workspace_id,omitempty"`
 	LastUsedDay       int64  `json:"last_used_day,omitempty"`
+	// RotatedToTokenID names the successor of a rotated token, which
+	// works until ExpiryTime (kiln only).
+	RotatedToTokenID string `json:"rotated_to_token_id,omitempty"`
 }
 
 // Expires returns the expiry time, and false for a token that never
@@ -486,4 +489,49 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// RotateToken replaces one of the caller's tokens (any, for admins) with a
+// new one of the same owner, comment and lifetime; the old one keeps
+// working for grace (nil: the server's default). POST
+// /api/kiln/v1/tokens/{id}/rotate, kiln only.
+func (c *Client) RotateToken(ctx context.Context, tokenID string, grace *time.Duration) (*CreateTokenResponse, error) {
+	body := map[string]int64{}
+	if grace != nil {
+		body["grace_seconds"] = int64(grace.Seconds())
+	}
+	var out CreateTokenResponse
+	if _, err := c.Do(ctx, http.MethodPost, "/api/kiln/v1/tokens/"+url.PathEscape(tokenID)+"/rotate", nil, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// TokenAddress is a source address a token was used from.
+type TokenAddress struct {
+	Address   string `json:"address"`
+	FirstSeen int64  `json:"first_seen"`
+	LastSeen  int64  `json:"last_seen"`
+}
+
+// TokenLookup is what a token value is (kiln only).
+type TokenLookup struct {
+	TokenInfo       TokenInfo      `json:"token_info"`
+	Owner           string         `json:"owner"`
+	State           string         `json:"state"`
+	Live            bool           `json:"live"`
+	Revoked         bool           `json:"revoked"`
+	RevokedNow      bool           `json:"revoked_now"`
+	SourceAddresses []TokenAddress `json:"source_addresses"`
+}
+
+// LookupToken finds the token a value belongs to, revoking it with
+// revoke (admins; POST /api/kiln/v1/token-management/lookup, kiln only).
+func (c *Client) LookupToken(ctx context.Context, value string, revoke bool) (*TokenLookup, error) {
+	var out TokenLookup
+	in := map[string]any{"token_value": value, "revoke": revoke}
+	if _, err := c.Do(ctx, http.MethodPost, "/api/kiln/v1/token-management/lookup", nil, in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }

@@ -32,6 +32,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,6 +46,18 @@ type Client struct {
 	token     string
 	http      *http.Client
 	userAgent string
+	onExpiry  func(expires time.Time)
+	warned    sync.Once
+}
+
+// TokenExpiresHeader is the header with which kiln answers requests made
+// with a token that ends soon: its end, in RFC 3339.
+const TokenExpiresHeader = "X-Kiln-Token-Expires"
+
+// WithExpiryWarning calls warn, once per client, when an answer says that
+// the client's token ends soon (TokenExpiresHeader).
+func WithExpiryWarning(warn func(expires time.Time)) Option {
+	return func(c *Client) { c.onExpiry = warn }
 }
 
 // Option configures a [Client].
@@ -247,6 +260,11 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		return nil, c.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
+	if v := resp.Header.Get(TokenExpiresHeader); v != "" && c.onExpiry != nil {
+		if at, err := time.Parse(time.RFC3339, v); err == nil {
+			c.warned.Do(func() { c.onExpiry(at) })
+		}
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
 		return nil, c.transportError(ctx, err)
