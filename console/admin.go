@@ -18,10 +18,11 @@ type accessControlData struct {
 	Policy service.TokenPolicy
 	Switch confirmation
 
-	MaxDays       string
-	DefaultDays   string
-	LifetimeError string
-	LimitDays     int
+	MaxDays        string
+	DefaultDays    string
+	InactivityDays string
+	LifetimeError  string
+	LimitDays      int
 
 	ACL        []aclRow
 	GrantKind  string
@@ -70,14 +71,15 @@ func (c *Console) accessControlData(r *http.Request) (*accessControlData, error)
 	if err != nil {
 		return nil, err
 	}
-	conf, err := c.svc.GetConf(ctx, []string{kiln.ConfMaxTokenLifetimeDays, kiln.ConfDefaultTokenLifetimeDays})
+	conf, err := c.svc.GetConf(ctx, []string{kiln.ConfMaxTokenLifetimeDays, kiln.ConfDefaultTokenLifetimeDays, kiln.ConfTokenInactivityDays})
 	if err != nil {
 		return nil, err
 	}
 	d := &accessControlData{
 		Policy: policy, Switch: tokensSwitch(policy.Enabled), LimitDays: service.MaxLifetimeDaysLimit,
 		MaxDays: strconv.Itoa(policy.MaxLifetimeDays), DefaultDays: conf[kiln.ConfDefaultTokenLifetimeDays],
-		GrantKind: "group",
+		InactivityDays: conf[kiln.ConfTokenInactivityDays],
+		GrantKind:      "group",
 	}
 	if strings.TrimSpace(d.DefaultDays) == "" {
 		d.DefaultDays = kiln.ConfDefaults[kiln.ConfDefaultTokenLifetimeDays]
@@ -168,12 +170,29 @@ func (c *Console) switchTokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 // setLifetime sets the maximum and default lifetime of new tokens.
+// policyPreview is the page that lists the tokens a lifetime or
+// inactivity change would end, before Confirm.
+type policyPreview struct {
+	Ends []service.TokenEnd
+	// Fields repost the form with confirmed=1.
+	Fields []field
+}
+
+// setLifetime saves the token lifetimes and the inactivity limit. A
+// change that would end tokens is first shown as a preview listing them
+// (the same computation the change then applies), and saved only on
+// Confirm.
 func (c *Console) setLifetime(w http.ResponseWriter, r *http.Request) error {
 	maxS := strings.TrimSpace(r.PostFormValue("max_days"))
 	defS := strings.TrimSpace(r.PostFormValue("default_days"))
+	idleS := strings.TrimSpace(r.PostFormValue("inactivity_days"))
 	limit := service.MaxLifetimeDaysLimit
 	maxN, errMax := strconv.Atoi(maxS)
 	defN, errDef := strconv.Atoi(defS)
+	idleN, errIdle := 0, error(nil)
+	if idleS != "" { // absent: unchanged
+		idleN, errIdle = strconv.Atoi(idleS)
+	}
 	var problem string
 	switch {
 	case errMax != nil || maxN < 0 || maxN > limit:
@@ -182,16 +201,18 @@ func (c *Console) setLifetime(w http.ResponseWriter, r *http.Request) error {
 		problem = fmt.Sprintf("Default lifetime (days) must be a whole number from 1 to %d.", limit)
 	case maxN > 0 && defN > maxN:
 		problem = "Default lifetime (days) cannot be longer than the maximum lifetime."
+	case errIdle != nil || idleN < 0 || idleN > 3650:
+		problem = "Revoke unused tokens after (days) must be a whole number from 1 to 3650, or 0 to never revoke them."
 	}
 	if problem == "" {
-		err := c.svc.SetConf(r.Context(), map[string]string{
+		kv := map[string]string{
 			kiln.ConfMaxTokenLifetimeDays: strconv.Itoa(maxN), kiln.ConfDefaultTokenLifetimeDays: strconv.Itoa(defN),
-		})
-		if err == nil {
-			c.redirectWith(w, r, "/admin/access-control", "ok", "Token lifetimes saved. They apply to tokens generated from now on.")
-			return nil
 		}
-		if !kiln.IsCode(err, kiln.EInvalid) {
+		if idleS != "" {
+			kv[kiln.ConfTokenInactivityDays] = strconv.Itoa(idleN)
+		}
+		err := c.applyPolicy(w, r, kv)
+		if err == nil || !kiln.IsCode(err, kiln.EInvalid) {
 			return err
 		}
 		problem = kiln.ErrorMessage(err)
@@ -200,8 +221,38 @@ func (c *Console) setLifetime(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d.MaxDays, d.DefaultDays, d.LifetimeError = truncate(maxS, 32), truncate(defS, 32), problem
+	d.MaxDays, d.DefaultDays, d.InactivityDays, d.LifetimeError = truncate(maxS, 32), truncate(defS, 32), truncate(idleS, 32), problem
 	c.renderAccessControl(w, r, http.StatusBadRequest, d)
+	return nil
+}
+
+// applyPolicy saves kv, unless it ends tokens and the admin has not yet
+// confirmed: then it shows the preview of those tokens, whose Confirm
+// posts the same values again with confirmed=1.
+func (c *Console) applyPolicy(w http.ResponseWriter, r *http.Request, kv map[string]string) error {
+	if r.PostFormValue("confirmed") != "1" {
+		ends, err := c.svc.PreviewPolicy(r.Context(), kv)
+		if err != nil {
+			return err
+		}
+		if len(ends) > 0 {
+			fields := []field{{"confirmed", "1"}}
+			for _, k := range []struct{ form, conf string }{
+				{"max_days", kiln.ConfMaxTokenLifetimeDays}, {"default_days", kiln.ConfDefaultTokenLifetimeDays}, {"inactivity_days", kiln.ConfTokenInactivityDays},
+			} {
+				if v, ok := kv[k.conf]; ok {
+					fields = append(fields, field{k.form, v})
+				}
+			}
+			c.render(w, r, http.StatusOK, "policy_preview", &page{Title: "Confirm token policy", Section: adminSection, Tab: "/admin/access-control",
+				Data: policyPreview{Ends: ends, Fields: fields}})
+			return nil
+		}
+	}
+	if err := c.svc.SetConf(r.Context(), kv); err != nil {
+		return err
+	}
+	c.redirectWith(w, r, "/admin/access-control", "ok", "Token lifetimes saved.")
 	return nil
 }
 

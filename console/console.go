@@ -319,6 +319,9 @@ type page struct {
 	Flash *flash
 	// Data is the page's own data.
 	Data any
+	// Ending are the signed-in user's tokens that end soon, for the
+	// banner every page shows.
+	Ending []endingToken
 }
 
 // tab is one tab of a section.
@@ -377,6 +380,9 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	if p.Flash == nil {
 		p.Flash = c.takeFlash(w, r)
+	}
+	if p.User != nil && p.Ending == nil {
+		p.Ending = c.endingTokens(r)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {

@@ -30,6 +30,8 @@ func (c *Console) routes() http.Handler {
 	user("POST /settings/tokens", c.createToken)
 	user("GET /settings/tokens/{id}/revoke", c.confirmRevokeOwnToken)
 	user("POST /settings/tokens/{id}/revoke", c.revokeOwnToken)
+	user("GET /settings/tokens/{id}/rotate", c.confirmRotateOwnToken)
+	user("POST /settings/tokens/{id}/rotate", c.rotateOwnToken)
 	user("GET /settings/password", c.passwordPage)
 	user("POST /settings/password", c.changePassword)
 

@@ -161,12 +161,54 @@ type tokenRow struct {
 	*kiln.Token
 	ExpiresSoon bool
 	Revoke      confirmation
+	Rotate      confirmation
 }
 
 type createdToken struct {
 	Value   string
 	Comment string
 	Expires time.Time
+	// Replaced is set when the token replaces a rotated one: the old
+	// token's end.
+	Replaced time.Time
+}
+
+// endingToken is one line of the banner of tokens that end soon.
+type endingToken struct {
+	service.TokenEnd
+	// Inactivity: the token ends only if it stays unused.
+	Inactivity bool
+	Rotate     confirmation
+}
+
+// endingTokens lists the user's tokens that end within the workspace's
+// warning window, for the banner. A failure only hides the banner: it
+// must not break the page it sits on.
+func (c *Console) endingTokens(r *http.Request) []endingToken {
+	ends, err := c.svc.EndingTokens(r.Context())
+	if err != nil {
+		if !kiln.IsCode(err, kiln.EUnauthenticated) {
+			c.log.Warn("console: listing tokens that end soon", "err", err)
+		}
+		return []endingToken{}
+	}
+	out := make([]endingToken, 0, len(ends))
+	for _, e := range ends {
+		out = append(out, endingToken{TokenEnd: e, Inactivity: e.Reason == service.EndInactivity, Rotate: rotateConfirmation(e.Token)})
+	}
+	return out
+}
+
+// rotateConfirmation asks before rotating one of the user's tokens.
+func rotateConfirmation(t *kiln.Token) confirmation {
+	name := "this token"
+	if t.Comment != "" {
+		name = "the token “" + t.Comment + "”"
+	}
+	return confirmation{
+		Label: "Rotate", Title: "Rotate token?", Action: "/settings/tokens/" + t.ID + "/rotate", Back: "/settings",
+		Text: "Replace " + name + " with a new one of the same comment and lifetime? The new token is shown once. The old one keeps working for one more day, so you can update every place that uses it.",
+	}
 }
 
 func (c *Console) tokenPolicy(r *http.Request) (service.TokenPolicy, bool, error) {
@@ -195,6 +237,7 @@ func (c *Console) settingsData(r *http.Request) (*settingsData, error) {
 			Token:       t,
 			ExpiresSoon: !t.Expires.IsZero() && t.Expires.Sub(now) < expiresSoon,
 			Revoke:      revokeConfirmation("/settings/tokens/"+t.ID+"/revoke", "/settings", t, false),
+			Rotate:      rotateConfirmation(t),
 		})
 	}
 	return d, nil
@@ -306,6 +349,48 @@ func (c *Console) revokeOwnToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c.redirectWith(w, r, "/settings", "ok", "The token has been revoked.")
+	return nil
+}
+
+func (c *Console) confirmRotateOwnToken(w http.ResponseWriter, r *http.Request) error {
+	t, err := c.ownToken(r, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	c.showConfirmation(w, r, "User Settings", "/settings", rotateConfirmation(t))
+	return nil
+}
+
+// rotateOwnToken rotates one of the user's tokens with the default grace
+// period and shows the new value once, from this POST, as createToken
+// does.
+func (c *Console) rotateOwnToken(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	old, err := c.ownToken(r, id)
+	if err != nil {
+		c.redirectWith(w, r, "/settings", "error", kiln.ErrorMessage(err))
+		return nil
+	}
+	nt, err := c.svc.RotateToken(r.Context(), old.ID, nil)
+	if err != nil {
+		if code := kiln.ErrorCode(err); code == kiln.EInvalid || code == kiln.ENotFound || code == kiln.EQuota || code == kiln.EDisabled || code == kiln.EPermission {
+			c.redirectWith(w, r, "/settings", "error", kiln.ErrorMessage(err))
+			return nil
+		}
+		return err
+	}
+	d, err := c.settingsData(r)
+	if err != nil {
+		return err
+	}
+	created := &createdToken{Value: nt.Value, Comment: nt.Info.Comment, Expires: nt.Info.Expires}
+	for _, row := range d.Tokens {
+		if row.ID == old.ID {
+			created.Replaced = row.Expires
+		}
+	}
+	d.Created = created
+	c.render(w, r, http.StatusOK, "settings", &page{Title: "Access Tokens", Section: "User Settings", Tab: "/settings", Data: d})
 	return nil
 }
 

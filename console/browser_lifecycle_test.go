@@ -1,0 +1,78 @@
+package console_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// testTokenLifecycle walks what a user and an admin see of the token
+// lifecycle in a real browser: the banner of tokens that end soon, Rotate
+// (the new value shown once, the old token still working), and the
+// Access Control preview of the tokens a lower maximum lifetime ends,
+// listed before Confirm. It runs last: it lowers the workspace's cap.
+func testTokenLifecycle(t *testing.T, b *browser) {
+	e := b.env
+	e.EnableTokens(t)
+	e.SetConf(t, map[string]string{"maxTokenLifetimeDays": "730"})
+	e.NewUser(t, "rotor@example.com", true)
+	soon := e.NewToken(t, "rotor@example.com", 3*24*time.Hour)
+	later := e.NewToken(t, "rotor@example.com", 300*24*time.Hour)
+
+	u := b.newTab(t)
+	u.signIn("rotor@example.com", "user-password-123")
+	u.open("/jobs")
+	// The banner is on every page, naming only the token that ends soon.
+	u.waitText("One of your tokens ends soon.")
+	u.shot("80-ending-banner")
+	if n, _ := chromedp.Run(u.ctx, chromedp.Evaluate[int]("document.querySelectorAll('.ending-tokens li').length")); n != 1 {
+		t.Errorf("the banner lists %d tokens, want 1", n)
+	}
+	u.click("button", "Rotate")
+	u.waitFor("dialog", "Rotate token?")
+	u.click("button", "Confirm")
+	u.waitText("Your token has been rotated.")
+	u.shot("81-token-rotated")
+	value := u.value("textbox", "Token")
+	if !tokenPattern.MatchString(value) || value == soon.Value {
+		t.Fatalf("the page shows %q, not a new token", value)
+	}
+	for name, tok := range map[string]string{"new": value, "old, in its grace period": soon.Value} {
+		if r := e.Do(t, http.MethodGet, "/api/2.0/token/list", tok, nil); r.Status != http.StatusOK {
+			t.Errorf("the %s token gets %d", name, r.Status)
+		}
+	}
+	u.click("button", "Done")
+	u.waitTitle("Access Tokens · User Settings · kiln")
+	if strings.Contains(u.html(), value) {
+		t.Error("the rotated token's value is still in the page after Done")
+	}
+	u.waitText("Rotated")
+
+	// Access Control: a 30-day maximum ends the 300-day token (and any
+	// older than 30 days); the preview lists it before anything changes.
+	u.open("/admin/access-control")
+	u.waitTitle("Access Control · Admin Console · kiln")
+	u.fill("spinbutton", "Maximum lifetime (days)", "30")
+	u.fill("spinbutton", "Default lifetime (days)", "30")
+	u.click("button", "Save")
+	u.waitTitle("Confirm token policy · Admin Console · kiln")
+	u.waitText("Older than the maximum lifetime")
+	u.waitText("rotor@example.com")
+	u.shot("82-policy-preview")
+	if r := e.Do(t, http.MethodGet, "/api/2.0/token-management/tokens/"+later.Info.ID, value, nil); r.Status != http.StatusOK ||
+		!strings.Contains(string(r.Body), fmt.Sprint(later.Info.Expires.UnixMilli())) {
+		t.Errorf("the preview changed the 300-day token: %d %s", r.Status, r.Body)
+	}
+	u.click("button", "Confirm")
+	u.waitText("Token lifetimes saved.")
+	want := later.Info.Created.Add(30 * 24 * time.Hour).UnixMilli()
+	if r := e.Do(t, http.MethodGet, "/api/2.0/token-management/tokens/"+later.Info.ID, value, nil); !strings.Contains(string(r.Body), fmt.Sprint(want)) {
+		t.Errorf("after Confirm the 300-day token should end 30 days after its creation (%d): %s", want, r.Body)
+	}
+	e.SetConf(t, map[string]string{"maxTokenLifetimeDays": "", "defaultTokenLifetimeDays": ""})
+}
