@@ -34,6 +34,7 @@ func FuzzDecodeBodies(f *testing.F) {
 		`{"Operations": [{"op": "add", "path": "members", "value": [{"value": "1"}]}]}`, `{"active": "True"}`, `null`, `[]`, `"`, `{"a":`,
 		`{"job_id": "42", "new_settings": {"timeout_seconds": " 3600 ", "tasks": [{"max_retries": "1"}]}}`,
 		`{"run_id": 1e400}`, `{"notebook_params": {"n": 5}, "python_params": [1, true]}`,
+		`{"grace_seconds": "86400"}`, `{"grace_seconds": -1}`, `{"token_value": "dapi00", "revoke": "true"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -50,6 +51,10 @@ func FuzzDecodeBodies(f *testing.F) {
 		checkClientError(t, unmarshal(b, &c))
 		var u updateTokenRequest
 		checkClientError(t, unmarshal(b, &u))
+		var rot rotateTokenRequest
+		checkClientError(t, unmarshal(b, &rot))
+		var look lookupRequest
+		checkClientError(t, unmarshal(b, &look))
 		var r scimResource
 		checkClientError(t, unmarshal(b, &r))
 		var p struct {
