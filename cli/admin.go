@@ -319,7 +319,46 @@ refused, naming how many.`,
 			})
 		},
 	}
-	tokens.AddCommand(create, revoke, list)
+	var revokeFound bool
+	lookup := &cobra.Command{
+		Use:   "lookup",
+		Short: "Find the token a leaked value belongs to (reads the value from stdin)",
+		Long: `Find the token a value belongs to, on the data directory: for leak response
+while the API cannot be reached. The value is read from standard input and
+never stored; --revoke revokes a live token in the same transaction.`,
+		Example: `  kiln admin tokens lookup < leaked.txt
+  kiln admin tokens lookup --revoke < leaked.txt`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			value, err := readSecretLine(a.stdio.In)
+			if err != nil {
+				return usageError{err}
+			}
+			return a.withStore(cmd, func(ctx context.Context, p *server.Parts) error {
+				l, err := p.Service.LookupToken(ctx, value, revokeFound)
+				if err != nil {
+					return errorOf(err)
+				}
+				var addrs []string
+				for _, ad := range l.Addresses {
+					addrs = append(addrs, ad.Addr)
+				}
+				state := l.State
+				if l.RevokedNow {
+					state = "revoked now"
+				}
+				for _, row := range [][2]string{
+					{"Token", l.Token.ID}, {"Owner", l.Token.OwnerName}, {"State", state}, {"Comment", l.Token.Comment},
+					{"Created", l.Token.Created.Format(time.RFC3339)}, {"Used from", strings.Join(addrs, ", ")},
+				} {
+					fmt.Fprintf(a.stdio.Out, "%-10s %s\n", row[0]+":", row[1])
+				}
+				return nil
+			})
+		},
+	}
+	lookup.Flags().BoolVar(&revokeFound, "revoke", false, "revoke the token if it is live")
+	tokens.AddCommand(create, revoke, list, lookup)
 	return tokens
 }
 

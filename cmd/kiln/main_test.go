@@ -139,6 +139,22 @@ func TestOfflineAdministrationAppliesToARunningServerWithinOneSecond(t *testing.
 	admin(t, dir, "", "conf", "set", "enableTokensConfig=false")
 	within(t, time.Second, "disabling applies", func() bool { return status(t, p.url, tok2) == 403 })
 
+	// Leak response offline: the value from stdin, never an argument.
+	for _, lk := range []struct {
+		value string
+		args  []string
+		want  string
+	}{
+		{tok, []string{"tokens", "lookup"}, "State:     revoked"},
+		{tok2, []string{"tokens", "lookup", "--revoke"}, "State:     revoked now"},
+		{tok2, []string{"tokens", "lookup"}, "State:     revoked"},
+	} {
+		out, stderr, code := admin(t, dir, lk.value+"\n", lk.args...)
+		if code != 0 || !strings.Contains(out, lk.want) || !strings.Contains(out, "Owner:     ops@example.com") {
+			t.Errorf("kiln admin %v: exit %d, stdout %q, stderr %q; want %q", lk.args, code, out, stderr, lk.want)
+		}
+	}
+
 	// Bad input to offline commands: clear messages and usage exit codes.
 	tests := []struct {
 		args []string
@@ -151,6 +167,7 @@ func TestOfflineAdministrationAppliesToARunningServerWithinOneSecond(t *testing.
 		{[]string{"tokens", "create"}, 2, "--user is required"},
 		{[]string{"tokens", "create", "--user", "ops@example.com", "--lifetime", "forever"}, 2, "--lifetime"},
 		{[]string{"tokens", "revoke", strings.Repeat("0", 64)}, 1, "does not exist"},
+		{[]string{"tokens", "lookup"}, 2, "standard input is empty"},
 		{[]string{"users", "create", "--email", "not-an-email"}, 1, "email address"},
 	}
 	for _, tt := range tests {
