@@ -74,5 +74,25 @@ func testTokenLifecycle(t *testing.T, b *browser) {
 	if r := e.Do(t, http.MethodGet, "/api/2.0/token-management/tokens/"+later.Info.ID, value, nil); !strings.Contains(string(r.Body), fmt.Sprint(want)) {
 		t.Errorf("after Confirm the 300-day token should end 30 days after its creation (%d): %s", want, r.Body)
 	}
+
+	// Leak response on the Tokens tab: a value that is not a token is
+	// refused clearly; the new token's value, pasted, is found and revoked.
+	u.open("/admin/tokens")
+	u.waitTitle("Tokens · Admin Console · kiln")
+	u.fill("textbox", "Token value", "hunter2")
+	u.click("button", "Look up")
+	u.waitText("token_value is not a kiln token")
+	u.fill("textbox", "Token value", value)
+	u.click("checkbox", "Revoke it if it still works")
+	u.click("button", "Look up")
+	u.waitText("Revoked now")
+	u.waitText("rotor@example.com")
+	u.shot("83-token-lookup")
+	if strings.Contains(u.html(), value) {
+		t.Error("the looked-up value is echoed in the page")
+	}
+	if r := e.Do(t, http.MethodGet, "/api/2.0/token/list", value, nil); r.Status != http.StatusForbidden {
+		t.Errorf("a token revoked by the lookup gets %d, want 403", r.Status)
+	}
 	e.SetConf(t, map[string]string{"maxTokenLifetimeDays": "", "defaultTokenLifetimeDays": ""})
 }

@@ -61,6 +61,7 @@ func (c *Console) routes() http.Handler {
 	admin("POST /admin/service-principals/{id}/{change}", c.changePrincipal(kiln.KindServicePrincipal))
 
 	admin("GET /admin/tokens", c.tokensPage)
+	admin("POST /admin/tokens/lookup", c.lookupToken)
 	admin("GET /admin/tokens/{id}/revoke", c.confirmRevokeToken)
 	admin("POST /admin/tokens/{id}/revoke", c.revokeToken)
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/api"
 	"github.com/kiln-dev/kiln/service"
 )
 
@@ -20,12 +21,40 @@ type tokensData struct {
 	Tokens []tokenRow
 	Owners []*kiln.Principal
 	Now    time.Time
+
+	// The leak lookup's answer, or why it failed; Revoke asks before
+	// revoking the token it found.
+	Lookup      *service.TokenLookup
+	LookupError string
+	Revoke      confirmation
 }
 
 func (c *Console) tokensPage(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	d := &tokensData{Owner: truncate(strings.TrimSpace(r.URL.Query().Get("owner")), 256), Now: c.now()}
+	return c.renderTokens(w, r, &tokensData{}, http.StatusOK)
+}
+
+// lookupToken is the Tokens tab's leak lookup: whose token a pasted value
+// is. The value is posted, never put in a URL, and not echoed back.
+func (c *Console) lookupToken(w http.ResponseWriter, r *http.Request) error {
+	d := &tokensData{}
+	l, err := c.svc.LookupToken(r.Context(), r.PostFormValue("token_value"), r.PostFormValue("revoke") == "1")
 	status := http.StatusOK
+	switch code := kiln.ErrorCode(err); {
+	case err == nil:
+		d.Lookup = l
+		d.Revoke = revokeConfirmation("/admin/tokens/"+l.Token.ID+"/revoke", "/admin/tokens", l.Token, true)
+	case code == kiln.EInvalid || code == kiln.ENotFound:
+		d.LookupError, status = kiln.ErrorMessage(err), api.ErrorStatus(w.Header(), err)
+	default:
+		return err
+	}
+	return c.renderTokens(w, r, d, status)
+}
+
+// renderTokens renders the Tokens tab, filtered by the owner in the query.
+func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, d *tokensData, status int) error {
+	ctx := r.Context()
+	d.Owner, d.Now = truncate(strings.TrimSpace(r.URL.Query().Get("owner")), 256), c.now()
 	var f service.TokenListFilter
 	if d.Owner != "" {
 		p, err := c.svc.PrincipalByName(ctx, d.Owner)

@@ -316,7 +316,8 @@ func (s *Service) announced(evs []kiln.Event) {
 
 // EndingTokens returns the caller's live tokens that end within the
 // workspace's warning window (kilnTokenExpiryWarningDays), soonest first,
-// with why: the console's banner.
+// with why: the console's banner. Rotated tokens are left out: they end
+// on purpose, and their successor is listed if it ends soon too.
 func (s *Service) EndingTokens(ctx context.Context) ([]TokenEnd, error) {
 	c, err := callerOf(ctx)
 	if err != nil {
@@ -335,6 +336,9 @@ func (s *Service) EndingTokens(ctx context.Context) ([]TokenEnd, error) {
 		}
 		window := auth.ExpiryWarningIn(settings)
 		for _, t := range toks {
+			if t.RotatedTo != "" {
+				continue
+			}
 			if end := tokenEnd(t, s.index.LastUsedDay(t.ID), settings); !end.At.IsZero() && end.At.Sub(now) <= window {
 				out = append(out, end)
 			}
