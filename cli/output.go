@@ -150,6 +150,8 @@ func expiry(t *client.TokenInfo, now time.Time) string {
 		return "never"
 	case !exp.After(now):
 		return "EXPIRED " + relative(exp, now)
+	case t.RotatedToTokenID != "":
+		return relative(exp, now) + " (rotated)"
 	default:
 		return relative(exp, now)
 	}

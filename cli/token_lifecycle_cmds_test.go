@@ -36,7 +36,7 @@ func TestTokenLifecycleCommands(t *testing.T) {
 	if !strings.HasPrefix(newValue, "dapi") || newValue == short {
 		t.Fatalf("rotate printed %q, want a new token value", r.stdout)
 	}
-	check{name: "old token in grace still works", args: []string{"tokens", "list"}, stdout: []string{"nightly"}}.run(t, f.home)
+	check{name: "old token in grace still works", args: []string{"tokens", "list"}, stdout: []string{"nightly", "in 1 hour (rotated)"}}.run(t, f.home)
 	runChecks(t, f.home, []check{
 		{name: "rotate twice", args: []string{"tokens", "rotate", "current"}, code: 1, stderr: []string{"already rotated"}},
 		{name: "bad grace", args: []string{"tokens", "rotate", "current", "--grace", "soon"}, code: cli.ExitUsage, stderr: []string{"--grace"}},
