@@ -351,3 +351,30 @@ func TestLookupByValueAndTraceBySHA256(t *testing.T) {
 		t.Errorf("second lookup of a revoked token: %v", got)
 	}
 }
+
+// TestPolicyPreviewOfIPAccessLists: switching the lists on would refuse
+// every token used only from addresses outside them; the preview names
+// those, and no token used from an allowed address or never used.
+func TestPolicyPreviewOfIPAccessLists(t *testing.T) {
+	e, _, admin := lifecycleEnv(t, kilntest.WithConfig(func(c *server.Config) { c.TrustedProxies = []string{"127.0.0.1/32"} }))
+	e.NewUser(t, "alice@example.com", false)
+	outside := e.NewToken(t, "alice@example.com", 0)
+	inside := e.NewToken(t, "alice@example.com", 0)
+	mixed := e.NewToken(t, "alice@example.com", 0)
+	e.NewToken(t, "alice@example.com", 0) // never used
+	for _, use := range []struct{ tok, addr string }{
+		{outside.Value, "192.0.2.10"}, {inside.Value, "10.1.2.3"}, {mixed.Value, "192.0.2.10"}, {mixed.Value, "10.9.9.9"}, {admin, "10.0.0.1"},
+	} {
+		if r := behindProxy(t, e, "GET", "/api/2.0/token/list", use.tok, use.addr, nil); r.Status != 200 {
+			t.Fatalf("use from %s: %d", use.addr, r.Status)
+		}
+	}
+	if err := e.Srv.Index.FlushLastUsed(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	createIPList(t, e, admin, "10.0.0.1", "office", "ALLOW", "10.0.0.0/8")
+	got := previewed(t, e, admin, map[string]string{kiln.ConfEnableIPAccessLists: "true"})
+	if fmt.Sprint(got) != fmt.Sprint(map[string]string{outside.Info.ID: "ip_access_list"}) {
+		t.Errorf("preview of enableIpAccessLists=true: %v, want only the token used from outside the lists", got)
+	}
+}

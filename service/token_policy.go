@@ -253,6 +253,9 @@ func (s *Service) SweepTokens(ctx context.Context) error {
 		switch {
 		case end.Reason == EndInactivity && !now.Before(end.At) && !t.ExpiredAt(now):
 			revoke = append(revoke, t)
+		case t.RotatedTo != "":
+			// It ends on purpose, at the end of its grace period: its
+			// successor is the one to announce.
 		case t.ExpiredAt(now):
 			events = append(events, tokenEvent(kiln.EventTokenExpired, t, "token.expired:"+t.ID, nil))
 		case !end.At.IsZero():
