@@ -12,7 +12,9 @@
 #             an attacker sees after 50 failures)
 # and prints each as requests/s and as ratios, then checks that the requests
 # did not write to the database: its size and the WAL's may grow by the one
-# batched last-used flush (a page or two), never per request.
+# batched last-use flush (the token's last-used day, and its first use from
+# the benchmark's address with that use's audit event: a few pages in one
+# transaction), never per request.
 #
 # Usage: scripts/bench-wrk.sh     (ROUNDS=5 DURATION=5s CONNS=32 THREADS=1 by default)
 set -euo pipefail
@@ -89,6 +91,7 @@ ratios
   bad (429) / valid              $(ratio "$bad429" "$me")
 database bytes before and after the valid and bad-token runs: $before -> $after
   (hundreds of thousands of requests; the only write allowed is the batched
-  last-used flush, at most once per token per day: a page or two)
+  last-use flush: the token's day of use, at most once a day, and its first
+  use from this address with its audit event, once: a few pages)
 REPORT
-[ $((after - before)) -le 16384 ] || { echo "FAIL: the requests wrote $((after - before)) bytes to the database" >&2; exit 1; }
+[ $((after - before)) -le 65536 ] || { echo "FAIL: the requests wrote $((after - before)) bytes to the database" >&2; exit 1; }
