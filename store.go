@@ -49,6 +49,7 @@ type Tx interface {
 	JobTx
 	RunTx
 	ClusterTx
+	WebhookTx
 
 	// Now is the transaction's clock, truncated to milliseconds: every
 	// timestamp written by one transaction is the same instant.

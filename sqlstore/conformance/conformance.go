@@ -53,6 +53,7 @@ func suite() []test {
 		secretTests,
 		jobTests,
 		clusterTests,
+		webhookTests,
 		runTests,
 		queueTests,
 		queueReadTests,
