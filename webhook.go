@@ -159,6 +159,10 @@ type DeliveryOutcome struct {
 type WebhookDeliveryFilter struct {
 	// WebhookID selects one webhook's; "" every webhook's.
 	WebhookID string
+	// DueAt, when set, selects only the pending, unleased deliveries due
+	// at that time (what a claim would take), so a poller can look in a
+	// read-only transaction before claiming in a write one.
+	DueAt time.Time
 	// Limit bounds the answer; 0 is 100.
 	Limit int
 }

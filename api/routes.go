@@ -191,4 +191,10 @@ func (s *Server) routes() {
 	s.authed("GET /api/kiln/v1/tokens/{id}/addresses", s.tokenAddresses)
 	s.authed("POST /api/kiln/v1/token-management/lookup", s.lookupToken)
 	s.authed("POST /api/kiln/v1/policy/preview", s.previewPolicy)
+	// Webhooks (admins): signed deliveries of token and policy events
+	// (webhooks.go; package webhook sends them).
+	s.authed("POST /api/kiln/v1/webhooks", s.createWebhook)
+	s.authed("GET /api/kiln/v1/webhooks", s.listWebhooks)
+	s.authed("DELETE /api/kiln/v1/webhooks/{id}", s.deleteWebhook)
+	s.authed("GET /api/kiln/v1/webhooks/{id}/deliveries", s.listDeliveries)
 }

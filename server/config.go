@@ -16,6 +16,7 @@ import (
 	"github.com/kiln-dev/kiln/sandbox"
 	"github.com/kiln-dev/kiln/service"
 	"github.com/kiln-dev/kiln/sqlstore"
+	"github.com/kiln-dev/kiln/webhook"
 )
 
 // The defaults of Config, which kiln serve's flags show.
@@ -137,6 +138,9 @@ type Config struct {
 	// Runner, when set, adjusts the executor's configuration (tests use
 	// it for short leases and grace periods).
 	Runner func(*runner.Config)
+	// Webhook, when set, adjusts the webhook deliverer's configuration
+	// (tests use it for short timeouts and backoff).
+	Webhook func(*webhook.Config)
 	// NoAPI makes an executor-only node: it executes runs from the shared
 	// store and serves nothing on Addr but /healthz and /readyz.
 	NoAPI bool

@@ -34,6 +34,7 @@ import (
 	"github.com/kiln-dev/kiln/runner"
 	"github.com/kiln-dev/kiln/service"
 	"github.com/kiln-dev/kiln/sqlstore"
+	"github.com/kiln-dev/kiln/webhook"
 )
 
 // Parts are the assembled pieces, for commands and tests that need them.
@@ -59,6 +60,8 @@ type Server struct {
 	*Parts
 	// Runner executes job runs; it starts and stops with Serve.
 	Runner *runner.Runner
+	// Webhooks delivers webhook events; it runs with Serve.
+	Webhooks *webhook.Deliverer
 	// API and Console are the REST API and the web console as the root
 	// handler mounts them (see newRoot); nil on an executor-only node.
 	API      *api.Server
@@ -311,6 +314,7 @@ func New(ctx context.Context, c Config) (*Server, error) {
 		})
 		handler = newRoot(p, s.API, s.Console)
 	}
+	s.Webhooks = newDeliverer(p)
 	if s.Runner, err = newRunner(p); err != nil {
 		p.Store.Close()
 		return nil, err
@@ -368,11 +372,12 @@ func (s *Server) URL() string {
 // nothing is half-written.
 func (s *Server) Serve(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
-	s.wg.Add(4)
+	s.wg.Add(5)
 	go func() { defer s.wg.Done(); s.Index.Run(bg, s.Config.PollInterval, s.Config.LastUseFlushInterval) }()
 	go func() { defer s.wg.Done(); s.Denials.Run(bg, s.Config.AuditFlushInterval) }()
 	go func() { defer s.wg.Done(); s.sweepClusters(bg) }()
 	go func() { defer s.wg.Done(); s.sweepTokens(bg) }()
+	go func() { defer s.wg.Done(); s.Webhooks.Run(bg) }()
 
 	if err := s.Runner.Start(ctx); err != nil {
 		stopBG()

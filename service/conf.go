@@ -113,6 +113,9 @@ func (s *Service) SetConf(ctx context.Context, kv map[string]string) error {
 		if err := tx.Audit(ev); err != nil {
 			return err
 		}
+		if err := s.emit(tx, policyEvent("workspace_conf", kv)); err != nil {
+			return err
+		}
 		if touchesTokenPolicy(kv) {
 			if err := s.applyPolicy(tx, c, before, withConf(before, kv), s.now().UTC().Truncate(time.Millisecond)); err != nil {
 				return err

@@ -85,7 +85,11 @@ func (s *Service) SetTokenPermissions(ctx context.Context, entries []kiln.ACLEnt
 		if err := tx.SetTokenACL(acl); err != nil {
 			return err
 		}
-		if err := tx.Audit(aclAuditEvent(c, "permissions:tokens", acl)); err != nil {
+		ev := aclAuditEvent(c, "permissions:tokens", acl)
+		if err := tx.Audit(ev); err != nil {
+			return err
+		}
+		if err := s.emit(tx, policyEvent("token_permissions", ev.Detail)); err != nil {
 			return err
 		}
 		out = append([]kiln.ACLEntry{{GroupName: kiln.GroupAdmins, Level: kiln.LevelCanManage}}, acl...)

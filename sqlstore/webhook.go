@@ -169,7 +169,7 @@ func (t *tx) ClaimDeliveries(now, leaseUntil time.Time, limit int) ([]*kiln.Webh
 	}
 	ds, err := t.deliveries(op, `SELECT `+deliveryCols+` FROM webhook_deliveries
 		WHERE state = 'pending' AND next_attempt <= ? AND lease_until <= ?
-		ORDER BY next_attempt, id LIMIT ?`, now.UnixMilli(), now.UnixMilli(), limit)
+		ORDER BY next_attempt, seq LIMIT ?`, now.UnixMilli(), now.UnixMilli(), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -220,10 +220,15 @@ func (t *tx) WebhookDeliveries(f kiln.WebhookDeliveryFilter) ([]*kiln.WebhookDel
 	if limit <= 0 {
 		limit = 100
 	}
-	q, args := `SELECT `+deliveryCols+` FROM webhook_deliveries`, []any{}
+	var conds []string
+	var args []any
 	if f.WebhookID != "" {
-		q += ` WHERE webhook_id = ?`
-		args = append(args, f.WebhookID)
+		conds, args = append(conds, `webhook_id = ?`), append(args, f.WebhookID)
 	}
-	return t.deliveries("list webhook deliveries", q+` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, limit)...)
+	if !f.DueAt.IsZero() {
+		at := f.DueAt.UnixMilli()
+		conds, args = append(conds, `state = 'pending' AND next_attempt <= ? AND lease_until <= ?`), append(args, at, at)
+	}
+	return t.deliveries("list webhook deliveries", `SELECT `+deliveryCols+` FROM webhook_deliveries`+whereClause(conds)+
+		` ORDER BY seq DESC LIMIT ?`, append(args, limit)...)
 }

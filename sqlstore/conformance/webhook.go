@@ -197,6 +197,26 @@ var webhookTests = []test{
 		if ds := claimDeliveries(t, s, t0, 10); len(ds) != 0 {
 			t.Errorf("claim before the delivery was made: got %v, want none", deliveryIDs(ds))
 		}
+		// DueAt selects exactly what a claim would take, in a read.
+		due := func(at time.Time) int {
+			var ds []*kiln.WebhookDelivery
+			view(t, s, func(tx kiln.Tx) (err error) {
+				ds, err = tx.WebhookDeliveries(kiln.WebhookDeliveryFilter{DueAt: at, Limit: 10})
+				return err
+			})
+			return len(ds)
+		}
+		later := time.Now().Add(time.Second)
+		if n := due(t0); n != 0 {
+			t.Errorf("due before it was made: %d, want 0", n)
+		}
+		if n := due(later); n != 1 {
+			t.Errorf("due once made: %d, want 1", n)
+		}
+		claimDeliveries(t, s, later, 10)
+		if n := due(later); n != 0 {
+			t.Errorf("due while leased: %d, want 0", n)
+		}
 	}},
 	{"Webhooks/FinishRetriesDeliversAndFails", func(t *testing.T, s kiln.Store) {
 		update(t, s, func(tx kiln.Tx) error {

@@ -10,7 +10,8 @@ CREATE TABLE webhooks (
 );
 
 CREATE TABLE webhook_deliveries (
-	id           TEXT COLLATE "C" PRIMARY KEY,
+	seq          BIGSERIAL PRIMARY KEY,
+	id           TEXT COLLATE "C" NOT NULL UNIQUE,
 	webhook_id   TEXT COLLATE "C" NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
 	event        TEXT COLLATE "C" NOT NULL,
 	body         BYTEA  NOT NULL,
@@ -25,7 +26,7 @@ CREATE TABLE webhook_deliveries (
 );
 
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt);
-CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, created_at);
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, seq);
 
 CREATE TABLE webhook_event_keys (
 	key        TEXT COLLATE "C" PRIMARY KEY,

@@ -4,7 +4,8 @@
 -- events is a JSON array of event types. secret is sealed by the service
 -- (auth.SecretBox); the store never holds it in clear. A delivery's body
 -- is the exact JSON sent and signed on every attempt. lease_until (0 when
--- unleased) keeps two processes from sending one delivery at once.
+-- unleased) keeps two processes from sending one delivery at once. seq
+-- orders deliveries as they were enqueued (several share a millisecond).
 CREATE TABLE webhooks (
 	id         TEXT    PRIMARY KEY,
 	url        TEXT    NOT NULL,
@@ -15,7 +16,8 @@ CREATE TABLE webhooks (
 ) STRICT;
 
 CREATE TABLE webhook_deliveries (
-	id           TEXT    PRIMARY KEY,
+	seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+	id           TEXT    NOT NULL UNIQUE,
 	webhook_id   TEXT    NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
 	event        TEXT    NOT NULL,
 	body         BLOB    NOT NULL,
@@ -32,7 +34,7 @@ CREATE TABLE webhook_deliveries (
 -- The claim's scan: pending deliveries by due time.
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt);
 -- A webhook's deliveries, newest first.
-CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, created_at);
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, seq);
 
 -- One row per deduplication key ever enqueued (Event.Key).
 CREATE TABLE webhook_event_keys (
