@@ -74,14 +74,9 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if f.BeforeID, err = p.int("before_id", 0); err != nil {
 		return err
 	}
-	limit, err := p.int("limit", 100)
-	if err != nil {
+	if f.Limit, err = p.limit(); err != nil {
 		return err
 	}
-	if limit < 1 || limit > 1000 {
-		return kiln.Errorf(kiln.EInvalid, "Parameter limit must be from 1 to 1000.")
-	}
-	f.Limit = int(limit)
 	evs, err := s.svc.ListAudit(r.Context(), f)
 	if err != nil {
 		return err

@@ -264,6 +264,19 @@ func (p params) int(key string, def int64) (int64, error) {
 	return n, nil
 }
 
+// limit reads the page size "limit" of kiln's own list endpoints: 1 to
+// 1000, default 100.
+func (p params) limit() (int, error) {
+	n, err := p.int("limit", 100)
+	if err != nil {
+		return 0, err
+	}
+	if n < 1 || n > 1000 {
+		return 0, kiln.Errorf(kiln.EInvalid, "Parameter limit must be from 1 to 1000.")
+	}
+	return int(n), nil
+}
+
 // list returns every value of key, each split at commas.
 func (p params) list(key string) []string {
 	var out []string

@@ -98,14 +98,11 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := p.int("limit", 100)
+	limit, err := p.limit()
 	if err != nil {
 		return err
 	}
-	if limit < 1 || limit > 1000 {
-		return kiln.Errorf(kiln.EInvalid, "Parameter limit must be from 1 to 1000.")
-	}
-	ds, err := s.svc.WebhookDeliveries(r.Context(), r.PathValue("id"), int(limit))
+	ds, err := s.svc.WebhookDeliveries(r.Context(), r.PathValue("id"), limit)
 	if err != nil {
 		return err
 	}
