@@ -337,6 +337,7 @@ var sectionTabs = map[string][]tab{
 		{Path: "/admin/users", Label: "Users"},
 		{Path: "/admin/service-principals", Label: "Service Principals"},
 		{Path: "/admin/tokens", Label: "Tokens"},
+		{Path: "/admin/webhooks", Label: "Webhooks"},
 		{Path: "/admin/audit", Label: "Audit Log"},
 	},
 }

@@ -65,6 +65,11 @@ func (c *Console) routes() http.Handler {
 	admin("GET /admin/tokens/{id}/revoke", c.confirmRevokeToken)
 	admin("POST /admin/tokens/{id}/revoke", c.revokeToken)
 
+	admin("GET /admin/webhooks", c.webhooksPage)
+	admin("POST /admin/webhooks", c.addWebhook)
+	admin("GET /admin/webhooks/{id}/delete", c.confirmDeleteWebhook)
+	admin("POST /admin/webhooks/{id}/delete", c.deleteWebhook)
+
 	admin("GET /admin/audit", c.auditPage)
 
 	// Jobs (jobs.go): every signed-in user may open them; the service

@@ -119,6 +119,8 @@ func (c *Console) revokeToken(w http.ResponseWriter, r *http.Request) error {
 var auditActions = []string{
 	kiln.AuditLogin, kiln.AuditLoginFailed,
 	kiln.AuditTokenCreate, kiln.AuditTokenRevoke, kiln.AuditTokenUpdate, kiln.AuditTokenDenied,
+	kiln.AuditTokenRotate, kiln.AuditTokenNewAddress, kiln.AuditTokenLookup, kiln.AuditTokenExpiryShortened,
+	kiln.AuditWebhookCreate, kiln.AuditWebhookDelete,
 	kiln.AuditConfUpdate, kiln.AuditPermissionUpdate,
 	kiln.AuditPrincipalCreate, kiln.AuditPrincipalUpdate, kiln.AuditPrincipalDelete,
 	kiln.AuditGroupCreate, kiln.AuditGroupUpdate, kiln.AuditGroupDelete,
