@@ -197,4 +197,8 @@ type WebhookTx interface {
 	// WebhookDeliveries returns the deliveries the filter selects, newest
 	// first.
 	WebhookDeliveries(f WebhookDeliveryFilter) ([]*WebhookDelivery, error)
+	// PruneWebhooks deletes the finished (delivered or failed) deliveries
+	// and the deduplication keys created before before, and returns how
+	// many rows went. Pending deliveries stay, however old.
+	PruneWebhooks(before time.Time) (int, error)
 }

@@ -232,3 +232,25 @@ func (t *tx) WebhookDeliveries(f kiln.WebhookDeliveryFilter) ([]*kiln.WebhookDel
 	return t.deliveries("list webhook deliveries", `SELECT `+deliveryCols+` FROM webhook_deliveries`+whereClause(conds)+
 		` ORDER BY seq DESC LIMIT ?`, append(args, limit)...)
 }
+
+// PruneWebhooks deletes finished deliveries and deduplication keys older
+// than before. See [kiln.WebhookTx].
+func (t *tx) PruneWebhooks(before time.Time) (int, error) {
+	const op = "prune webhook deliveries"
+	if err := t.writable(op); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, q := range []string{
+		`DELETE FROM webhook_deliveries WHERE state <> 'pending' AND created_at < ?`,
+		`DELETE FROM webhook_event_keys WHERE created_at < ?`,
+	} {
+		res, err := t.exec(q, before.UnixMilli())
+		if err != nil {
+			return 0, internal(op, err)
+		}
+		m, _ := res.RowsAffected()
+		n += int(m)
+	}
+	return n, nil
+}

@@ -80,6 +80,9 @@ type Config struct {
 	// Transport replaces the HTTP transport (tests); nil is a private
 	// one with Timeout's deadlines.
 	Transport http.RoundTripper
+	// Retention is how long finished deliveries (and deduplication keys)
+	// are kept for the record; default 30 days. They are pruned hourly.
+	Retention time.Duration
 }
 
 // Deliverer sends deliveries until its Run ends.
@@ -109,6 +112,9 @@ func New(c Config) *Deliverer {
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 8
+	}
+	if c.Retention <= 0 {
+		c.Retention = 30 * 24 * time.Hour
 	}
 	if c.Backoff == nil {
 		c.Backoff = func(n int) time.Duration {
@@ -158,6 +164,8 @@ func (d *Deliverer) Run(ctx context.Context) {
 	done := make(chan struct{}, d.c.Workers)
 	tick := time.NewTicker(d.c.Poll)
 	defer tick.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
 	for {
 		if free := cap(slots) - len(slots); free > 0 {
 			jobs, err := d.claim(ctx, free)
@@ -184,7 +192,21 @@ func (d *Deliverer) Run(ctx context.Context) {
 		case <-tick.C:
 		case <-d.nudge:
 		case <-done:
+		case <-prune.C:
+			d.Prune(ctx)
 		}
+	}
+}
+
+// Prune deletes the finished deliveries and deduplication keys older than
+// the retention; Run calls it hourly.
+func (d *Deliverer) Prune(ctx context.Context) {
+	err := d.c.Store.Update(ctx, func(tx kiln.Tx) error {
+		_, err := tx.PruneWebhooks(time.Now().Add(-d.c.Retention))
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		d.c.Log.Warn("pruning webhook deliveries", "err", err)
 	}
 }
 

@@ -315,6 +315,38 @@ var webhookTests = []test{
 			t.Errorf("deliveries of b after deleting a: %d, want 3", len(ds))
 		}
 	}},
+	{"Webhooks/PruneKeepsPendingAndRecent", func(t *testing.T, s kiln.Store) {
+		update(t, s, func(tx kiln.Tx) error {
+			if err := tx.CreateWebhook(newWebhook("a", kiln.EventTokenCreated)); err != nil {
+				return err
+			}
+			for _, key := range []string{"k1", "k2", "k3"} {
+				if err := tx.EnqueueEvent(kiln.Event{Type: kiln.EventTokenCreated, Key: key}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		now := time.Now().Add(time.Second)
+		ds := claimDeliveries(t, s, now, 10)
+		finishDelivery(t, s, ds[0].ID, kiln.DeliveryOutcome{Delivered: true, Status: 200})
+		finishDelivery(t, s, ds[1].ID, kiln.DeliveryOutcome{Status: 500, Error: "x"}) // failed
+		var n int
+		update(t, s, func(tx kiln.Tx) (err error) { n, err = tx.PruneWebhooks(t0); return err })
+		if n != 0 || len(deliveriesOf(t, s, "a")) != 3 {
+			t.Errorf("prune before everything: %d rows, %d deliveries left; want 0 and 3", n, len(deliveriesOf(t, s, "a")))
+		}
+		update(t, s, func(tx kiln.Tx) (err error) { n, err = tx.PruneWebhooks(now.Add(time.Minute)); return err })
+		left := deliveriesOf(t, s, "a")
+		if n != 5 || len(left) != 1 || left[0].ID != ds[2].ID {
+			t.Errorf("prune after everything: %d rows (want 2 deliveries + 3 keys), left %v (want the pending %s)", n, deliveryIDs(left), ds[2].ID)
+		}
+		// The keys went too: the same key enqueues again.
+		update(t, s, func(tx kiln.Tx) error { return tx.EnqueueEvent(kiln.Event{Type: kiln.EventTokenCreated, Key: "k1"}) })
+		if got := len(deliveriesOf(t, s, "a")); got != 2 {
+			t.Errorf("a pruned key enqueued %d deliveries in all, want 2", got)
+		}
+	}},
 	{"Webhooks/WritesFailInAView", func(t *testing.T, s kiln.Store) {
 		view(t, s, func(tx kiln.Tx) error {
 			wantCode(t, "EnqueueEvent in a View", tx.EnqueueEvent(kiln.Event{Type: kiln.EventTokenCreated}), kiln.EInternal)
