@@ -306,6 +306,9 @@ type RunTx interface {
 	// CountWaitingRuns counts the owner's runs that have not started:
 	// those QUEUED or PENDING.
 	CountWaitingRuns(ownerID int64) (int, error)
+	// CountRunsByState counts every run by its life-cycle state; states
+	// without runs are absent.
+	CountRunsByState() (map[string]int, error)
 
 	// ClaimTask leases the next runnable task to c.Owner. Runnable are the
 	// ready QUEUED or WAITING_FOR_RETRY tasks whose run is not stopped

@@ -18,6 +18,7 @@ import (
 	"github.com/kiln-dev/kiln"
 	"github.com/kiln-dev/kiln/auth"
 	"github.com/kiln-dev/kiln/clientip"
+	"github.com/kiln-dev/kiln/metrics"
 	"github.com/kiln-dev/kiln/service"
 )
 
@@ -82,19 +83,19 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // public registers a handler that needs no credential.
 func (s *Server) public(pattern string, h handlerFunc) {
-	s.mux.Handle(pattern, s.adapt(h))
+	s.mux.Handle(pattern, metrics.Route(pattern, s.adapt(h)))
 }
 
 // authed registers a handler that needs a valid token.
 func (s *Server) authed(pattern string, h handlerFunc) {
-	s.mux.Handle(pattern, s.authenticate(s.adapt(h)))
+	s.mux.Handle(pattern, metrics.Route(pattern, s.authenticate(s.adapt(h))))
 }
 
 // authedLimit is authed with its own request body limit instead of
 // maxBodyBytes, for the few routes that take uploads (workspace import,
 // DBFS put and add-block).
 func (s *Server) authedLimit(pattern string, limit int64, h handlerFunc) {
-	s.mux.Handle(pattern, s.authenticate(s.adaptLimit(h, limit)))
+	s.mux.Handle(pattern, metrics.Route(pattern, s.authenticate(s.adaptLimit(h, limit))))
 }
 
 func (s *Server) adapt(h handlerFunc) http.Handler { return s.adaptLimit(h, maxBodyBytes) }

@@ -80,6 +80,9 @@ type Index struct {
 	// expiryWarning is kilnTokenExpiryWarningDays as a duration, read on
 	// every request without the lock.
 	expiryWarning atomic.Int64
+	// lastRefresh is when the last successful Load or Refresh began (Unix
+	// nanoseconds): how current the index is.
+	lastRefresh atomic.Int64
 
 	// Source addresses seen since the last flush, for the store
 	// (RecordTokenAddresses); bounded by maxPendingAddrs.
@@ -381,6 +384,7 @@ func (ix *Index) TokensEnabled() bool {
 func (ix *Index) Load(ctx context.Context) error {
 	ix.refreshMu.Lock()
 	defer ix.refreshMu.Unlock()
+	started := time.Now()
 	// Read the stamp and the change position first: a change committed
 	// while loading is then applied again by the next Refresh, which is
 	// harmless.
@@ -421,6 +425,7 @@ func (ix *Index) Load(ctx context.Context) error {
 	ix.mu.Unlock()
 	ix.lastSeq = seq
 	ix.noteStamp(stamp, stampOK)
+	ix.lastRefresh.Store(started.UnixNano())
 	return nil
 }
 
@@ -547,6 +552,7 @@ func (ix *Index) Refresh(ctx context.Context) error {
 	// Stamped before reading: a commit racing with the read either is
 	// read now or moves the stamp past this one.
 	stamp, stampOK := ix.readStamp()
+	started := time.Now()
 	for {
 		changes, err := ix.store.Changes(ctx, ix.lastSeq, 500)
 		if err != nil {
@@ -554,6 +560,7 @@ func (ix *Index) Refresh(ctx context.Context) error {
 		}
 		if len(changes) == 0 {
 			ix.noteStamp(stamp, stampOK)
+			ix.lastRefresh.Store(started.UnixNano())
 			return nil
 		}
 		tokenIDs := map[string]bool{}
@@ -734,6 +741,37 @@ func (ix *Index) Run(ctx context.Context, interval, flushEvery time.Duration) {
 			}
 		}
 	}
+}
+
+// LastRefresh is when the last successful Load or Refresh began: every
+// change committed before it applies. Zero before the first Load.
+func (ix *Index) LastRefresh() time.Time {
+	if n := ix.lastRefresh.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// TokenCounts are how many tokens the index holds, by state.
+type TokenCounts struct{ Live, Expired, Revoked int }
+
+// Counts counts the tokens by state at now (for metrics), holding the
+// read lock for one pass over the index.
+func (ix *Index) Counts(now time.Time) TokenCounts {
+	var c TokenCounts
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	for _, e := range ix.tokens {
+		switch {
+		case e.revoked:
+			c.Revoked++
+		case !e.expires.IsZero() && !now.Before(e.expires):
+			c.Expired++
+		default:
+			c.Live++
+		}
+	}
+	return c
 }
 
 // String describes the index size for logs.

@@ -35,7 +35,10 @@ Personal access tokens start disabled; enable them with
 Secrets come from the environment only: KILN_ADMIN_PASSWORD (or
 KILN_ADMIN_PASSWORD_FILE), KILN_TOKEN_KEY (or KILN_TOKEN_KEY_FILE; by
 default the key is the file token.key in the data directory) and
-KILN_SECRETS_KEY (or KILN_SECRETS_KEY_FILE; by default secrets.key).
+KILN_SECRETS_KEY (or KILN_SECRETS_KEY_FILE; by default secrets.key), and
+KILN_METRICS_TOKEN (or KILN_METRICS_TOKEN_FILE), which serves GET /metrics
+on the main listener to that bearer token (--metrics-addr serves them on a
+listener of their own).
 
 Several replicas: with --database-url (or KILN_DATABASE_URL[_FILE]) the store
 is a PostgreSQL database that any number of replicas share behind a load
@@ -75,12 +78,15 @@ kernel cannot confine them, kiln runs no task and says why.`,
 			if cfg.SecretsKey, err = secretFromEnv("KILN_SECRETS_KEY"); err != nil {
 				return err
 			}
+			if cfg.MetricsToken, err = secretFromEnv("KILN_METRICS_TOKEN"); err != nil {
+				return err
+			}
 			if cfg.DatabaseURL, err = resolveDatabaseURL(cfg.DatabaseURL); err != nil {
 				return err
 			}
 			// Read: now gone from the environment, and the process closed
 			// to the job tasks it starts.
-			if err := sandbox.HardenServer("KILN_ADMIN_PASSWORD", "KILN_TOKEN_KEY", "KILN_SECRETS_KEY", "KILN_DATABASE_URL"); err != nil {
+			if err := sandbox.HardenServer("KILN_ADMIN_PASSWORD", "KILN_TOKEN_KEY", "KILN_SECRETS_KEY", "KILN_DATABASE_URL", "KILN_METRICS_TOKEN"); err != nil {
 				log.Warn("could not fully protect the server process", "err", err)
 			}
 			if err := cfg.Validate(); err != nil {
@@ -122,6 +128,7 @@ kernel cannot confine them, kiln runs no task and says why.`,
 	f.IntVar(&cfg.MaxConcurrentRuns, "max-concurrent-runs", server.DefaultMaxConcurrentRuns, "how many job task runs this server executes at once; the others wait, QUEUED")
 	f.IntVar(&cfg.MaxQueuedRunsPerUser, "max-queued-runs-per-user", server.DefaultMaxQueuedRunsPerUser, "how many runs one user may have waiting to start; more are refused with 429 RESOURCE_EXHAUSTED (-1: no limit)")
 	f.BoolVar(&cfg.NoAPI, "no-api", false, "executor-only node (with --database-url): execute runs from the shared store; serve only /healthz and /readyz")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics on a listener of their own, such as 127.0.0.1:9090 (KILN_METRICS_TOKEN[_FILE] serves them on the main listener too, behind that bearer token)")
 	f.DurationVar(&cfg.TaskLease, "task-lease", server.DefaultTaskLease, "how long a running task's lease lasts unless renewed: the tasks of a server that died are retried or failed by the others after about this long")
 	tasks.register(f, &cfg)
 	logs.register(f)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/metrics"
 )
 
 // routes is the console's one route table, grouped by area. Paths a
@@ -12,9 +13,10 @@ import (
 // console at / (server/handler.go), below the API's paths.
 func (c *Console) routes() http.Handler {
 	mux := http.NewServeMux()
-	public := func(pattern string, h handlerFunc) { mux.Handle(pattern, c.adapt(h)) }
-	user := func(pattern string, h handlerFunc) { mux.Handle(pattern, c.requireUser(c.adapt(h))) }
-	admin := func(pattern string, h handlerFunc) { mux.Handle(pattern, c.requireUser(c.requireAdmin(c.adapt(h)))) }
+	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, metrics.Route(pattern, h)) }
+	public := func(pattern string, h handlerFunc) { handle(pattern, c.adapt(h)) }
+	user := func(pattern string, h handlerFunc) { handle(pattern, c.requireUser(c.adapt(h))) }
+	admin := func(pattern string, h handlerFunc) { handle(pattern, c.requireUser(c.requireAdmin(c.adapt(h)))) }
 
 	// Sign-in, the home page and the embedded static files (login.go).
 	public("/", c.notFound)

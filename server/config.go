@@ -138,6 +138,14 @@ type Config struct {
 	// Runner, when set, adjusts the executor's configuration (tests use
 	// it for short leases and grace periods).
 	Runner func(*runner.Config)
+	// MetricsAddr, host:port, serves GET /metrics (Prometheus) on a
+	// listener of its own, without authentication: bind it where only the
+	// monitoring system reaches.
+	MetricsAddr string
+	// MetricsToken, at least 16 bytes, serves GET /metrics on the public
+	// listener too, to requests with "Authorization: Bearer <token>".
+	// Without either, there are no metrics (and /metrics is a 404).
+	MetricsToken string
 	// Webhook, when set, adjusts the webhook deliverer's configuration
 	// (tests use it for short timeouts and backoff).
 	Webhook func(*webhook.Config)
@@ -228,6 +236,14 @@ func (c *Config) Validate() error {
 	}
 	if _, err := clientip.New(c.TrustedProxies); err != nil {
 		add("--trusted-proxies: %v", err)
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			add("--metrics-addr %q is not host:port (such as 127.0.0.1:9090)", c.MetricsAddr)
+		}
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		add("the metrics token (--metrics-token-file, KILN_METRICS_TOKEN) must be at least 16 characters; it is %d", len(c.MetricsToken))
 	}
 	p = append(p, c.sharedStoreProblems()...)
 	for _, d := range []struct {

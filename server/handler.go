@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/kiln-dev/kiln/api"
 	"github.com/kiln-dev/kiln/auth"
 	"github.com/kiln-dev/kiln/clientip"
+	"github.com/kiln-dev/kiln/metrics"
 )
 
 // root is the one handler every request kiln serves goes through: the
@@ -33,7 +35,8 @@ type root struct {
 	orgID    []string // X-Databricks-Org-Id, which clients resolve the workspace from
 	clientIP *clientip.Resolver
 	store    kiln.Store
-	index    *auth.Index // the IP access rules in force
+	index    *auth.Index      // the IP access rules in force
+	metrics  *metrics.Metrics // nil: no metrics
 }
 
 // newRoot builds the root handler over the API and console handlers;
@@ -41,10 +44,13 @@ type root struct {
 func newRoot(p *Parts, apiHandler, consoleHandler http.Handler) http.Handler {
 	rt := &root{
 		mux: http.NewServeMux(), log: p.Log, store: p.Store, clientIP: p.ClientIP, index: p.Index,
-		orgID: []string{strconv.FormatInt(p.Workspace.ID, 10)},
+		orgID: []string{strconv.FormatInt(p.Workspace.ID, 10)}, metrics: p.Metrics,
 	}
-	rt.mux.HandleFunc("/healthz", rt.healthz)
-	rt.mux.HandleFunc("/readyz", rt.readyz)
+	rt.mux.Handle("/healthz", metrics.Route("/healthz", http.HandlerFunc(rt.healthz)))
+	rt.mux.Handle("/readyz", metrics.Route("/readyz", http.HandlerFunc(rt.readyz)))
+	if p.Metrics != nil && p.Config.MetricsToken != "" {
+		rt.mux.Handle("GET /metrics", metrics.Route("GET /metrics", requireBearer(p.Config.MetricsToken, p.Metrics.Handler(), p.Log)))
+	}
 	if apiHandler == nil {
 		rt.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			api.WriteError(w, r, rt.log, kiln.Errorf(kiln.ENotFound, "This kiln node executes runs only (--no-api)."))
@@ -140,11 +146,16 @@ func newRequestID() string {
 	return requestIDPrefix + string(b[:])
 }
 
-// statusWriter records the status for the access log.
+// statusWriter records the status for the access log and the metrics,
+// and the route pattern the request matched (metrics.SetRoute).
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	route  string
 }
+
+// SetRoute records the matched route pattern.
+func (w *statusWriter) SetRoute(pattern string) { w.route = pattern }
 
 // WriteHeader records the first status written.
 func (w *statusWriter) WriteHeader(code int) {
@@ -174,13 +185,23 @@ func (rt *root) accessLog(next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			level = slog.LevelDebug
 		}
-		if !rt.log.Enabled(r.Context(), level) {
+		logged := rt.log.Enabled(r.Context(), level)
+		if !logged && rt.metrics == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		if rt.metrics != nil {
+			rt.metrics.Observe(sw.route, sw.status, time.Since(start))
+		}
+		if !logged {
+			return
+		}
 		rt.log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", sw.status),
 			slog.Duration("duration", time.Since(start)), slog.String("remote", rt.clientIP.Addr(r)),
@@ -231,5 +252,18 @@ func (rt *root) recoverPanics(next http.Handler) http.Handler {
 			}
 		}()
 		next.ServeHTTP(w, r)
+	})
+}
+
+// requireBearer serves h only to requests with "Authorization: Bearer
+// <token>", compared in constant time; others get 401.
+func requireBearer(token string, h http.Handler, log *slog.Logger) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			api.WriteError(w, r, log, kiln.Errorf(kiln.EUnauthenticated, "The metrics need the metrics token: Authorization: Bearer <token>."))
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }

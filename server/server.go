@@ -31,6 +31,7 @@ import (
 	"github.com/kiln-dev/kiln/clientip"
 	"github.com/kiln-dev/kiln/console"
 	"github.com/kiln-dev/kiln/dbfs"
+	"github.com/kiln-dev/kiln/metrics"
 	"github.com/kiln-dev/kiln/runner"
 	"github.com/kiln-dev/kiln/service"
 	"github.com/kiln-dev/kiln/sqlstore"
@@ -53,6 +54,10 @@ type Parts struct {
 	Config    Config
 
 	runnerLink *runnerLink // the service's executor, pointed at the runner by newRunner
+
+	// Metrics is the Prometheus instrumentation; nil unless
+	// Config.MetricsAddr or Config.MetricsToken asks for it.
+	Metrics *metrics.Metrics
 }
 
 // Server is a running (or ready to run) kiln server.
@@ -69,6 +74,10 @@ type Server struct {
 	http     *http.Server
 	listener net.Listener
 	wg       sync.WaitGroup
+
+	// The metrics listener of Config.MetricsAddr, if any.
+	metricsHTTP     *http.Server
+	metricsListener net.Listener
 }
 
 // dsn is the store the configuration names.
@@ -283,6 +292,10 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 		Denials: service.NewDenials(store, c.Log), Throttle: auth.NewThrottle(c.AuthFailureRate, float64(max(c.AuthFailureBurst, 0))),
 		ClientIP: clientIP, Workspace: res.Workspace, Log: c.Log, Config: c, runnerLink: jobs,
 	}
+	if !c.Offline && (c.MetricsAddr != "" || c.MetricsToken != "") {
+		p.Metrics = metrics.New(metrics.Sources{Index: index, Store: store})
+		p.Denials.SetObserver(p.Metrics.AuthFailure)
+	}
 	return p, nil
 }
 
@@ -328,7 +341,22 @@ func New(ctx context.Context, c Config) (*Server, error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(p.Log.Handler(), slog.LevelWarn),
 	}
+	if p.Metrics != nil && p.Config.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", p.Metrics.Handler())
+		s.metricsHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+			ErrorLog: slog.NewLogLogger(p.Log.Handler(), slog.LevelWarn)}
+	}
 	return s, nil
+}
+
+// MetricsURL is the /metrics URL of the metrics listener (after Listen);
+// "" without Config.MetricsAddr.
+func (s *Server) MetricsURL() string {
+	if s.metricsListener == nil {
+		return ""
+	}
+	return "http://" + s.metricsListener.Addr().String() + "/metrics"
 }
 
 // Handler is the server's HTTP handler (API and console), for benchmarks
@@ -350,6 +378,12 @@ func (s *Server) Listen() error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
 	}
 	s.listener = ln
+	if s.metricsHTTP != nil {
+		if s.metricsListener, err = net.Listen("tcp", s.Config.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listening for metrics: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -397,6 +431,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()
+	if s.metricsListener != nil {
+		go s.metricsHTTP.Serve(s.metricsListener)
+		defer s.metricsHTTP.Close()
+		s.Log.Info("serving metrics", "url", s.MetricsURL())
+	}
 	if s.Config.NoAPI {
 		s.Log.Info("kiln is executing runs (no API: --no-api)", "health", s.URL()+"/readyz", "workspace_id", s.Workspace.ID, "data_dir", s.Config.DataDir)
 	} else {

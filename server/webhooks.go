@@ -7,6 +7,9 @@ import "github.com/kiln-dev/kiln/webhook"
 // leases let each delivery go out from one of them at a time.
 func newDeliverer(p *Parts) *webhook.Deliverer {
 	c := webhook.Config{Store: p.Store, Secret: p.Service.WebhookSecret, Log: p.Log}
+	if p.Metrics != nil {
+		c.OnResult = p.Metrics.WebhookDelivery
+	}
 	if p.Config.Webhook != nil {
 		p.Config.Webhook(&c)
 	}

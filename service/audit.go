@@ -41,7 +41,13 @@ type Denials struct {
 	mu      sync.Mutex
 	pending map[denialKey]*kiln.AuditEvent
 	dropped int
+
+	observe func(reason string)
 }
+
+// SetObserver makes Record also call fn with each denial's reason (the
+// metrics). Call before use.
+func (d *Denials) SetObserver(fn func(reason string)) { d.observe = fn }
 
 type denialKey struct{ addr, reason, tokenID string }
 
@@ -57,6 +63,9 @@ func NewDenials(store kiln.Store, log *slog.Logger) *Denials {
 // Record notes one refused check. tokenID and ownerID are set when the
 // token is known.
 func (d *Denials) Record(addr, reason, tokenID string, ownerID int64) {
+	if d.observe != nil {
+		d.observe(reason)
+	}
 	k := denialKey{addr, reason, tokenID}
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -296,3 +296,26 @@ func (t *tx) persistRun(op string, r *kiln.Run, outputs *kiln.TaskRun) error {
 	}
 	return nil
 }
+
+// CountRunsByState counts runs per life-cycle state (runs_state index).
+func (t *tx) CountRunsByState() (map[string]int, error) {
+	const op = "count runs by state"
+	rows, err := t.query(`SELECT state, COUNT(*) FROM runs GROUP BY state`)
+	if err != nil {
+		return nil, internal(op, err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, internal(op, err)
+		}
+		out[state] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(op, err)
+	}
+	return out, nil
+}

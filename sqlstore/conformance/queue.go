@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -274,6 +275,13 @@ var queueTests = []test{
 		update(t, s, func(tx kiln.Tx) error { _, err := tx.StopRun(r2.ID, kiln.ResultCanceled, "Canceled."); return err })
 		if a := count(alice); a != 1 {
 			t.Errorf("waiting runs of alice after a claim and a cancel: %d, want 1", a)
+		}
+		// Every run by state: a1 running, a2 canceled, a3 and b1 waiting.
+		var byState map[string]int
+		view(t, s, func(tx kiln.Tx) (err error) { byState, err = tx.CountRunsByState(); return err })
+		want := map[string]int{kiln.LifeCycleRunning: 1, kiln.LifeCycleTerminated: 1, kiln.LifeCycleQueued: 2}
+		if fmt.Sprint(byState) != fmt.Sprint(want) {
+			t.Errorf("runs by state: %v, want %v", byState, want)
 		}
 	}},
 	{"Queue/StopQueuedRunEndsItAtOnce", func(t *testing.T, s kiln.Store) {
