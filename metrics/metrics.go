@@ -45,13 +45,28 @@ type Metrics struct {
 	duration     *prometheus.HistogramVec
 	authFailures *prometheus.CounterVec
 	webhooks     *prometheus.CounterVec
+
+	// series caches the request series of each (route, code), so that a
+	// request costs no label hashing or allocation once its series exists.
+	seriesMu sync.RWMutex
+	series   map[seriesKey]*requestSeries
+}
+
+type seriesKey struct {
+	route string
+	code  int
+}
+
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New registers kiln's metrics, the Go runtime's and the process's on a
 // registry of their own.
 func New(src Sources) *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		reg: prometheus.NewRegistry(), series: map[seriesKey]*requestSeries{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kiln_http_requests_total", Help: "HTTP requests served, by matched route pattern and status code.",
 		}, []string{"route", "code"}),
@@ -82,8 +97,20 @@ func (m *Metrics) Observe(route string, code int, d time.Duration) {
 	if route == "" {
 		route = Unmatched
 	}
-	m.requests.WithLabelValues(route, codeLabel(code)).Inc()
-	m.duration.WithLabelValues(route).Observe(d.Seconds())
+	k := seriesKey{route, code}
+	m.seriesMu.RLock()
+	rs := m.series[k]
+	m.seriesMu.RUnlock()
+	if rs == nil {
+		// Routes are patterns of the route tables and codes are few, so
+		// the cache stays small.
+		rs = &requestSeries{count: m.requests.WithLabelValues(route, codeLabel(code)), duration: m.duration.WithLabelValues(route)}
+		m.seriesMu.Lock()
+		m.series[k] = rs
+		m.seriesMu.Unlock()
+	}
+	rs.count.Inc()
+	rs.duration.Observe(d.Seconds())
 }
 
 // codes are the labels of the usual status codes, formatted once.

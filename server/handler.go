@@ -49,7 +49,10 @@ func newRoot(p *Parts, apiHandler, consoleHandler http.Handler) http.Handler {
 	rt.mux.Handle("/healthz", metrics.Route("/healthz", http.HandlerFunc(rt.healthz)))
 	rt.mux.Handle("/readyz", metrics.Route("/readyz", http.HandlerFunc(rt.readyz)))
 	if p.Metrics != nil && p.Config.MetricsToken != "" {
-		rt.mux.Handle("GET /metrics", metrics.Route("GET /metrics", requireBearer(p.Config.MetricsToken, p.Metrics.Handler(), p.Log)))
+		// Without a method in the pattern, as the other root routes: a
+		// method pattern would make the root mux's matching of every
+		// other path allocate. promhttp answers GET and HEAD.
+		rt.mux.Handle("/metrics", metrics.Route("/metrics", requireBearer(p.Config.MetricsToken, p.Metrics.Handler(), p.Log)))
 	}
 	if apiHandler == nil {
 		rt.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
