@@ -163,16 +163,16 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			caller *kiln.Caller
 			denial auth.Denial
 		)
+		addr := s.clientIP.Addr(r)
 		if err != nil {
 			denial = auth.Denial{Reason: auth.ReasonMalformed}
 		} else {
-			caller, denial = s.index.CheckFrom(cred.Token, s.clientIP.Addr(r))
+			caller, denial = s.index.CheckFrom(cred.Token, addr)
 			if caller != nil && cred.User != "" && cred.User != "token" && !equalFold(cred.User, caller.Principal.UserName) {
 				caller, denial = nil, auth.Denial{Reason: "basic user does not own the token", TokenID: caller.TokenID, OwnerID: caller.Principal.ID}
 			}
 		}
 		if caller == nil {
-			addr := s.clientIP.Addr(r)
 			s.denials.Record(addr, denial.Reason, denial.TokenID, denial.OwnerID)
 			if !s.throttle.Fail(addr) {
 				w.Header()["Retry-After"] = []string{strconv.Itoa(int(s.throttle.RetryAfter().Seconds() + 0.999))}
