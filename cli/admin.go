@@ -330,7 +330,7 @@ never stored; --revoke revokes a live token in the same transaction.`,
   kiln admin tokens lookup --revoke < leaked.txt`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			value, err := readSecretLine(a.stdio.In)
+			value, err := readSecretLine(a.stdio.In, a.stdio.Err, "Token value to look up")
 			if err != nil {
 				return usageError{err}
 			}

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/kiln-dev/kiln/client"
 	"github.com/kiln-dev/kiln/service"
@@ -368,7 +370,7 @@ live token is revoked in the same call.`,
   kiln token-management lookup --revoke < leaked.txt`,
 		Args: cobra.NoArgs,
 		RunE: e.run(func(ctx context.Context, c *client.Client, args []string) error {
-			value, err := readSecretLine(e.stdio.In)
+			value, err := readSecretLine(e.stdio.In, e.stdio.Err, "Token value to look up")
 			if err != nil {
 				return usageError{err}
 			}
@@ -516,11 +518,24 @@ func (e *clientEnv) printPermissions(perms *client.ObjectPermissions) error {
 	return nil
 }
 
-// readSecretLine reads one value from r: the first non-empty line,
+// readSecretLine reads one secret value from r: on a terminal, after
+// prompting on errw, without echo; otherwise the first non-empty line,
 // trimmed, of at most 4 KiB of input.
-func readSecretLine(r io.Reader) (string, error) {
+func readSecretLine(r io.Reader, errw io.Writer, prompt string) (string, error) {
 	if r == nil {
 		return "", errors.New("give the token value on standard input")
+	}
+	if isTerminal(r) {
+		fmt.Fprint(errw, prompt+" (not shown): ")
+		b, err := term.ReadPassword(int(r.(*os.File).Fd()))
+		fmt.Fprintln(errw)
+		if err != nil {
+			return "", fmt.Errorf("reading the value: %v", err)
+		}
+		if v := strings.TrimSpace(string(b)); v != "" {
+			return v, nil
+		}
+		return "", errors.New("no value given")
 	}
 	b, err := io.ReadAll(io.LimitReader(r, 4096))
 	if err != nil {

@@ -137,6 +137,21 @@ func TestTerminal(t *testing.T) {
 		}
 	})
 
+	t.Run("token-management lookup asks, and does not echo the value", func(t *testing.T) {
+		p := openPTY(t)
+		cmd := p.start(t, f.home, "token-management", "lookup")
+		p.waitFor(t, "Token value to look up (not shown): ")
+		p.waitForNoEcho(t)
+		p.master.WriteString(f.jane + "\n")
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("lookup: %v\n%s", err, p.output())
+		}
+		p.waitFor(t, janeEmail)
+		if strings.Contains(p.output(), f.jane) {
+			t.Fatalf("the looked-up value was echoed:\n%s", p.output())
+		}
+	})
+
 	t.Run("configure offers the current host", func(t *testing.T) {
 		p := openPTY(t)
 		cmd := p.start(t, f.home, "configure")
