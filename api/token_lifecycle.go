@@ -33,8 +33,18 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, createTokenResponse{TokenValue: nt.Value, TokenInfo: publicInfo(nt.Info)})
+	writeJSON(w, http.StatusOK, rotateTokenResponse{
+		createTokenResponse: createTokenResponse{TokenValue: nt.Value, TokenInfo: publicInfo(nt.Info)},
+		RotatedTokenInfo:    publicInfo(nt.Replaced),
+	})
 	return nil
+}
+
+// rotateTokenResponse is token/create's answer plus the old token as it
+// now is: rotated_to_token_id set, expiry_time the end of its grace.
+type rotateTokenResponse struct {
+	createTokenResponse
+	RotatedTokenInfo publicTokenInfo `json:"rotated_token_info"`
 }
 
 // lookupRequest is the body of POST /api/kiln/v1/token-management/lookup.

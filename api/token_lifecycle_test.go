@@ -32,16 +32,18 @@ func lifecycleEnv(t *testing.T, opts ...kilntest.Option) (*kilntest.Env, *kilnte
 	return e, clk, admin
 }
 
-// rotate calls the rotate endpoint and returns the new value and id.
-func rotate(t *testing.T, e *kilntest.Env, token, id string, body any) (value, newID string) {
+// rotate calls the rotate endpoint and returns the new value and id, and
+// the old token as the answer shows it now (rotated_token_info).
+func rotate(t *testing.T, e *kilntest.Env, token, id string, body any) (value, newID string, old map[string]any) {
 	t.Helper()
 	r := e.Do(t, "POST", "/api/kiln/v1/tokens/"+id+"/rotate", token, body)
 	if r.Status != 200 {
 		t.Fatalf("rotate: %d %s", r.Status, r.Body)
 	}
 	m := r.JSON(t)
+	old, _ = m["rotated_token_info"].(map[string]any)
 	info := m["token_info"].(map[string]any)
-	return m["token_value"].(string), info["token_id"].(string)
+	return m["token_value"].(string), info["token_id"].(string), old
 }
 
 func TestRotateKeepsOldTokenForTheGraceOnly(t *testing.T) {
@@ -49,9 +51,13 @@ func TestRotateKeepsOldTokenForTheGraceOnly(t *testing.T) {
 	e.NewUser(t, "alice@example.com", false)
 	old := e.NewToken(t, "alice@example.com", 30*24*time.Hour)
 
-	value, newID := rotate(t, e, old.Value, old.Info.ID, map[string]any{"grace_seconds": 3600})
+	value, newID, was := rotate(t, e, old.Value, old.Info.ID, map[string]any{"grace_seconds": 3600})
 	if newID == old.Info.ID || value == old.Value {
 		t.Fatalf("rotation returned the same token")
+	}
+	if got := was; got["rotated_to_token_id"] != newID ||
+		int64(got["expiry_time"].(float64)) > time.Now().Add(time.Hour+time.Minute).UnixMilli() {
+		t.Errorf("rotated_token_info = %v, want the old token rotated to %s, ending within the hour", got, newID)
 	}
 	for name, tok := range map[string]string{"old in grace": old.Value, "new": value} {
 		if r := e.Do(t, "GET", "/api/2.0/token/list", tok, nil); r.Status != 200 {
@@ -126,7 +132,7 @@ func TestRotateRefusals(t *testing.T) {
 		t.Errorf("grace refusal does not name the setting: %s", msg)
 	}
 	// An admin may rotate anyone's token; the new one stays bob's.
-	_, newID := rotate(t, e, admin, bob.Info.ID, `{"grace_seconds": 0}`)
+	_, newID, _ := rotate(t, e, admin, bob.Info.ID, `{"grace_seconds": 0}`)
 	got := e.Do(t, "GET", "/api/2.0/token-management/tokens/"+newID, admin, nil).JSON(t)["token_info"].(map[string]any)
 	if got["owner_id"].(float64) != float64(bob.Info.OwnerID) {
 		t.Errorf("rotated by an admin: owner %v, want bob (%d)", got["owner_id"], bob.Info.OwnerID)

@@ -31,7 +31,7 @@ func TestTokenLifecycleCommands(t *testing.T) {
 
 	// Rotate the profile's own token; stdout is the new value alone.
 	r = check{name: "rotate current", args: []string{"tokens", "rotate", "current", "--grace", "1h"},
-		stderr: []string{"Rotated token", `("nightly")`, "The old token works until the grace period ends."}}.run(t, f.home)
+		stderr: []string{"Rotated token", `("nightly")`, "The old token works until", "(in 1 hour): replace it everywhere before then."}}.run(t, f.home)
 	newValue := strings.TrimSpace(r.stdout)
 	if !strings.HasPrefix(newValue, "dapi") || newValue == short {
 		t.Fatalf("rotate printed %q, want a new token value", r.stdout)

@@ -175,8 +175,12 @@ command authenticates with. The new token is shown once, as by create.`,
 			}
 			e.memo.remember(resp.TokenValue, c.Host(), &resp.TokenInfo, e.now())
 			p := e.printer()
-			what := fmt.Sprintf("Rotated token %s to %s%s, which %s. The old token works until the grace period ends.",
-				id, resp.TokenInfo.TokenID, quotedComment(resp.TokenInfo.Comment), expirySentence(&resp.TokenInfo, p.now))
+			old := "The old token stops working now."
+			if end, ok := resp.RotatedTokenInfo.Expires(); ok && end.After(p.now) {
+				old = "The old token works until " + stamp(end) + " (" + relative(end, p.now) + "): replace it everywhere before then."
+			}
+			what := fmt.Sprintf("Rotated token %s to %s%s, which %s. %s",
+				id, resp.TokenInfo.TokenID, quotedComment(resp.TokenInfo.Comment), expirySentence(&resp.TokenInfo, p.now), old)
 			switch {
 			case p.json:
 				return p.JSON(resp)

@@ -495,16 +495,24 @@ func nonNil[T any](s []T) []T {
 // new one of the same owner, comment and lifetime; the old one keeps
 // working for grace (nil: the server's default). POST
 // /api/kiln/v1/tokens/{id}/rotate, kiln only.
-func (c *Client) RotateToken(ctx context.Context, tokenID string, grace *time.Duration) (*CreateTokenResponse, error) {
+func (c *Client) RotateToken(ctx context.Context, tokenID string, grace *time.Duration) (*RotateTokenResponse, error) {
 	body := map[string]int64{}
 	if grace != nil {
 		body["grace_seconds"] = int64(grace.Seconds())
 	}
-	var out CreateTokenResponse
+	var out RotateTokenResponse
 	if _, err := c.Do(ctx, http.MethodPost, "/api/kiln/v1/tokens/"+url.PathEscape(tokenID)+"/rotate", nil, body, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// RotateTokenResponse is a rotation's answer: the new token, as
+// CreateToken answers it, and the old one as it now is (expiring at the
+// end of its grace period).
+type RotateTokenResponse struct {
+	CreateTokenResponse
+	RotatedTokenInfo TokenInfo `json:"rotated_token_info"`
 }
 
 // TokenAddress is a source address a token was used from.

@@ -383,13 +383,7 @@ func (c *Console) rotateOwnToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	created := &createdToken{Value: nt.Value, Comment: nt.Info.Comment, Expires: nt.Info.Expires}
-	for _, row := range d.Tokens {
-		if row.ID == old.ID {
-			created.Replaced = row.Expires
-		}
-	}
-	d.Created = created
+	d.Created = &createdToken{Value: nt.Value, Comment: nt.Info.Comment, Expires: nt.Info.Expires, Replaced: nt.Replaced.Expires}
 	c.render(w, r, http.StatusOK, "settings", &page{Title: "Access Tokens", Section: "User Settings", Tab: "/settings", Data: d})
 	return nil
 }

@@ -37,7 +37,7 @@ func (s *Service) RotateToken(ctx context.Context, id string, grace *time.Durati
 		return nil, kiln.Errorf(kiln.EInvalid, "grace_seconds must be zero or a positive number of seconds.")
 	}
 	value := auth.NewTokenValue()
-	var tok *kiln.Token
+	var tok, replaced *kiln.Token
 	err = s.update(ctx, func(tx kiln.Tx) error {
 		old, err := tx.Token(id)
 		if kiln.IsCode(err, kiln.ENotFound) || (err == nil && !isAdmin(c) && old.OwnerID != c.Principal.ID) {
@@ -92,6 +92,7 @@ func (s *Service) RotateToken(ctx context.Context, id string, grace *time.Durati
 			return err
 		}
 		old.Expires, old.RotatedTo, old.RotatedAt = end, tok.ID, now
+		replaced = old
 		ev := auditEvent(c, kiln.AuditTokenRotate, "token:"+id)
 		ev.Detail = map[string]string{"owner": old.OwnerName, "successor": tok.ID, "grace_until": end.Format(time.RFC3339)}
 		if err := tx.Audit(ev); err != nil {
@@ -105,7 +106,7 @@ func (s *Service) RotateToken(ctx context.Context, id string, grace *time.Durati
 	if err != nil {
 		return nil, err
 	}
-	return &NewToken{Value: value, Info: tok}, nil
+	return &NewToken{Value: value, Info: tok, Replaced: replaced}, nil
 }
 
 // Token states a lookup reports.

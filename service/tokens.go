@@ -25,6 +25,9 @@ type CreateTokenParams struct {
 type NewToken struct {
 	Value string
 	Info  *kiln.Token
+	// Replaced is, after a rotation, the old token as it now is: rotated,
+	// ending at the end of its grace period.
+	Replaced *kiln.Token
 }
 
 // CreateToken mints a token for the caller.
