@@ -14,10 +14,18 @@ type Caller struct {
 	Principal *Principal
 	// TokenID is set when the caller used a personal access token.
 	TokenID string
-	// Method is "pat", "session" or "offline" (kiln admin on the data dir).
+	// Method is "pat", "oauth", "session" or "offline" (kiln admin on the
+	// data dir).
 	Method string
 	// TokenExpires is when the token ends, zero if never (or no token).
 	TokenExpires time.Time
+	// Scopes restrict the API areas the request may reach ([ScopesAllow]);
+	// nil is unrestricted (console sessions, unscoped tokens).
+	Scopes []string
+	// OAuthClient is the OAuth client id of an OAuth access token (the
+	// service principal's application id, or databricks-cli); empty
+	// otherwise.
+	OAuthClient string
 }
 
 // NewContextWithCaller returns a copy of ctx carrying c.

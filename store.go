@@ -50,6 +50,7 @@ type Tx interface {
 	RunTx
 	ClusterTx
 	WebhookTx
+	OAuthTx
 
 	// Now is the transaction's clock, truncated to milliseconds: every
 	// timestamp written by one transaction is the same instant.
@@ -173,6 +174,9 @@ const (
 	ChangeGroup      ChangeKind = "group"
 	ChangeSettings   ChangeKind = "settings"
 	ChangePermission ChangeKind = "permission"
+	// ChangeOAuth is an OAuth secret or grant; Ref is "secret:<id>" or
+	// "grant:<id>".
+	ChangeOAuth ChangeKind = "oauth"
 )
 
 // Change is one change notice.

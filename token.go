@@ -34,6 +34,9 @@ type Token struct {
 	// keeps working until its (shortened) Expires.
 	RotatedTo string
 	RotatedAt time.Time
+	// Scopes restrict the API areas the token reaches ([ScopesAllow]);
+	// nil is unrestricted.
+	Scopes []string
 
 	// Owner and CreatedBy user names, filled by list and get reads.
 	OwnerName     string

@@ -12,7 +12,7 @@ import (
 // and an empty name.
 const tokenSelect = `SELECT t.id, t.digest, t.owner_id, t.created_by_id, t.comment, t.created_at,
 	t.expires_at, t.revoked_at, t.revoked_by, t.last_used_day,
-	t.value_sha256, t.rotated_to, t.rotated_at,
+	t.value_sha256, t.rotated_to, t.rotated_at, t.scopes,
 	COALESCE(o.user_name, ''), COALESCE(c.user_name, '')
 	FROM tokens t
 	LEFT JOIN principals o ON o.id = t.owner_id
@@ -34,11 +34,13 @@ func scanToken(r scanner) (*kiln.Token, error) {
 	tk := &kiln.Token{}
 	var created int64
 	var expires, revoked, lastUsed, rotated sql.NullInt64
+	var scopes string
 	if err := r.Scan(&tk.ID, &tk.Digest, &tk.OwnerID, &tk.CreatedByID, &tk.Comment, &created,
-		&expires, &revoked, &tk.RevokedBy, &lastUsed, &tk.ValueSHA256, &tk.RotatedTo, &rotated,
+		&expires, &revoked, &tk.RevokedBy, &lastUsed, &tk.ValueSHA256, &tk.RotatedTo, &rotated, &scopes,
 		&tk.OwnerName, &tk.CreatedByName); err != nil {
 		return nil, err
 	}
+	tk.Scopes = scopesOf(scopes)
 	tk.RotatedAt = timeOfNull(rotated)
 	tk.Created = kiln.TimeOfMillis(created)
 	tk.Expires = timeOfNull(expires)
@@ -64,9 +66,9 @@ func (t *tx) CreateToken(tk *kiln.Token) error {
 		sum = tk.ValueSHA256
 	}
 	_, err := t.exec(`INSERT INTO tokens (id, digest, owner_id, created_by_id, comment, created_at,
-		expires_at, revoked_at, revoked_by, last_used_day, value_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		expires_at, revoked_at, revoked_by, last_used_day, value_sha256, scopes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tk.ID, tk.Digest, tk.OwnerID, tk.CreatedByID, tk.Comment, kiln.MillisOf(created),
-		nullMillis(tk.Expires), nullMillis(tk.Revoked), tk.RevokedBy, nullMillis(tk.LastUsedDay), sum)
+		nullMillis(tk.Expires), nullMillis(tk.Revoked), tk.RevokedBy, nullMillis(tk.LastUsedDay), sum, scopesText(tk.Scopes))
 	if err != nil {
 		return t.fail(op, err, principalNotFound(tk.OwnerID),
 			kiln.Errorf(kiln.EConflict, "Token already exists."))

@@ -48,24 +48,7 @@ func (t *tx) CreateWebhook(w *kiln.Webhook) error {
 
 // Webhooks returns every webhook, oldest first.
 func (t *tx) Webhooks() ([]*kiln.Webhook, error) {
-	const op = "list webhooks"
-	rows, err := t.query(`SELECT ` + webhookCols + ` FROM webhooks ORDER BY created_at, id`)
-	if err != nil {
-		return nil, internal(op, err)
-	}
-	defer rows.Close()
-	ws := []*kiln.Webhook{}
-	for rows.Next() {
-		w, err := scanWebhook(rows)
-		if err != nil {
-			return nil, internal(op, err)
-		}
-		ws = append(ws, w)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal(op, err)
-	}
-	return ws, nil
+	return collect(t, "list webhooks", `SELECT `+webhookCols+` FROM webhooks ORDER BY created_at, id`, scanWebhook)
 }
 
 // Webhook returns the webhook with id.

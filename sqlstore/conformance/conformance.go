@@ -54,6 +54,7 @@ func suite() []test {
 		jobTests,
 		clusterTests,
 		webhookTests,
+		oauthTests,
 		runTests,
 		queueTests,
 		queueReadTests,
