@@ -8,10 +8,10 @@ import (
 	"github.com/kiln-dev/kiln"
 )
 
-// scopesText stores scopes space-separated; nil (unrestricted) is ''.
+// scopesText stores scopes space-separated; nil (unrestricted) is ”.
 func scopesText(scopes []string) string { return strings.Join(scopes, " ") }
 
-// scopesOf reads a scopes column: '' is nil (unrestricted).
+// scopesOf reads a scopes column: ” is nil (unrestricted).
 func scopesOf(text string) []string {
 	if text == "" {
 		return nil
