@@ -88,14 +88,14 @@ func (s *Server) public(pattern string, h handlerFunc) {
 
 // authed registers a handler that needs a valid token.
 func (s *Server) authed(pattern string, h handlerFunc) {
-	s.mux.Handle(pattern, metrics.Route(pattern, s.authenticate(s.adapt(h))))
+	s.mux.Handle(pattern, metrics.Route(pattern, s.authenticate(scopeArea(pattern), s.adapt(h))))
 }
 
 // authedLimit is authed with its own request body limit instead of
 // maxBodyBytes, for the few routes that take uploads (workspace import,
 // DBFS put and add-block).
 func (s *Server) authedLimit(pattern string, limit int64, h handlerFunc) {
-	s.mux.Handle(pattern, metrics.Route(pattern, s.authenticate(s.adaptLimit(h, limit))))
+	s.mux.Handle(pattern, metrics.Route(pattern, s.authenticate(scopeArea(pattern), s.adaptLimit(h, limit))))
 }
 
 func (s *Server) adapt(h handlerFunc) http.Handler { return s.adaptLimit(h, maxBodyBytes) }
@@ -148,10 +148,10 @@ const TokensDisabledHeader = "X-Kiln-Tokens-Disabled"
 // 401; a bad, revoked or expired token, or any token while tokens are
 // disabled, is a 403 "Invalid access token." (the reason goes to the audit
 // log); repeated failures from one address become transient 429s.
-func (s *Server) authenticate(next http.Handler) http.Handler {
+func (s *Server) authenticate(area string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c := kiln.CallerFromContext(r.Context()); c != nil {
-			next.ServeHTTP(w, r) // already authenticated (console session)
+			next.ServeHTTP(w, r) // already authenticated (console session, unscoped)
 			return
 		}
 		cred, err := auth.ParseAuthorization(r.Header.Get("Authorization"))
@@ -166,6 +166,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		addr := s.clientIP.Addr(r)
 		if err != nil {
 			denial = auth.Denial{Reason: auth.ReasonMalformed}
+		} else if cred.User == "" && auth.LooksLikeJWT(cred.Token) {
+			caller, denial = s.index.CheckAccessToken(cred.Token)
 		} else {
 			caller, denial = s.index.CheckFrom(cred.Token, addr)
 			if caller != nil && cred.User != "" && cred.User != "token" && !equalFold(cred.User, caller.Principal.UserName) {
@@ -195,7 +197,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeInvalidToken(w)
 			return
 		}
-		if s.index.ExpiresSoon(caller.TokenExpires, s.index.Now()) {
+		if !inScope(caller, area, r) {
+			s.writeError(w, r, outOfScope(area))
+			return
+		}
+		if caller.Method == "pat" && s.index.ExpiresSoon(caller.TokenExpires, s.index.Now()) {
 			w.Header()[TokenExpiresHeader] = []string{caller.TokenExpires.UTC().Format(time.RFC3339)}
 		}
 		next.ServeHTTP(w, r.WithContext(kiln.NewContextWithCaller(r.Context(), caller)))

@@ -27,6 +27,16 @@ func (s *Server) routes() {
 	s.public("GET /.well-known/databricks-config", s.hostMetadata)
 	s.authed("POST /telemetry-ext", s.telemetry)
 
+	// OAuth: the authorization server's discovery document and token
+	// endpoint (oauth.go), and service principals' OAuth secrets at the
+	// workspace path of the SDKs' ServicePrincipalSecretsProxy.
+	s.public("GET /oidc/.well-known/oauth-authorization-server", s.oauthMetadata)
+	s.public("POST /oidc/v1/token", s.oauthToken)
+	sp := "/api/2.0/accounts/servicePrincipals/{sp}/credentials/secrets"
+	s.authed("POST "+sp, s.createOAuthSecret)
+	s.authed("GET "+sp, s.listOAuthSecrets)
+	s.authed("DELETE "+sp+"/{secret}", s.deleteOAuthSecret)
+
 	// Tokens: a caller's own personal access tokens (tokens.go).
 	s.authed("POST /api/2.0/token/create", s.createToken)
 	s.authed("GET /api/2.0/token/list", s.listOwnTokens)

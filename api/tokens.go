@@ -15,6 +15,8 @@ type publicTokenInfo struct {
 	CreationTime int64  `json:"creation_time"`
 	ExpiryTime   int64  `json:"expiry_time"`
 	Comment      string `json:"comment"`
+	// Scopes are the token's API scopes; absent for an unscoped token.
+	Scopes []string `json:"scopes,omitempty"`
 	rotation
 }
 
@@ -31,15 +33,16 @@ func rotationOf(t *kiln.Token) rotation {
 
 // tokenInfo is the admin (token management) view of a token.
 type tokenInfo struct {
-	TokenID           string `json:"token_id"`
-	CreationTime      int64  `json:"creation_time"`
-	ExpiryTime        int64  `json:"expiry_time"`
-	Comment           string `json:"comment"`
-	CreatedByID       int64  `json:"created_by_id"`
-	CreatedByUsername string `json:"created_by_username"`
-	OwnerID           int64  `json:"owner_id"`
-	WorkspaceID       int64  `json:"workspace_id"`
-	LastUsedDay       int64  `json:"last_used_day,omitempty"`
+	TokenID           string   `json:"token_id"`
+	CreationTime      int64    `json:"creation_time"`
+	ExpiryTime        int64    `json:"expiry_time"`
+	Comment           string   `json:"comment"`
+	CreatedByID       int64    `json:"created_by_id"`
+	CreatedByUsername string   `json:"created_by_username"`
+	OwnerID           int64    `json:"owner_id"`
+	WorkspaceID       int64    `json:"workspace_id"`
+	LastUsedDay       int64    `json:"last_used_day,omitempty"`
+	Scopes            []string `json:"scopes,omitempty"`
 	rotation
 }
 
@@ -52,14 +55,14 @@ func expiryMillis(t *kiln.Token) int64 {
 }
 
 func publicInfo(t *kiln.Token) publicTokenInfo {
-	return publicTokenInfo{TokenID: t.ID, CreationTime: kiln.MillisOf(t.Created), ExpiryTime: expiryMillis(t), Comment: t.Comment, rotation: rotationOf(t)}
+	return publicTokenInfo{TokenID: t.ID, CreationTime: kiln.MillisOf(t.Created), ExpiryTime: expiryMillis(t), Comment: t.Comment, Scopes: t.Scopes, rotation: rotationOf(t)}
 }
 
 func (s *Server) adminInfo(t *kiln.Token) tokenInfo {
 	return tokenInfo{
 		TokenID: t.ID, CreationTime: kiln.MillisOf(t.Created), ExpiryTime: expiryMillis(t), Comment: t.Comment,
 		CreatedByID: t.CreatedByID, CreatedByUsername: t.CreatedByName, OwnerID: t.OwnerID, WorkspaceID: s.wsID,
-		LastUsedDay: kiln.MillisOf(t.LastUsedDay), rotation: rotationOf(t),
+		LastUsedDay: kiln.MillisOf(t.LastUsedDay), Scopes: t.Scopes, rotation: rotationOf(t),
 	}
 }
 
@@ -74,10 +77,7 @@ type createTokenRequest struct {
 
 func (c createTokenRequest) params() (service.CreateTokenParams, error) {
 	p := service.CreateTokenParams{Comment: c.Comment}
-	if len(c.Scopes) > 0 {
-		// Refusing is safer than minting a token broader than asked for.
-		return p, kiln.Errorf(kiln.EInvalid, "Scoped tokens are not supported by kiln: omit scopes to create a token with the owner's full access.")
-	}
+	p.Scopes = c.Scopes
 	if c.LifetimeSeconds != nil {
 		secs := int64(*c.LifetimeSeconds)
 		if secs > int64(100*365*24*3600) {

@@ -72,6 +72,13 @@ type Index struct {
 	principals map[int64]*principalState
 	enabled    bool
 	acl        []kiln.ACLEntry
+	// oauthCreds are the live OAuth credentials by reference
+	// ("secret:<id>", "grant:<id>").
+	oauthCreds map[string]oauthCred
+
+	// access caches verified OAuth access tokens by keyed digest.
+	accessMu sync.RWMutex
+	access   map[[sha256.Size]byte]*accessEntry
 
 	// ipRules are the IP access lists in force; nil while the setting
 	// enableIpAccessLists is not "true". Read on every request without
@@ -100,6 +107,7 @@ type tokenEntry struct {
 	ownerID int64
 	expires time.Time
 	revoked bool
+	scopes  []string // nil: unrestricted
 	// lastUsedDay is the newest UTC day (days since the epoch) of use seen
 	// in memory; flushedDay is the newest one written to the store.
 	lastUsedDay atomic.Int64
@@ -231,7 +239,7 @@ func (ix *Index) CheckFrom(value, addr string) (*kiln.Caller, Denial) {
 	if addr != "" {
 		ix.noteAddress(e, addr, now)
 	}
-	return &kiln.Caller{Principal: ps.p, TokenID: e.id, Method: "pat", TokenExpires: e.expires}, Denial{}
+	return &kiln.Caller{Principal: ps.p, TokenID: e.id, Method: "pat", TokenExpires: e.expires, Scopes: e.scopes}, Denial{}
 }
 
 // noteAddress remembers that e was used from addr. The common case, an
@@ -414,6 +422,9 @@ func (ix *Index) Load(ctx context.Context) error {
 	if err := ix.reloadPrincipals(ctx); err != nil {
 		return err
 	}
+	if err := ix.loadOAuth(ctx); err != nil {
+		return err
+	}
 	ix.mu.Lock()
 	// Keep the in-memory last use of tokens we already knew.
 	for d, e := range tokens {
@@ -430,7 +441,7 @@ func (ix *Index) Load(ctx context.Context) error {
 }
 
 func newEntry(t *kiln.Token) *tokenEntry {
-	e := &tokenEntry{id: t.ID, ownerID: t.OwnerID, expires: t.Expires, revoked: !t.Revoked.IsZero()}
+	e := &tokenEntry{id: t.ID, ownerID: t.OwnerID, expires: t.Expires, revoked: !t.Revoked.IsZero(), scopes: t.Scopes}
 	if !t.LastUsedDay.IsZero() {
 		day := t.LastUsedDay.Unix() / 86400
 		e.lastUsedDay.Store(day)
@@ -564,17 +575,24 @@ func (ix *Index) Refresh(ctx context.Context) error {
 			return nil
 		}
 		tokenIDs := map[string]bool{}
-		reloadPrincipals := false
+		reloadPrincipals, reloadOAuth := false, false
 		for _, c := range changes {
 			switch c.Kind {
 			case kiln.ChangeToken:
 				tokenIDs[c.Ref] = true
+			case kiln.ChangeOAuth:
+				reloadOAuth = true
 			default:
 				reloadPrincipals = true
 			}
 		}
 		if reloadPrincipals {
 			if err := ix.reloadPrincipals(ctx); err != nil {
+				return err
+			}
+		}
+		if reloadOAuth {
+			if err := ix.loadOAuth(ctx); err != nil {
 				return err
 			}
 		}

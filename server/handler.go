@@ -24,7 +24,7 @@ import (
 // shared middleware (panic recovery, access log, transport headers), then
 //
 //	GET /healthz, GET /readyz   liveness and readiness (health below)
-//	/api/…, /.well-known/…,
+//	/api/…, /.well-known/…, /oidc/…,
 //	/telemetry-ext              the REST API (api/routes.go)
 //	/                           the web console (console/routes.go)
 //
@@ -61,6 +61,7 @@ func newRoot(p *Parts, apiHandler, consoleHandler http.Handler) http.Handler {
 	} else {
 		rt.mux.Handle("/api/", apiHandler)
 		rt.mux.Handle("/.well-known/", apiHandler)
+		rt.mux.Handle("/oidc/", apiHandler)
 		rt.mux.Handle("/telemetry-ext", apiHandler)
 		rt.mux.Handle("/", consoleHandler)
 	}

@@ -81,7 +81,7 @@ func (s *Service) RotateToken(ctx context.Context, id string, grace *time.Durati
 				return err
 			}
 		}
-		if tok, err = s.mintIn(tx, c, owner, settings, value, lifetime, old.Comment); err != nil {
+		if tok, err = s.mintIn(tx, c, owner, settings, value, lifetime, old.Comment, old.Scopes); err != nil {
 			return err
 		}
 		end := now.Add(g)

@@ -19,6 +19,10 @@ type CreateTokenParams struct {
 	// capped by maxTokenLifetimeDays).
 	Lifetime *time.Duration
 	Comment  string
+	// Scopes restrict the token's API areas (see [kiln.NormalizeScopes]);
+	// nil is the owner's full access. A scoped caller mints only tokens
+	// within its own scopes.
+	Scopes []string
 }
 
 // NewToken is a freshly minted token: its value exists only here, once.
@@ -83,9 +87,17 @@ func (s *Service) mint(ctx context.Context, c *kiln.Caller, ownerOf func(kiln.Tx
 	if err := validateComment(p.Comment); err != nil {
 		return nil, err
 	}
+	scopes, err := kiln.NormalizeScopes(p.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	if !kiln.ScopesWithin(scopes, c.Scopes) {
+		return nil, kiln.Errorf(kiln.EPermission, "A token can only create tokens within its own scopes (%s).", kiln.ScopeString(c.Scopes))
+	}
+	p.Scopes = scopes
 	value := auth.NewTokenValue()
 	var tok *kiln.Token
-	err := s.update(ctx, func(tx kiln.Tx) error {
+	err = s.update(ctx, func(tx kiln.Tx) error {
 		owner, err := ownerOf(tx)
 		if err != nil {
 			return err
@@ -98,7 +110,7 @@ func (s *Service) mint(ctx context.Context, c *kiln.Caller, ownerOf func(kiln.Tx
 		if err != nil {
 			return err
 		}
-		tok, err = s.mintIn(tx, c, owner, settings, value, lifetime, p.Comment)
+		tok, err = s.mintIn(tx, c, owner, settings, value, lifetime, p.Comment, p.Scopes)
 		return err
 	})
 	if err != nil {
@@ -110,7 +122,7 @@ func (s *Service) mint(ctx context.Context, c *kiln.Caller, ownerOf func(kiln.Tx
 // mintIn checks that owner may hold one more token and writes it, with
 // its audit event, webhook event and change notice, in tx: the part of
 // minting that creation and rotation share.
-func (s *Service) mintIn(tx kiln.Tx, c *kiln.Caller, owner *kiln.Principal, settings map[string]string, value string, lifetime time.Duration, comment string) (*kiln.Token, error) {
+func (s *Service) mintIn(tx kiln.Tx, c *kiln.Caller, owner *kiln.Principal, settings map[string]string, value string, lifetime time.Duration, comment string, scopes []string) (*kiln.Token, error) {
 	digest := s.index.Key().Digest(value)
 	sum := sha256.Sum256([]byte(value))
 	tok, err := func() (*kiln.Token, error) {
@@ -144,7 +156,7 @@ func (s *Service) mintIn(tx kiln.Tx, c *kiln.Caller, owner *kiln.Principal, sett
 		}
 		return &kiln.Token{
 			ID: auth.NewTokenID(), Digest: digest[:], ValueSHA256: sum[:], OwnerID: owner.ID, CreatedByID: creator.ID,
-			Comment: comment, Created: now, Expires: now.Add(lifetime),
+			Comment: comment, Created: now, Expires: now.Add(lifetime), Scopes: scopes,
 			OwnerName: owner.UserName, CreatedByName: creator.UserName,
 		}, nil
 	}()
