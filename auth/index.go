@@ -76,9 +76,9 @@ type Index struct {
 	// ("secret:<id>", "grant:<id>").
 	oauthCreds map[string]oauthCred
 
-	// access caches verified OAuth access tokens by keyed digest.
+	// access caches verified OAuth access tokens by value.
 	accessMu sync.RWMutex
-	access   map[[sha256.Size]byte]*accessEntry
+	access   map[string]*accessEntry
 
 	// ipRules are the IP access lists in force; nil while the setting
 	// enableIpAccessLists is not "true". Read on every request without

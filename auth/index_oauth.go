@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/sha256"
 	"strings"
 	"time"
 
@@ -21,8 +20,12 @@ type oauthCred struct {
 	expires     time.Time // zero: never
 }
 
-// accessEntry is a verified access token, cached by keyed digest so that
-// each token's signature is checked once, not on every request.
+// accessEntry is a verified access token, cached by its value so that
+// each token's signature is checked once, not on every request. Unlike
+// personal access tokens, whose values kiln never keeps, access tokens
+// are cached by value: anyone who can read this process's memory holds
+// the signing key, which mints any access token, so a keyed digest would
+// protect nothing and would cost an HMAC over the whole JWT per request.
 type accessEntry struct {
 	claims AccessClaims
 	scopes []string
@@ -64,14 +67,13 @@ func (ix *Index) loadOAuth(ctx context.Context) error {
 }
 
 // CheckAccessToken authenticates an OAuth access token: its signature
-// (once per token, then from a cache keyed by digest), its expiry, the
+// (once per token, then from a cache), its expiry, the
 // credential it was issued under (still live in the index) and its
 // principal (active). No database read. enableTokensConfig and the token
 // permission govern personal access tokens only, as on Databricks.
 func (ix *Index) CheckAccessToken(value string) (*kiln.Caller, Denial) {
-	d := ix.key.Digest(value)
 	ix.accessMu.RLock()
-	e := ix.access[d]
+	e := ix.access[value]
 	ix.accessMu.RUnlock()
 	if e == nil {
 		c, err := ix.key.ParseAccessToken(value)
@@ -84,9 +86,9 @@ func (ix *Index) CheckAccessToken(value string) (*kiln.Caller, Denial) {
 		}
 		ix.accessMu.Lock()
 		if len(ix.access) >= maxAccessCache || ix.access == nil {
-			ix.access = make(map[[sha256.Size]byte]*accessEntry)
+			ix.access = make(map[string]*accessEntry)
 		}
-		ix.access[d] = e
+		ix.access[value] = e
 		ix.accessMu.Unlock()
 	}
 	now := ix.now()

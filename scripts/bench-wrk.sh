@@ -6,6 +6,8 @@
 #   bare      a bare Go net/http handler (bench/bare): the machine's reference
 #   healthz   kiln's unauthenticated GET /healthz
 #   me        kiln's authenticated GET /api/2.0/preview/scim/v2/Me, valid token
+#   oauth     the same /Me with an OAuth access token (client_credentials of a
+#             service principal): a JWT, verified once and then cached
 #   bad       /Me with random well-formed bad tokens (failure throttle off: the
 #             403 path, the cost of checking a bad token)
 #   bad-429   /Me with random bad tokens and the default throttle (the 429 path
@@ -48,6 +50,13 @@ for d in kiln kiln-nothrottle; do "$work/bin/kiln" admin --data-dir "$work/$d" c
 TOKEN=$("$work/bin/kiln" admin --data-dir "$work/kiln" tokens create --user admin@kiln.local --comment bench)
 sleep 1 # the server picks up offline changes within a second
 curl -fs -H "Authorization: Bearer $TOKEN" http://127.0.0.1:18091/api/2.0/preview/scim/v2/Me >/dev/null
+# A service principal, its OAuth secret, and an access token for it.
+api() { curl -fs -H "Authorization: Bearer $TOKEN" "$@"; }
+SP=$(api -X POST -d '{"displayName":"bench"}' http://127.0.0.1:18091/api/2.0/preview/scim/v2/ServicePrincipals)
+SP_ID=$(echo "$SP" | sed 's/.*"id":"\([0-9]*\)".*/\1/'); APP_ID=$(echo "$SP" | sed 's/.*"applicationId":"\([^"]*\)".*/\1/')
+SECRET=$(api -X POST "http://127.0.0.1:18091/api/2.0/accounts/servicePrincipals/$SP_ID/credentials/secrets" | sed 's/.*"secret":"\([^"]*\)".*/\1/')
+ACCESS=$(curl -fs -u "$APP_ID:$SECRET" -d grant_type=client_credentials -d scope=all-apis http://127.0.0.1:18091/oidc/v1/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+curl -fs -H "Authorization: Bearer $ACCESS" http://127.0.0.1:18091/api/2.0/preview/scim/v2/Me >/dev/null
 
 size() { stat -c %s "$work/kiln/kiln.db" "$work/kiln/kiln.db-wal" 2>/dev/null | paste -sd+ | bc; }
 run() { # name url tokens
@@ -63,17 +72,18 @@ run() { # name url tokens
 # ratios.
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 before=$(size)
-declare -a B H M X Y
+declare -a B H M O X Y
 for round in $(seq "$ROUNDS"); do
   echo "round $round of $ROUNDS" >&2
   B+=("$(run bare http://127.0.0.1:18090 "$TOKEN" /)")
   H+=("$(run healthz http://127.0.0.1:18091 "$TOKEN" /healthz)")
   M+=("$(run me http://127.0.0.1:18091 "$TOKEN" /api/2.0/preview/scim/v2/Me)")
+  O+=("$(run oauth http://127.0.0.1:18091 "$ACCESS" /api/2.0/preview/scim/v2/Me)")
   X+=("$(run bad http://127.0.0.1:18092 random /api/2.0/preview/scim/v2/Me)")
 done
 after=$(size)
 Y+=("$(run bad-429 http://127.0.0.1:18091 random /api/2.0/preview/scim/v2/Me)")
-bare=$(median "${B[@]}"); healthz=$(median "${H[@]}"); me=$(median "${M[@]}"); bad=$(median "${X[@]}"); bad429=${Y[0]}
+bare=$(median "${B[@]}"); healthz=$(median "${H[@]}"); me=$(median "${M[@]}"); oauth=$(median "${O[@]}"); bad=$(median "${X[@]}"); bad429=${Y[0]}
 
 ratio() { echo "scale=2; $1 / $2" | bc; }
 cat <<REPORT
@@ -82,11 +92,13 @@ wrk -t$THREADS -c$CONNS -d$DURATION on $(nproc) cores ($(go version | awk '{prin
   bare net/http handler          $bare req/s   (rounds: ${B[*]})
   kiln GET /healthz              $healthz req/s   (rounds: ${H[*]})
   kiln GET /Me, valid token      $me req/s   (rounds: ${M[*]})
+  kiln GET /Me, OAuth token      $oauth req/s   (rounds: ${O[*]})
   kiln GET /Me, bad tokens (403) $bad req/s   (rounds: ${X[*]})
   kiln GET /Me, bad tokens (429) $bad429 req/s   (one round, after the others)
 ratios
   /Me valid / kiln /healthz      $(ratio "$me" "$healthz")   (target >= 0.90)
   /Me valid / bare handler       $(ratio "$me" "$bare")   (target >= 0.75)
+  /Me OAuth / PAT                $(ratio "$oauth" "$me")   (target >= 0.95)
   bad (403) / valid              $(ratio "$bad" "$me")   (target >= 1.00)
   bad (429) / valid              $(ratio "$bad429" "$me")
 database bytes before and after the valid and bad-token runs: $before -> $after
