@@ -106,7 +106,7 @@ application id is generated unless --application-id gives one.`,
 	create.Flags().StringVar(&appID, "application-id", "", "application id (a UUID; generated when omitted)")
 	create.Flags().StringArrayVar(&groups, "group", nil, "group to join besides users (repeatable)")
 	create.Flags().BoolVar(&admin, "admin", false, "make the service principal a workspace admin (join admins)")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, e.secretsCmd())
 	return cmd
 }
 

@@ -30,6 +30,7 @@ func (e *clientEnv) tokensCmd() *cobra.Command {
 	var (
 		comment, lifetime string
 		lifetimeSeconds   int64
+		scopes            []string
 	)
 	create := &cobra.Command{
 		Use:   "create",
@@ -47,7 +48,7 @@ Without --lifetime the workspace default applies (maxTokenLifetimeDays caps it).
   kiln tokens create --comment ci -o json | jq -r .token_value`,
 		Args: cobra.NoArgs,
 		RunE: e.run(func(ctx context.Context, c *client.Client, args []string) error {
-			req := client.CreateTokenRequest{Comment: comment}
+			req := client.CreateTokenRequest{Comment: comment, Scopes: scopes}
 			switch {
 			case lifetime != "" && lifetimeSeconds != 0:
 				return usageError{errors.New("give --lifetime or --lifetime-seconds, not both")}
@@ -85,6 +86,7 @@ Without --lifetime the workspace default applies (maxTokenLifetimeDays caps it).
 	create.Flags().StringVar(&comment, "comment", "", "what the token is for")
 	create.Flags().StringVar(&lifetime, "lifetime", "", "lifetime such as 90d, 12h, 30m or 3600s")
 	create.Flags().Int64Var(&lifetimeSeconds, "lifetime-seconds", 0, "lifetime in seconds (the Databricks CLI's flag)")
+	create.Flags().StringArrayVar(&scopes, "scope", nil, "restrict the token to an API scope such as jobs, jobs:read or sql (repeatable; default: full access)")
 
 	list := &cobra.Command{
 		Use:   "list",

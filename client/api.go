@@ -102,6 +102,8 @@ type TokenInfo struct {
 	// RotatedToTokenID names the successor of a rotated token, which
 	// works until ExpiryTime (kiln only).
 	RotatedToTokenID string `json:"rotated_to_token_id,omitempty"`
+	// Scopes are the token's API scopes; empty when unscoped.
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 // Expires returns the expiry time, and false for a token that never
@@ -121,6 +123,9 @@ func (t *TokenInfo) Created() time.Time { return time.UnixMilli(t.CreationTime) 
 type CreateTokenRequest struct {
 	LifetimeSeconds int64  `json:"lifetime_seconds,omitempty"`
 	Comment         string `json:"comment,omitempty"`
+	// Scopes restrict the token to API areas; empty is the owner's full
+	// access.
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 // CreateTokenResponse holds the new token's value, shown only this once,
@@ -542,4 +547,53 @@ func (c *Client) LookupToken(ctx context.Context, value string, revoke bool) (*T
 		return nil, err
 	}
 	return &out, nil
+}
+
+// OAuthSecret is a service principal's OAuth secret; Secret is set only
+// in the answer to its creation.
+type OAuthSecret struct {
+	ID         string `json:"id"`
+	Secret     string `json:"secret,omitempty"`
+	SecretHash string `json:"secret_hash"`
+	Status     string `json:"status"`
+	CreateTime string `json:"create_time"`
+	ExpireTime string `json:"expire_time,omitempty"`
+}
+
+func secretsPath(spID string) string {
+	return "/api/2.0/accounts/servicePrincipals/" + url.PathEscape(spID) + "/credentials/secrets"
+}
+
+// CreateOAuthSecret creates an OAuth secret for the service principal
+// with SCIM id (or application id) spID, living lifetimeSeconds (0: the
+// server's default, 730 days). Admins only.
+func (c *Client) CreateOAuthSecret(ctx context.Context, spID string, lifetimeSeconds int64) (*OAuthSecret, error) {
+	body := map[string]string{}
+	if lifetimeSeconds > 0 {
+		body["lifetime"] = strconv.FormatInt(lifetimeSeconds, 10) + "s"
+	}
+	var out OAuthSecret
+	if _, err := c.Do(ctx, http.MethodPost, secretsPath(spID), nil, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListOAuthSecrets lists a service principal's OAuth secrets (never
+// their values). Admins only.
+func (c *Client) ListOAuthSecrets(ctx context.Context, spID string) ([]OAuthSecret, error) {
+	var out struct {
+		Secrets []OAuthSecret `json:"secrets"`
+	}
+	if _, err := c.Do(ctx, http.MethodGet, secretsPath(spID), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Secrets, nil
+}
+
+// DeleteOAuthSecret deletes a service principal's OAuth secret; access
+// tokens bought with it stop working at once. Admins only.
+func (c *Client) DeleteOAuthSecret(ctx context.Context, spID, secretID string) error {
+	_, err := c.Do(ctx, http.MethodDelete, secretsPath(spID)+"/"+url.PathEscape(secretID), nil, nil, nil)
+	return err
 }
