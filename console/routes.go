@@ -59,6 +59,9 @@ func (c *Console) routes() http.Handler {
 
 	admin("GET /admin/service-principals", c.servicePrincipalsPage)
 	admin("POST /admin/service-principals", c.addServicePrincipal)
+	admin("GET /admin/service-principals/{id}/secrets", c.spSecretsPage)
+	admin("POST /admin/service-principals/{id}/secrets", c.createSPSecret)
+	admin("POST /admin/service-principals/{id}/secrets/{secret}/delete", c.deleteSPSecret)
 	admin("GET /admin/service-principals/{id}/{change}", c.confirmPrincipalChange(kiln.KindServicePrincipal))
 	admin("POST /admin/service-principals/{id}/{change}", c.changePrincipal(kiln.KindServicePrincipal))
 
