@@ -20,9 +20,12 @@ func (s *Server) oauthMetadata(w http.ResponseWriter, r *http.Request) error {
 	scopes := append([]string{kiln.ScopeAllAPIs}, kiln.APIScopes...)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                base,
+		"authorization_endpoint":                base + "/v1/authorize",
 		"token_endpoint":                        base + "/v1/token",
-		"grant_types_supported":                 []string{"client_credentials"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"grant_types_supported":                 []string{"client_credentials", "authorization_code", "refresh_token"},
+		"response_types_supported":              []string{"code"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
 		"scopes_supported":                      scopes,
 	})
 	return nil
@@ -53,17 +56,44 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) error {
 	if !basic {
 		clientID, secret = f.Get("client_id"), f.Get("client_secret")
 	}
+	issuer := strings.TrimSuffix(s.publicURL(r), "/") + "/oidc"
 	switch gt := f.Get("grant_type"); gt {
 	case "client_credentials":
+	case "authorization_code", "refresh_token":
+		var ut *service.UserTokens
+		var err error
+		if gt == "authorization_code" {
+			ut, err = s.svc.ExchangeCode(r.Context(), clientID, f.Get("code"), f.Get("code_verifier"), f.Get("redirect_uri"), issuer)
+		} else {
+			ut, err = s.svc.RefreshTokens(r.Context(), clientID, f.Get("refresh_token"), issuer)
+		}
+		if kiln.IsCode(err, kiln.EConflict) {
+			s.denials.Record(s.clientIP.Addr(r), "oauth "+gt+" refused", "", 0)
+			// The SDKs recognise this description as an invalid refresh
+			// token and ask the user to log in again.
+			msg := kiln.ErrorMessage(err)
+			if gt == "refresh_token" {
+				msg = "Refresh token is invalid"
+			}
+			oauthError(w, http.StatusBadRequest, "invalid_grant", msg)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"access_token": ut.Value, "token_type": "Bearer", "scope": ut.Scope, "refresh_token": ut.Refresh,
+			"expires_in": int64(time.Until(ut.Expires).Round(time.Second) / time.Second),
+		})
+		return nil
 	case "":
 		oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type is required.")
 		return nil
 	default:
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type "+truncate(gt, 64)+" is not supported; kiln issues tokens for client_credentials.")
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type "+truncate(gt, 64)+" is not supported; kiln issues tokens for client_credentials, authorization_code and refresh_token.")
 		return nil
 	}
-	tok, err := s.svc.ClientCredentials(r.Context(), clientID, secret, f.Get("scope"),
-		strings.TrimSuffix(s.publicURL(r), "/")+"/oidc", s.clientIP.Addr(r))
+	tok, err := s.svc.ClientCredentials(r.Context(), clientID, secret, f.Get("scope"), issuer, s.clientIP.Addr(r))
 	switch {
 	case kiln.IsCode(err, kiln.EUnauthenticated):
 		s.denials.Record(s.clientIP.Addr(r), "oauth client authentication failed", "", 0)

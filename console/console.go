@@ -164,12 +164,20 @@ func (c *Console) adapt(h handlerFunc) http.Handler {
 }
 
 // securityHeaders sets the headers every console response carries. The
+// csp is the console's Content-Security-Policy. loopbackFormCSP is the
+// OAuth consent page's: its form's answer redirects to the client's
+// loopback listener, which form-action must allow (browsers apply it to
+// the redirect too).
+const (
+	cspBase         = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+	csp             = cspBase + "form-action 'self'"
+	loopbackFormCSP = cspBase + "form-action 'self' http://localhost:* http://127.0.0.1:* http://[::1]:*"
+)
+
 // Content-Security-Policy allows only the console's own script, styles
 // and images (no inline script, so injected markup cannot run code), no
 // framing (clickjacking) and form posts only to the console itself.
 func (c *Console) securityHeaders(next http.Handler) http.Handler {
-	const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", csp)

@@ -32,7 +32,7 @@ var staticFS embed.FS
 var pageNames = []string{
 	"login", "error", "confirm",
 	"settings", "token_new", "password",
-	"access_control", "policy_preview", "users", "user_password", "service_principals", "sp_secrets", "tokens", "webhooks", "audit",
+	"access_control", "policy_preview", "users", "user_password", "service_principals", "sp_secrets", "authorize", "tokens", "webhooks", "audit",
 	"jobs", "job", "run", "run_cancel",
 }
 

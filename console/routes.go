@@ -34,6 +34,10 @@ func (c *Console) routes() http.Handler {
 	user("POST /settings/tokens/{id}/revoke", c.revokeOwnToken)
 	user("GET /settings/tokens/{id}/rotate", c.confirmRotateOwnToken)
 	user("POST /settings/tokens/{id}/rotate", c.rotateOwnToken)
+	// OAuth consent for databricks auth login (oauth_authorize.go); the
+	// server mounts this path on the console, the rest of /oidc/ on the API.
+	user("GET /oidc/v1/authorize", c.authorizePage)
+	user("POST /oidc/v1/authorize", c.authorize)
 	user("GET /settings/password", c.passwordPage)
 	user("POST /settings/password", c.changePassword)
 

@@ -24,7 +24,8 @@ import (
 // shared middleware (panic recovery, access log, transport headers), then
 //
 //	GET /healthz, GET /readyz   liveness and readiness (health below)
-//	/api/…, /.well-known/…, /oidc/…,
+//	/api/…, /.well-known/…, /oidc/… (but /oidc/v1/authorize, the
+//	                            console's consent page),
 //	/telemetry-ext              the REST API (api/routes.go)
 //	/                           the web console (console/routes.go)
 //
@@ -62,6 +63,7 @@ func newRoot(p *Parts, apiHandler, consoleHandler http.Handler) http.Handler {
 		rt.mux.Handle("/api/", apiHandler)
 		rt.mux.Handle("/.well-known/", apiHandler)
 		rt.mux.Handle("/oidc/", apiHandler)
+		rt.mux.Handle("/oidc/v1/authorize", consoleHandler) // the consent page
 		rt.mux.Handle("/telemetry-ext", apiHandler)
 		rt.mux.Handle("/", consoleHandler)
 	}
