@@ -101,52 +101,55 @@ type UserTokens struct {
 // authorization_code) with its PKCE verifier.
 func (s *Service) ExchangeCode(ctx context.Context, clientID, code, verifier, redirectURI, issuer string) (*UserTokens, error) {
 	d := s.index.Key().Digest(code)
-	refresh := refreshPrefix + auth.NewTokenID()
-	rd := s.index.Key().Digest(refresh)
-	var g *kiln.OAuthGrant
-	var p *kiln.Principal
-	err := s.update(ctx, func(tx kiln.Tx) error {
-		var err error
-		if g, err = tx.OAuthGrantByCode(d[:]); err != nil {
-			return errInvalidGrant
+	return s.exchange(ctx, issuer, func(tx kiln.Tx, next []byte) (*kiln.OAuthGrant, error) {
+		g, err := tx.OAuthGrantByCode(d[:])
+		if err != nil {
+			return nil, errInvalidGrant
 		}
 		sum := sha256.Sum256([]byte(verifier))
 		want := base64.RawURLEncoding.EncodeToString(sum[:])
 		if g.ClientID != clientID || g.RedirectURI != redirectURI || !tx.Now().Before(g.CodeExpires) ||
 			subtle.ConstantTimeCompare([]byte(want), []byte(g.CodeChallenge)) != 1 {
-			return errInvalidGrant
+			return nil, errInvalidGrant
 		}
-		if p, err = tx.Principal(g.PrincipalID); err != nil || !p.Active {
-			return errInvalidGrant
+		if err := tx.RedeemOAuthCode(g.ID, d[:], next); err != nil {
+			return nil, errInvalidGrant
 		}
-		if err := tx.RedeemOAuthCode(g.ID, d[:], rd[:]); err != nil {
-			return errInvalidGrant
-		}
-		return tx.Notify(kiln.ChangeOAuth, "grant:"+g.ID)
+		// The index learns the grant's access tokens are live.
+		return g, tx.Notify(kiln.ChangeOAuth, "grant:"+g.ID)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.userTokens(issuer, p, g, refresh)
 }
 
 // RefreshTokens exchanges a refresh token for new tokens (grant_type
 // refresh_token); the refresh token is replaced, so each is used once.
 func (s *Service) RefreshTokens(ctx context.Context, clientID, refresh, issuer string) (*UserTokens, error) {
 	d := s.index.Key().Digest(refresh)
-	next := refreshPrefix + auth.NewTokenID()
-	nd := s.index.Key().Digest(next)
+	return s.exchange(ctx, issuer, func(tx kiln.Tx, next []byte) (*kiln.OAuthGrant, error) {
+		g, err := tx.OAuthGrantByRefresh(d[:])
+		if err != nil || g.ClientID != clientID || !g.LiveAt(tx.Now()) {
+			return nil, errInvalidGrant
+		}
+		if err := tx.RotateOAuthRefresh(g.ID, d[:], next); err != nil {
+			return nil, errInvalidGrant
+		}
+		return g, nil
+	})
+}
+
+// exchange runs one code or refresh exchange: redeem checks what was
+// presented and stores next (the digest of a fresh refresh token) on the
+// grant, in the same transaction that checks the user is still active.
+func (s *Service) exchange(ctx context.Context, issuer string, redeem func(tx kiln.Tx, next []byte) (*kiln.OAuthGrant, error)) (*UserTokens, error) {
+	refresh := refreshPrefix + auth.NewTokenID()
+	nd := s.index.Key().Digest(refresh)
 	var g *kiln.OAuthGrant
 	var p *kiln.Principal
 	err := s.update(ctx, func(tx kiln.Tx) error {
 		var err error
-		if g, err = tx.OAuthGrantByRefresh(d[:]); err != nil || g.ClientID != clientID || !g.LiveAt(tx.Now()) {
-			return errInvalidGrant
+		if g, err = redeem(tx, nd[:]); err != nil {
+			return err
 		}
 		if p, err = tx.Principal(g.PrincipalID); err != nil || !p.Active {
-			return errInvalidGrant
-		}
-		if err := tx.RotateOAuthRefresh(g.ID, d[:], nd[:]); err != nil {
 			return errInvalidGrant
 		}
 		return nil
@@ -154,7 +157,7 @@ func (s *Service) RefreshTokens(ctx context.Context, clientID, refresh, issuer s
 	if err != nil {
 		return nil, err
 	}
-	return s.userTokens(issuer, p, g, next)
+	return s.userTokens(issuer, p, g, refresh)
 }
 
 func (s *Service) userTokens(issuer string, p *kiln.Principal, g *kiln.OAuthGrant, refresh string) (*UserTokens, error) {
