@@ -97,7 +97,7 @@ func TestBadInput(t *testing.T) {
 		{"WrongType", "POST", "/api/2.0/token/create", `{"comment": 5}`, 400, "INVALID_PARAMETER_VALUE", "comment"},
 		{"HugeComment", "POST", "/api/2.0/token/create", map[string]string{"comment": strings.Repeat("x", 600)}, 400, "INVALID_PARAMETER_VALUE", "too long"},
 		{"ControlCharsInComment", "POST", "/api/2.0/token/create", map[string]string{"comment": "a\x00b"}, 400, "INVALID_PARAMETER_VALUE", "control"},
-		{"ScopesRefused", "POST", "/api/2.0/token/create", `{"scopes": ["sql"]}`, 400, "INVALID_PARAMETER_VALUE", "Scoped tokens"},
+		{"UnknownScope", "POST", "/api/2.0/token/create", `{"scopes": ["sql", "everything"]}`, 400, "INVALID_PARAMETER_VALUE", `Unknown scope "everything"`},
 		{"OversizedBody", "POST", "/api/2.0/token/create", `{"comment": "` + strings.Repeat("x", 2<<20) + `"}`, 400, "INVALID_PARAMETER_VALUE", "too large"},
 		{"WrongContentType", "POST", "/api/2.0/token/create", badContentType{}, 400, "MALFORMED_REQUEST", "Content-Type"},
 		{"DeleteWithoutBody", "POST", "/api/2.0/token/delete", nil, 400, "MALFORMED_REQUEST", "body is required"},

@@ -31,6 +31,8 @@ secret buys one-hour access tokens at <host>/oidc/v1/token.`,
 application id). The secret is shown once: when standard output is not a
 terminal only the secret is printed, so SECRET=$(kiln service-principals
 secrets create ID) captures it. Without --lifetime it lives 730 days.`,
+		Example: `  kiln service-principals secrets create 1234567890123456
+  SECRET=$(kiln service-principals secrets create 1234567890123456 --lifetime 90d)`,
 		Args: cobra.ExactArgs(1),
 		RunE: e.run(func(ctx context.Context, c *client.Client, args []string) error {
 			var secs int64
@@ -60,9 +62,10 @@ secrets create ID) captures it. Without --lifetime it lives 730 days.`,
 	}
 	create.Flags().StringVar(&lifetime, "lifetime", "", "lifetime such as 90d, 12h or 3600s (default and most: 730d)")
 	list := &cobra.Command{
-		Use:   "list SERVICE_PRINCIPAL_ID",
-		Short: "List a service principal's OAuth secrets (never their values)",
-		Args:  cobra.ExactArgs(1),
+		Use:     "list SERVICE_PRINCIPAL_ID",
+		Short:   "List a service principal's OAuth secrets (never their values)",
+		Example: "  kiln service-principals secrets list 1234567890123456\n  kiln service-principals secrets list 1234567890123456 --output json",
+		Args:    cobra.ExactArgs(1),
 		RunE: e.run(func(ctx context.Context, c *client.Client, args []string) error {
 			ss, err := c.ListOAuthSecrets(ctx, args[0])
 			if err != nil {
@@ -81,9 +84,10 @@ secrets create ID) captures it. Without --lifetime it lives 730 days.`,
 		}),
 	}
 	del := &cobra.Command{
-		Use:   "delete SERVICE_PRINCIPAL_ID SECRET_ID",
-		Short: "Delete an OAuth secret; its access tokens stop working at once",
-		Args:  cobra.ExactArgs(2),
+		Use:     "delete SERVICE_PRINCIPAL_ID SECRET_ID",
+		Short:   "Delete an OAuth secret; its access tokens stop working at once",
+		Example: "  kiln service-principals secrets delete 1234567890123456 SECRET_ID",
+		Args:    cobra.ExactArgs(2),
 		RunE: e.run(func(ctx context.Context, c *client.Client, args []string) error {
 			if err := c.DeleteOAuthSecret(ctx, args[0], args[1]); err != nil {
 				return err
