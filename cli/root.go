@@ -222,9 +222,15 @@ func secretFromEnv(name string) (string, error) {
 	if path == "" {
 		return "", nil
 	}
+	return readSecretFile(name+"_FILE", path)
+}
+
+// readSecretFile reads the secret in the file at path, which the setting
+// named what gave, without its trailing newline.
+func readSecretFile(what, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("%s_FILE: %w", name, err)
+		return "", fmt.Errorf("%s: %w", what, err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
 }

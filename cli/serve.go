@@ -16,9 +16,10 @@ import (
 
 func newServeCmd(stdio IO) *cobra.Command {
 	var (
-		cfg   server.Config
-		logs  logFlags
-		tasks taskFlags
+		cfg            server.Config
+		logs           logFlags
+		tasks          taskFlags
+		oidcSecretFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -84,9 +85,12 @@ kernel cannot confine them, kiln runs no task and says why.`,
 			if cfg.DatabaseURL, err = resolveDatabaseURL(cfg.DatabaseURL); err != nil {
 				return err
 			}
+			if cfg.SSO.ClientSecret, err = oidcClientSecret(oidcSecretFile); err != nil {
+				return err
+			}
 			// Read: now gone from the environment, and the process closed
 			// to the job tasks it starts.
-			if err := sandbox.HardenServer("KILN_ADMIN_PASSWORD", "KILN_TOKEN_KEY", "KILN_SECRETS_KEY", "KILN_DATABASE_URL", "KILN_METRICS_TOKEN"); err != nil {
+			if err := sandbox.HardenServer("KILN_ADMIN_PASSWORD", "KILN_TOKEN_KEY", "KILN_SECRETS_KEY", "KILN_DATABASE_URL", "KILN_METRICS_TOKEN", "KILN_OIDC_CLIENT_SECRET"); err != nil {
 				log.Warn("could not fully protect the server process", "err", err)
 			}
 			if err := cfg.Validate(); err != nil {
@@ -130,9 +134,29 @@ kernel cannot confine them, kiln runs no task and says why.`,
 	f.BoolVar(&cfg.NoAPI, "no-api", false, "executor-only node (with --database-url): execute runs from the shared store; serve only /healthz and /readyz")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics on a listener of their own, such as 127.0.0.1:9090 (KILN_METRICS_TOKEN[_FILE] serves them on the main listener too, behind that bearer token)")
 	f.DurationVar(&cfg.TaskLease, "task-lease", server.DefaultTaskLease, "how long a running task's lease lasts unless renewed: the tasks of a server that died are retried or failed by the others after about this long")
+	f.StringVar(&cfg.SSO.Issuer, "oidc-issuer", "", "single sign-on: the OpenID Connect provider's issuer URL, such as https://login.example.com (needs --base-url; register <base-url>/login/sso/callback with the provider)")
+	f.StringVar(&cfg.SSO.ClientID, "oidc-client-id", "", "single sign-on: kiln's client id at the provider")
+	f.StringVar(&oidcSecretFile, "oidc-client-secret-file", "", "single sign-on: file holding kiln's client secret at the provider (or KILN_OIDC_CLIENT_SECRET); none makes kiln a public client")
+	f.StringSliceVar(&cfg.SSO.Scopes, "oidc-scopes", nil, "single sign-on: scopes to request (default openid,email,profile; add groups where the provider needs it)")
+	f.StringVar(&cfg.SSO.EmailClaim, "oidc-email-claim", "", "single sign-on: the claim holding the email, the kiln user name (default email)")
+	f.StringVar(&cfg.SSO.GroupsClaim, "oidc-groups-claim", "", "single sign-on: the claim holding group names (default groups)")
+	f.StringVar(&cfg.SSO.Label, "oidc-label", "", "single sign-on: the provider's name on the sign-in button, as in Sign in with Okta")
+	f.BoolVar(&cfg.SSO.CreateUsers, "oidc-create-users", false, "single sign-on: create a kiln user at the first sign-in of someone kiln does not know (otherwise an admin adds them first)")
+	f.BoolVar(&cfg.SSO.SyncGroups, "oidc-sync-groups", false, "single sign-on: at each sign-in make the user's kiln groups those the groups claim names (kiln groups of those names only)")
+	f.StringToStringVar(&cfg.SSO.GroupMap, "oidc-group-map", nil, "single sign-on: provider group to kiln group, such as kiln-admins=admins (comma-separated)")
+	f.StringVar(&cfg.PasswordLogin, "password-login", "all", "who may sign in to the console with a password: all, admins (the break-glass way in beside single sign-on) or none")
 	tasks.register(f, &cfg)
 	logs.register(f)
 	return cmd
+}
+
+// oidcClientSecret reads the client secret from the file the flag names,
+// else from KILN_OIDC_CLIENT_SECRET[_FILE].
+func oidcClientSecret(file string) (string, error) {
+	if file == "" {
+		return secretFromEnv("KILN_OIDC_CLIENT_SECRET")
+	}
+	return readSecretFile("--oidc-client-secret-file", file)
 }
 
 // listenError names the flag that fixes a listen failure: the address is

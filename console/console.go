@@ -41,6 +41,7 @@ import (
 	"github.com/kiln-dev/kiln/auth"
 	"github.com/kiln-dev/kiln/clientip"
 	"github.com/kiln-dev/kiln/service"
+	"github.com/kiln-dev/kiln/sso"
 )
 
 // Console is the web console handler.
@@ -56,6 +57,13 @@ type Console struct {
 	httpsBase bool
 	handler   http.Handler
 	clientIP  *clientip.Resolver // believes X-Forwarded-For from trusted proxies only
+
+	// Single sign-on (sso.go): nil sso offers none.
+	sso           *sso.Provider
+	ssoLabel      string
+	ssoPolicy     service.SSOPolicy
+	passwordLogin service.PasswordLogin
+	base          *url.URL // the public base URL; nil without one
 }
 
 // Config is what the console needs from the server that mounts it.
@@ -81,6 +89,19 @@ type Config struct {
 	// Now is the clock of session timeouts; nil is time.Now (tests move
 	// it to expire sessions).
 	Now func() time.Time
+	// SSO, when set, offers sign-in through the company's OpenID Connect
+	// provider at /login/sso; it needs BaseURL, whose SSOCallbackPath is
+	// the redirect URI registered with the provider.
+	SSO *sso.Provider
+	// SSOLabel names the provider on the sign-in button ("Sign in with
+	// Okta"); empty reads "Sign in with single sign-on".
+	SSOLabel string
+	// SSOPolicy is what single sign-on does with people kiln does not know
+	// and with their groups.
+	SSOPolicy service.SSOPolicy
+	// PasswordLogin says who may sign in with a password; empty is
+	// service.PasswordLoginAll.
+	PasswordLogin service.PasswordLogin
 }
 
 // New returns the console. It parses every template at once and panics
@@ -108,6 +129,18 @@ func New(cfg Config) *Console {
 		pages: pages, static: static,
 		httpsBase: strings.HasPrefix(strings.ToLower(cfg.BaseURL), "https://"),
 		clientIP:  cfg.ClientIP,
+		sso:       cfg.SSO, ssoLabel: cfg.SSOLabel, ssoPolicy: cfg.SSOPolicy, passwordLogin: cfg.PasswordLogin,
+	}
+	if c.ssoLabel == "" {
+		c.ssoLabel = "single sign-on"
+	}
+	if c.passwordLogin == "" {
+		c.passwordLogin = service.PasswordLoginAll
+	}
+	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Scheme != "" && u.Host != "" {
+		c.base = u
+	} else if c.sso != nil {
+		panic("console: single sign-on needs a base URL") // server.Config.Validate refuses it first
 	}
 
 	// CrossOriginProtection refuses state-changing requests (anything but
@@ -459,7 +492,7 @@ func localPath(next string) string {
 	}
 	// Sending someone back to sign-in or log-out after signing in helps
 	// nobody.
-	if u.Path == "/login" || u.Path == "/logout" {
+	if u.Path == "/login" || u.Path == "/logout" || strings.HasPrefix(u.Path, "/login/") {
 		return ""
 	}
 	return next

@@ -716,7 +716,7 @@ func TestUsersForms(t *testing.T) {
 	if strings.Contains(e.get(t, "/admin/users", ck).Body, pw[1]) {
 		t.Error("the users list shows the generated password")
 	}
-	gen, err := e.Svc().Login(t.Context(), "gen@example.com", pw[1], "127.0.0.1")
+	gen, err := e.Svc().Login(t.Context(), "gen@example.com", pw[1], "127.0.0.1", service.PasswordLoginAll)
 	if err != nil {
 		t.Fatalf("signing in with the generated password: %v", err)
 	}
@@ -751,7 +751,7 @@ func TestUsersForms(t *testing.T) {
 	if r := e.post(t, base+"/password", url.Values{"password": {"set-by-the-admin-1"}}, ck); r.Status != http.StatusSeeOther {
 		t.Errorf("setting a password: %d", r.Status)
 	}
-	if _, err := e.Svc().Login(t.Context(), "gen@example.com", "set-by-the-admin-1", "127.0.0.1"); err != nil {
+	if _, err := e.Svc().Login(t.Context(), "gen@example.com", "set-by-the-admin-1", "127.0.0.1", service.PasswordLoginAll); err != nil {
 		t.Errorf("signing in with the password the admin set: %v", err)
 	}
 

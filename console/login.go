@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/service"
 )
 
 type loginData struct {
@@ -14,6 +15,23 @@ type loginData struct {
 	// ended, signed out).
 	Error  string
 	Notice string
+	// SSOLabel, when set, offers single sign-on ("Sign in with …");
+	// Password shows the password form, AdminsOnly labels it as the
+	// admins' break-glass way in.
+	SSOLabel   string
+	Password   bool
+	AdminsOnly bool
+}
+
+// renderLogin renders the sign-in page with d, filling in what the
+// configuration offers.
+func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
+	if c.sso != nil {
+		d.SSOLabel = c.ssoLabel
+	}
+	d.Password = c.passwordLogin != service.PasswordLoginNone
+	d.AdminsOnly = c.passwordLogin == service.PasswordLoginAdmins
+	c.render(w, r, status, "login", &page{Title: "Sign in", Data: d})
 }
 
 // loginPage shows the sign-in form, or sends a signed-in user on.
@@ -27,7 +45,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Query().Get("ended") != "" {
 		d.Notice = "Your session has expired. Sign in again to continue."
 	}
-	c.render(w, r, http.StatusOK, "login", &page{Title: "Sign in", Data: d})
+	c.renderLogin(w, r, http.StatusOK, d)
 	return nil
 }
 
@@ -50,21 +68,29 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	if email == "" || password == "" {
 		d.Error = "Enter your email and password."
-		c.render(w, r, http.StatusBadRequest, "login", &page{Title: "Sign in", Data: d})
+		c.renderLogin(w, r, http.StatusBadRequest, d)
 		return nil
 	}
 	addr := c.clientAddr(r)
 	if c.guard.blocked(addr, email) {
 		d.Error = "Too many failed sign-in attempts. Wait a minute, then try again."
 		w.Header().Set("Retry-After", "60")
-		c.render(w, r, http.StatusTooManyRequests, "login", &page{Title: "Sign in", Data: d})
+		c.renderLogin(w, r, http.StatusTooManyRequests, d)
 		return nil
 	}
-	p, err := c.svc.Login(r.Context(), email, password, addr)
+	p, err := c.svc.Login(r.Context(), email, password, addr, c.passwordLogin)
 	if kiln.IsCode(err, kiln.EInvalid) {
 		c.guard.failed(addr, email)
 		d.Error = "Incorrect email or password."
-		c.render(w, r, http.StatusUnauthorized, "login", &page{Title: "Sign in", Data: d})
+		c.renderLogin(w, r, http.StatusUnauthorized, d)
+		return nil
+	}
+	if kiln.IsCode(err, kiln.EPermission) {
+		d.Error = kiln.ErrorMessage(err)
+		if c.sso != nil {
+			d.Error += " Sign in with " + c.ssoLabel + "."
+		}
+		c.renderLogin(w, r, http.StatusForbidden, d)
 		return nil
 	}
 	if err != nil {

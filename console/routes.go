@@ -25,6 +25,8 @@ func (c *Console) routes() http.Handler {
 	public("GET /login", c.loginPage)
 	public("POST /login", c.login)
 	public("POST /logout", c.logout)
+	public("GET /login/sso", c.ssoStart)
+	public("GET "+SSOCallbackPath, c.ssoCallback)
 
 	// User Settings (settings.go): a user's own tokens and password.
 	user("GET /settings", c.settingsPage)

@@ -12,10 +12,12 @@ import (
 
 	"github.com/kiln-dev/kiln"
 	"github.com/kiln-dev/kiln/clientip"
+	"github.com/kiln-dev/kiln/console"
 	"github.com/kiln-dev/kiln/runner"
 	"github.com/kiln-dev/kiln/sandbox"
 	"github.com/kiln-dev/kiln/service"
 	"github.com/kiln-dev/kiln/sqlstore"
+	"github.com/kiln-dev/kiln/sso"
 	"github.com/kiln-dev/kiln/webhook"
 )
 
@@ -176,11 +178,41 @@ type Config struct {
 	// python3 on PATH, /usr/bin/python3 and /usr/local/bin/python3 that
 	// the task user can execute.
 	TaskPython string
+	// SSO signs people in to the console through the company's OpenID
+	// Connect provider; an empty Issuer offers no single sign-on.
+	SSO SSOConfig
+	// PasswordLogin says who may sign in to the console with a password:
+	// all (the default), admins (the break-glass way in beside single
+	// sign-on) or none. Anything but all needs SSO.
+	PasswordLogin string
 	// TaskLease is how long a task's lease lasts without renewal (default
 	// DefaultTaskLease): a replica that dies mid-run has its tasks retried or ended as
 	// INTERNAL_ERROR by the others within about TaskLease plus a sixth of
 	// it (the sweep interval).
 	TaskLease time.Duration
+}
+
+// SSOConfig configures console sign-in through an OpenID Connect
+// provider (package sso). The provider must know kiln as a client whose
+// redirect URI is BaseURL + console.SSOCallbackPath.
+type SSOConfig struct {
+	// Issuer is the provider's issuer URL (https; http only on loopback).
+	Issuer string
+	// ClientID and ClientSecret are kiln's registration at the provider;
+	// an empty secret makes kiln a public client (PKCE only).
+	ClientID, ClientSecret string
+	// Scopes to request; empty means openid, email and profile.
+	Scopes []string
+	// EmailClaim and GroupsClaim name the claims holding the email (the
+	// kiln userName) and the group names; defaults "email" and "groups".
+	EmailClaim, GroupsClaim string
+	// Label names the provider on the sign-in button ("Okta").
+	Label string
+	// CreateUsers makes kiln users for people it does not know; SyncGroups
+	// makes a person's groups those the groups claim names, through
+	// GroupMap (provider group name to kiln group name).
+	CreateUsers, SyncGroups bool
+	GroupMap                map[string]string
 }
 
 // defaults fills each zero field with its Default constant.
@@ -271,6 +303,7 @@ func (c *Config) Validate() error {
 	if c.TaskMaxOutput < 0 {
 		add("--task-max-output must be positive")
 	}
+	p = append(p, c.ssoProblems()...)
 	switch c.KeepTaskDirs {
 	case "", runner.KeepNone, runner.KeepFailed, runner.KeepAll:
 	default:
@@ -280,6 +313,33 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return &ConfigError{Problems: p}
+}
+
+// ssoProblems checks the single sign-on settings.
+func (c *Config) ssoProblems() []string {
+	var p []string
+	switch service.PasswordLogin(c.PasswordLogin) {
+	case "", service.PasswordLoginAll:
+	case service.PasswordLoginAdmins, service.PasswordLoginNone:
+		if c.SSO.Issuer == "" {
+			p = append(p, fmt.Sprintf("--password-login %s needs single sign-on (--oidc-issuer): otherwise nobody could sign in to the console", c.PasswordLogin))
+		}
+	default:
+		p = append(p, fmt.Sprintf(`--password-login is %q; use "all", "admins" or "none"`, c.PasswordLogin))
+	}
+	if c.SSO.Issuer == "" {
+		if c.SSO.ClientID != "" || c.SSO.ClientSecret != "" || c.SSO.CreateUsers || c.SSO.SyncGroups {
+			p = append(p, "the --oidc-… settings need --oidc-issuer, the identity provider's issuer URL")
+		}
+		return p
+	}
+	if err := (sso.Config{Issuer: c.SSO.Issuer, ClientID: c.SSO.ClientID}).Validate(); err != nil {
+		p = append(p, "single sign-on: "+strings.ReplaceAll(strings.ReplaceAll(err.Error(), "the issuer", "--oidc-issuer"), "the client id", "--oidc-client-id"))
+	}
+	if c.BaseURL == "" {
+		p = append(p, "single sign-on needs --base-url: the identity provider sends people back to <base-url>"+console.SSOCallbackPath+", which is registered with it")
+	}
+	return p
 }
 
 // ConfigError is a configuration that cannot start a server: each of

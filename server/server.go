@@ -35,6 +35,7 @@ import (
 	"github.com/kiln-dev/kiln/runner"
 	"github.com/kiln-dev/kiln/service"
 	"github.com/kiln-dev/kiln/sqlstore"
+	"github.com/kiln-dev/kiln/sso"
 	"github.com/kiln-dev/kiln/webhook"
 )
 
@@ -317,10 +318,23 @@ func New(ctx context.Context, c Config) (*Server, error) {
 		// out) when the token key is rotated. The label separates it from
 		// token digests.
 		sessionKey := p.Key.Digest("kiln console session key v1")
-		s.Console = console.New(console.Config{
+		ccfg := console.Config{
 			Service: p.Service, Index: p.Index, SessionKey: sessionKey[:], ClientIP: p.ClientIP,
 			BaseURL: p.Config.BaseURL, Log: p.Log, Now: p.Config.SessionClock,
-		})
+			PasswordLogin: service.PasswordLogin(p.Config.PasswordLogin),
+		}
+		if sc := p.Config.SSO; sc.Issuer != "" {
+			if ccfg.SSO, err = sso.New(sso.Config{
+				Issuer: sc.Issuer, ClientID: sc.ClientID, ClientSecret: sc.ClientSecret, Scopes: sc.Scopes,
+				EmailClaim: sc.EmailClaim, GroupsClaim: sc.GroupsClaim,
+			}); err != nil {
+				p.Store.Close()
+				return nil, err
+			}
+			ccfg.SSOLabel = sc.Label
+			ccfg.SSOPolicy = service.SSOPolicy{CreateUsers: sc.CreateUsers, SyncGroups: sc.SyncGroups, GroupMap: sc.GroupMap}
+		}
+		s.Console = console.New(ccfg)
 		s.API = api.New(api.Config{
 			Service: p.Service, Index: p.Index, Denials: p.Denials, Throttle: p.Throttle,
 			Log: p.Log, WorkspaceID: p.Workspace.ID, AccountID: p.Workspace.AccountID(), BaseURL: p.Config.BaseURL, ClientIP: p.ClientIP,

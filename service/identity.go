@@ -395,9 +395,34 @@ func hashingError(err error) error {
 	return kiln.Internal(err)
 }
 
+// PasswordLogin says who may sign in to the console with a password.
+type PasswordLogin string
+
+// The password sign-in policies. With single sign-on, PasswordLoginAdmins
+// keeps a break-glass path for workspace admins when the identity
+// provider is down; PasswordLoginNone leaves only single sign-on.
+const (
+	PasswordLoginAll    PasswordLogin = "all"
+	PasswordLoginAdmins PasswordLogin = "admins"
+	PasswordLoginNone   PasswordLogin = "none"
+)
+
 // Login checks a user name and password and returns the active user.
-// Every failure is the same EInvalid error, and is audited.
-func (s *Service) Login(ctx context.Context, userName, password, remoteAddr string) (*kiln.Principal, error) {
+// Every failed check is the same EInvalid error, and is audited. Under
+// who (empty is PasswordLoginAll) a correct password of someone the
+// policy leaves out is EPermission, audited as a failure too.
+func (s *Service) Login(ctx context.Context, userName, password, remoteAddr string, who PasswordLogin) (*kiln.Principal, error) {
+	ev := kiln.AuditEvent{Action: kiln.AuditLoginFailed, ActorName: userName, Target: "console", RemoteAddr: remoteAddr}
+	audit := func() {
+		if err := s.store.Update(ctx, func(tx kiln.Tx) error { return tx.Audit(ev) }); err != nil {
+			s.log.Error("writing login audit event", "err", err)
+		}
+	}
+	if who == PasswordLoginNone {
+		ev.Detail = map[string]string{"reason": "password sign-in is turned off"}
+		audit()
+		return nil, kiln.Errorf(kiln.EPermission, "Password sign-in is turned off in this workspace.")
+	}
 	var p *kiln.Principal
 	err := s.view(ctx, func(tx kiln.Tx) error {
 		var err error
@@ -413,26 +438,24 @@ func (s *Service) Login(ctx context.Context, userName, password, remoteAddr stri
 	hash := ""
 	if p != nil {
 		hash = p.PasswordHash
+		ev.ActorID = p.ID
 	}
 	match, err := auth.VerifyPassword(ctx, hash, password)
 	if err != nil {
 		return nil, hashingError(err)
 	}
 	ok := match && p != nil && p.PasswordHash != "" && p.Active && p.Kind == kiln.KindUser
-	action := kiln.AuditLogin
 	if !ok {
-		action = kiln.AuditLoginFailed
-	}
-	ev := kiln.AuditEvent{Action: action, ActorName: userName, Target: "console", RemoteAddr: remoteAddr}
-	if p != nil {
-		ev.ActorID = p.ID
-	}
-	if err := s.store.Update(ctx, func(tx kiln.Tx) error { return tx.Audit(ev) }); err != nil {
-		s.log.Error("writing login audit event", "err", err)
-	}
-	if !ok {
+		audit()
 		return nil, kiln.Errorf(kiln.EInvalid, "Incorrect email or password.")
 	}
+	if who == PasswordLoginAdmins && !p.IsAdmin() {
+		ev.Detail = map[string]string{"reason": "password sign-in is for admins only"}
+		audit()
+		return nil, kiln.Errorf(kiln.EPermission, "Password sign-in is for workspace admins only here.")
+	}
+	ev.Action = kiln.AuditLogin
+	audit()
 	return p, nil
 }
 
