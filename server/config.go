@@ -334,7 +334,10 @@ func (c *Config) ssoProblems() []string {
 		return p
 	}
 	if err := (sso.Config{Issuer: c.SSO.Issuer, ClientID: c.SSO.ClientID}).Validate(); err != nil {
-		p = append(p, "single sign-on: "+strings.ReplaceAll(strings.ReplaceAll(err.Error(), "the issuer", "--oidc-issuer"), "the client id", "--oidc-client-id"))
+		flags := strings.NewReplacer("the issuer", "--oidc-issuer", "the client id", "--oidc-client-id")
+		for _, line := range strings.Split(err.Error(), "\n") {
+			p = append(p, "single sign-on: "+flags.Replace(line))
+		}
 	}
 	if c.BaseURL == "" {
 		p = append(p, "single sign-on needs --base-url: the identity provider sends people back to <base-url>"+console.SSOCallbackPath+", which is registered with it")

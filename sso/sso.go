@@ -63,7 +63,8 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-// Validate reports what is wrong with c, without touching the network.
+// Validate reports what is wrong with c, one problem per line, without
+// touching the network.
 func (c Config) Validate() error {
 	var p []string
 	u, err := url.Parse(c.Issuer)
@@ -81,7 +82,7 @@ func (c Config) Validate() error {
 		p = append(p, "the client id is required")
 	}
 	if len(p) > 0 {
-		return errors.New(strings.Join(p, "; "))
+		return errors.New(strings.Join(p, "\n"))
 	}
 	return nil
 }
