@@ -88,9 +88,11 @@ func (c *Console) ssoStart(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The attempt cookie must be set on the host the provider sends the
 	// browser back to; a visitor who came by another name (localhost for
-	// 127.0.0.1) is first sent to the public one.
-	if !strings.EqualFold(r.Host, c.base.Host) {
-		http.Redirect(w, r, c.base.JoinPath(ssoCookiePath).String()+"?"+url.Values{"next": {next}}.Encode(), http.StatusSeeOther)
+	// 127.0.0.1) is first sent to the public one, once: behind a proxy
+	// that rewrites Host the name never matches, and a second hop would
+	// loop.
+	if !strings.EqualFold(r.Host, c.base.Host) && r.URL.Query().Get("moved") == "" {
+		http.Redirect(w, r, c.base.JoinPath(ssoCookiePath).String()+"?"+url.Values{"next": {next}, "moved": {"1"}}.Encode(), http.StatusSeeOther)
 		return nil
 	}
 	a := sso.NewAttempt(c.base.JoinPath(SSOCallbackPath).String())
