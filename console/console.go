@@ -372,7 +372,7 @@ type tab struct {
 }
 
 var sectionTabs = map[string][]tab{
-	"User Settings": {{Path: "/settings", Label: "Access Tokens"}, {Path: "/settings/password", Label: "Password"}},
+	"User Settings": {{Path: "/settings", Label: "Access Tokens"}, {Path: appsPath, Label: "Apps"}, {Path: "/settings/password", Label: "Password"}},
 	adminSection: {
 		{Path: "/admin/access-control", Label: "Access Control"},
 		{Path: "/admin/users", Label: "Users"},

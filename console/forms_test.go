@@ -30,6 +30,7 @@ func TestEveryPageRenders(t *testing.T) {
 		"/settings":                                   "Access Tokens · User Settings · kiln",
 		"/settings/tokens/new":                        "Generate New Token · User Settings · kiln",
 		"/settings/password":                          "Password · User Settings · kiln",
+		"/settings/apps":                              "Apps · User Settings · kiln",
 		"/admin/access-control":                       "Access Control · Admin Console · kiln",
 		"/admin/users":                                "Users · Admin Console · kiln",
 		"/admin/service-principals":                   "Service Principals · Admin Console · kiln",

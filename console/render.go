@@ -31,7 +31,7 @@ var staticFS embed.FS
 // console from starting.
 var pageNames = []string{
 	"login", "error", "confirm",
-	"settings", "token_new", "password",
+	"settings", "token_new", "password", "apps",
 	"access_control", "policy_preview", "users", "user_password", "service_principals", "sp_secrets", "authorize", "tokens", "webhooks", "audit",
 	"jobs", "job", "run", "run_cancel",
 }

@@ -40,6 +40,10 @@ func (c *Console) routes() http.Handler {
 	// server mounts this path on the console, the rest of /oidc/ on the API.
 	user("GET /oidc/v1/authorize", c.authorizePage)
 	user("POST /oidc/v1/authorize", c.authorize)
+	// Apps signed in as the user through OAuth (oauth_grants.go).
+	user("GET "+appsPath, c.appsPage)
+	user("GET "+appsPath+"/{id}/revoke", c.confirmRevokeApp)
+	user("POST "+appsPath+"/{id}/revoke", c.revokeApp)
 	user("GET /settings/password", c.passwordPage)
 	user("POST /settings/password", c.changePassword)
 

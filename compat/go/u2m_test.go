@@ -123,7 +123,9 @@ func TestOAuthU2M(t *testing.T) {
 	// old refresh token is spent.
 	refreshed, err := pa.ForceRefreshToken()
 	must(t, err, "ForceRefreshToken")
-	if refreshed.AccessToken == first.AccessToken || refreshed.RefreshToken == first.RefreshToken {
+	live, err := tokens.Lookup(arg.GetCacheKey())
+	must(t, err, "the refreshed cached token")
+	if refreshed.AccessToken == first.AccessToken || live.RefreshToken == "" || live.RefreshToken == first.RefreshToken {
 		t.Errorf("the refresh returned the same tokens")
 	}
 	_, err = w.CurrentUser.Me(ctx, iam.MeRequest{})
@@ -135,5 +137,36 @@ func TestOAuthU2M(t *testing.T) {
 	var invalid *u2m.InvalidRefreshTokenError
 	if !errors.As(err, &invalid) {
 		t.Errorf("reusing a spent refresh token: %v, want the SDK's InvalidRefreshTokenError", err)
+	}
+
+	// Revoking the app on User Settings, Apps (in the same browser, signed
+	// in) ends its access token at the next call and its refresh token.
+	must(t, tokens.Store(arg.GetCacheKey(), live), "restoring the live token")
+	for i, step := range []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(env.URL + "/settings/apps"),
+		chromedp.WaitVisible(`td[data-label="App"]`),
+		// The row's Revoke opens the confirmation page (form.submit()
+		// skips the script's dialog), whose Confirm posts.
+		chromedp.Submit(`td.row-actions form`),
+		chromedp.WaitVisible(`#confirm-title`),
+		chromedp.Click(`section.card form button.danger`),
+		chromedp.WaitVisible(`.flash-ok`),
+	} {
+		sctx, cancelStep := context.WithTimeout(tab, 20*time.Second)
+		_, err := chromedp.Run(sctx, step)
+		cancelStep()
+		if err != nil {
+			t.Fatalf("revoking the app in the console, step %d: %v", i, err)
+		}
+	}
+	env.rec.beginExpected()
+	_, err = w.CurrentUser.Me(ctx, iam.MeRequest{})
+	if err == nil {
+		t.Error("the access token of a revoked app still works")
+	}
+	_, err = pa.ForceRefreshToken()
+	env.rec.endExpected()
+	if !errors.As(err, &invalid) {
+		t.Errorf("refreshing a revoked app: %v, want the SDK's InvalidRefreshTokenError", err)
 	}
 }
