@@ -115,23 +115,25 @@ func TestGenerateTokenValidation(t *testing.T) {
 
 	cases := []struct {
 		name, comment, lifetime, want string
+		scopes                        string
 	}{
-		{"EmptyComment", "", "7", "Enter a comment that says what the token is for"},
-		{"BlankComment", "   ", "7", "Enter a comment that says what the token is for"},
-		{"HugeComment", strings.Repeat("x", 513), "7", "The comment is too long: keep it to 512 characters or fewer."},
-		{"VeryHugeComment", strings.Repeat("y", 40<<10), "7", "The comment is too long"},
-		{"ControlCharacters", "line\nbreak", "7", "must not contain control characters"},
-		{"LifetimeZero", "ok", "0", "Lifetime (days) must be at least 1 day."},
-		{"LifetimeNegative", "ok", "-5", "Lifetime (days) must be at least 1 day."},
-		{"LifetimeAboveCap", "ok", "31", "Lifetime (days) can be at most 30, the maximum set by your workspace admin."},
-		{"LifetimeHuge", "ok", "99999999999999999999", "Lifetime (days) must be a whole number of days, from 1 to 30."},
-		{"LifetimeNotANumber", "ok", "ninety", "Lifetime (days) must be a whole number of days, from 1 to 30."},
-		{"LifetimeFraction", "ok", "1.5", "Lifetime (days) must be a whole number of days"},
-		{"LifetimeEmpty", "ok", "", "Enter the lifetime in days, from 1 to 30."},
+		{"UnknownScope", "ok", "7", `Unknown scope &#34;everything&#34;`, "jobs everything"},
+		{"EmptyComment", "", "7", "Enter a comment that says what the token is for", ""},
+		{"BlankComment", "   ", "7", "Enter a comment that says what the token is for", ""},
+		{"HugeComment", strings.Repeat("x", 513), "7", "The comment is too long: keep it to 512 characters or fewer.", ""},
+		{"VeryHugeComment", strings.Repeat("y", 40<<10), "7", "The comment is too long", ""},
+		{"ControlCharacters", "line\nbreak", "7", "must not contain control characters", ""},
+		{"LifetimeZero", "ok", "0", "Lifetime (days) must be at least 1 day.", ""},
+		{"LifetimeNegative", "ok", "-5", "Lifetime (days) must be at least 1 day.", ""},
+		{"LifetimeAboveCap", "ok", "31", "Lifetime (days) can be at most 30, the maximum set by your workspace admin.", ""},
+		{"LifetimeHuge", "ok", "99999999999999999999", "Lifetime (days) must be a whole number of days, from 1 to 30.", ""},
+		{"LifetimeNotANumber", "ok", "ninety", "Lifetime (days) must be a whole number of days, from 1 to 30.", ""},
+		{"LifetimeFraction", "ok", "1.5", "Lifetime (days) must be a whole number of days", ""},
+		{"LifetimeEmpty", "ok", "", "Enter the lifetime in days, from 1 to 30.", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := e.post(t, "/settings/tokens", url.Values{"comment": {tc.comment}, "lifetime_days": {tc.lifetime}}, ck)
+			r := e.post(t, "/settings/tokens", url.Values{"comment": {tc.comment}, "lifetime_days": {tc.lifetime}, "scopes": {tc.scopes}}, ck)
 			if r.Status != http.StatusBadRequest {
 				t.Errorf("status %d, want 400", r.Status)
 			}
@@ -155,8 +157,20 @@ func TestGenerateTokenValidation(t *testing.T) {
 	})
 
 	t.Run("KeepsWhatWasTyped", func(t *testing.T) {
-		r := e.post(t, "/settings/tokens", url.Values{"comment": {"deploy <bot>"}, "lifetime_days": {"31"}}, ck)
-		mustContain(t, r.Body, `value="deploy &lt;bot&gt;"`, `value="31"`, `max="30"`)
+		r := e.post(t, "/settings/tokens", url.Values{"comment": {"deploy <bot>"}, "lifetime_days": {"31"}, "scopes": {"jobs:read"}}, ck)
+		mustContain(t, r.Body, `value="deploy &lt;bot&gt;"`, `value="31"`, `max="30"`, `value="jobs:read"`)
+	})
+
+	t.Run("ScopedToken", func(t *testing.T) {
+		r := e.post(t, "/settings/tokens", url.Values{"comment": {"reader"}, "lifetime_days": {"7"}, "scopes": {"jobs:read, workspace"}}, ck)
+		if r.Status != http.StatusOK {
+			t.Fatalf("status %d: %s", r.Status, r.Body)
+		}
+		toks := e.liveTokens(t)
+		if len(toks) != 1 || kiln.ScopeString(toks[0].Scopes) != "jobs:read workspace" {
+			t.Fatalf("tokens %+v", toks)
+		}
+		mustContain(t, e.get(t, "/settings", ck).Body, `<span class="badge" title="API scope">jobs:read</span>`)
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/kiln-dev/kiln"
@@ -69,6 +70,11 @@ type tokenForm struct {
 	Capped        bool
 	CommentError  string
 	LifetimeError string
+	// Scopes is the optional scopes field as typed; ScopeNames lists the
+	// names it takes, for its help text.
+	Scopes      string
+	ScopesError string
+	ScopeNames  string
 	// Error is a problem with the request as a whole (tokens disabled,
 	// quota).
 	Error string
@@ -76,11 +82,12 @@ type tokenForm struct {
 
 // Invalid reports whether any field of the form was refused.
 func (f tokenForm) Invalid() bool {
-	return f.CommentError != "" || f.LifetimeError != "" || f.Error != ""
+	return f.CommentError != "" || f.LifetimeError != "" || f.ScopesError != "" || f.Error != ""
 }
 
 func newTokenForm(policy service.TokenPolicy) tokenForm {
-	f := tokenForm{Lifetime: strconv.Itoa(policy.DefaultLifetimeDays), MaxDays: policy.MaxLifetimeDays, Capped: policy.MaxLifetimeDays > 0}
+	f := tokenForm{Lifetime: strconv.Itoa(policy.DefaultLifetimeDays), MaxDays: policy.MaxLifetimeDays, Capped: policy.MaxLifetimeDays > 0,
+		ScopeNames: strings.Join(kiln.APIScopes, ", ")}
 	if !f.Capped {
 		f.MaxDays = noCapMaxDays
 	}
@@ -129,6 +136,16 @@ func parseTokenForm(r *http.Request, policy service.TokenPolicy) (service.Create
 	default:
 		d := time.Duration(n) * 24 * time.Hour
 		p.Lifetime = &d
+	}
+
+	// Scopes, space- or comma-separated; empty is every API the user may
+	// use.
+	f.Scopes = truncate(strings.TrimSpace(r.PostFormValue("scopes")), 512)
+	names := strings.FieldsFunc(f.Scopes, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	if scopes, err := kiln.NormalizeScopes(names); err != nil {
+		f.ScopesError = kiln.ErrorMessage(err)
+	} else {
+		p.Scopes = scopes
 	}
 	return p, f
 }
