@@ -91,8 +91,13 @@ type OAuthTx interface {
 	// EConflict.
 	RedeemOAuthCode(id string, codeDigest, refreshDigest []byte) error
 	// RotateOAuthRefresh replaces grant id's refresh token, which must
-	// still be oldDigest, with newDigest; EConflict if it no longer is.
+	// still be oldDigest, with newDigest, and records oldDigest as spent
+	// (OAuthGrantBySpentRefresh); EConflict if it no longer is.
 	RotateOAuthRefresh(id string, oldDigest, newDigest []byte) error
+	// OAuthGrantBySpentRefresh returns the grant that rotated past the
+	// refresh token with that digest and when, or ENotFound: a spent
+	// token presented again means a copy is loose.
+	OAuthGrantBySpentRefresh(refreshDigest []byte) (*OAuthGrant, time.Time, error)
 	// RevokeOAuthGrant marks grant id revoked at the transaction time;
 	// ENotFound if it does not exist, EConflict if already revoked.
 	RevokeOAuthGrant(id string) error

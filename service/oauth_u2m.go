@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -120,16 +121,69 @@ func (s *Service) ExchangeCode(ctx context.Context, clientID, code, verifier, re
 	})
 }
 
+// AuditOAuthRefreshReuse records a spent refresh token presented again,
+// which ended its grant.
+const AuditOAuthRefreshReuse = "oauth.refresh_reuse"
+
 // RefreshTokens exchanges a refresh token for new tokens (grant_type
-// refresh_token); the refresh token is replaced, so each is used once.
+// refresh_token); the refresh token is replaced, so each is used once. A
+// spent one presented again means two parties hold the grant's tokens
+// (one of them a thief): the whole grant ends, so the thief's copy dies
+// with it and the rightful client must sign in again.
 func (s *Service) RefreshTokens(ctx context.Context, clientID, refresh, issuer string) (*UserTokens, error) {
 	d := s.index.Key().Digest(refresh)
+	tokens, err := s.refresh(ctx, clientID, d[:], issuer)
+	if errors.Is(err, errInvalidGrant) {
+		s.endReusedGrant(ctx, d[:])
+	}
+	return tokens, err
+}
+
+// RefreshReuseGrace is how soon after its rotation a spent refresh token
+// may come back without ending its grant: two commands of one user that
+// refreshed at the same moment (parallel CLI calls sharing a token cache)
+// are a race, not a theft. The late one is still refused.
+const RefreshReuseGrace = 30 * time.Second
+
+// endReusedGrant revokes the live grant that rotated past the refresh
+// token with digest d more than RefreshReuseGrace ago, if any, in a
+// transaction of its own (the failed exchange's rolled back).
+func (s *Service) endReusedGrant(ctx context.Context, d []byte) {
+	err := s.update(ctx, func(tx kiln.Tx) error {
+		g, spent, err := tx.OAuthGrantBySpentRefresh(d)
+		if kiln.IsCode(err, kiln.ENotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if !g.Revoked.IsZero() || s.now().Sub(spent) < RefreshReuseGrace {
+			return nil
+		}
+		if err := tx.RevokeOAuthGrant(g.ID); err != nil {
+			return err
+		}
+		p, err := tx.Principal(g.PrincipalID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Audit(kiln.AuditEvent{Action: AuditOAuthRefreshReuse, ActorID: p.ID, ActorName: p.UserName, Target: "grant:" + g.ID,
+			Detail: map[string]string{"client_id": g.ClientID}}); err != nil {
+			return err
+		}
+		return tx.Notify(kiln.ChangeOAuth, "grant:"+g.ID)
+	})
+	if err != nil {
+		s.log.Error("ending an OAuth grant whose spent refresh token came back", "err", err)
+	}
+}
+
+func (s *Service) refresh(ctx context.Context, clientID string, d []byte, issuer string) (*UserTokens, error) {
 	return s.exchange(ctx, issuer, func(tx kiln.Tx, next []byte) (*kiln.OAuthGrant, error) {
-		g, err := tx.OAuthGrantByRefresh(d[:])
+		g, err := tx.OAuthGrantByRefresh(d)
 		if err != nil || g.ClientID != clientID || !g.LiveAt(tx.Now()) {
 			return nil, errInvalidGrant
 		}
-		if err := tx.RotateOAuthRefresh(g.ID, d[:], next); err != nil {
+		if err := tx.RotateOAuthRefresh(g.ID, d, next); err != nil {
 			return nil, errInvalidGrant
 		}
 		return g, nil

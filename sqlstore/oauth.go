@@ -175,9 +175,32 @@ func (t *tx) RotateOAuthRefresh(id string, oldDigest, newDigest []byte) error {
 	if err := t.writable(op); err != nil {
 		return err
 	}
-	return t.execOne(op, kiln.Errorf(kiln.EConflict, "The refresh token was already used."),
+	if err := t.execOne(op, kiln.Errorf(kiln.EConflict, "The refresh token was already used."),
 		`UPDATE oauth_grants SET refresh_digest = ? WHERE id = ? AND refresh_digest = ? AND revoked_at IS NULL`,
-		newDigest, id, oldDigest)
+		newDigest, id, oldDigest); err != nil {
+		return err
+	}
+	if _, err := t.exec(`INSERT INTO oauth_spent_refresh (digest, grant_id, spent_at) VALUES (?, ?, ?)`, oldDigest, id, t.now.UnixMilli()); err != nil {
+		return t.fail(op, err, nil, nil)
+	}
+	return nil
+}
+
+// OAuthGrantBySpentRefresh returns the grant that rotated past that
+// refresh token, and when.
+func (t *tx) OAuthGrantBySpentRefresh(refreshDigest []byte) (*kiln.OAuthGrant, time.Time, error) {
+	const op = "read spent refresh token"
+	var id string
+	var spent int64
+	err := t.queryRow(`SELECT grant_id, spent_at FROM oauth_spent_refresh WHERE digest = ?`, refreshDigest).Scan(&id, &spent)
+	if err != nil {
+		return nil, time.Time{}, t.fail(op, err, kiln.Errorf(kiln.ENotFound, "No such spent refresh token."), nil)
+	}
+	g, err := t.OAuthGrant(id)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return g, time.UnixMilli(spent).UTC(), nil
 }
 
 // RevokeOAuthGrant marks a grant revoked at the transaction time.

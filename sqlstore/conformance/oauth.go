@@ -122,6 +122,14 @@ var oauthTests = []test{
 		update(t, s, func(tx kiln.Tx) error { return tx.RotateOAuthRefresh("g1", digest("refresh 1"), digest("refresh 2")) })
 		err := s.Update(t.Context(), func(tx kiln.Tx) error { return tx.RotateOAuthRefresh("g1", digest("refresh 1"), digest("refresh 3")) })
 		wantCode(t, "rotate from a replaced token", err, kiln.EConflict)
+		view(t, s, func(tx kiln.Tx) error {
+			if got, at, err := tx.OAuthGrantBySpentRefresh(digest("refresh 1")); err != nil || got.ID != "g1" || at.IsZero() {
+				t.Errorf("by spent refresh: %+v at %v, %v", got, at, err)
+			}
+			_, _, err := tx.OAuthGrantBySpentRefresh(digest("refresh 2"))
+			wantCode(t, "the current refresh token is not spent", err, kiln.ENotFound)
+			return nil
+		})
 		update(t, s, func(tx kiln.Tx) error { return tx.RevokeOAuthGrant("g1") })
 		err = s.Update(t.Context(), func(tx kiln.Tx) error { return tx.RevokeOAuthGrant("g1") })
 		wantCode(t, "revoke twice", err, kiln.EConflict)
