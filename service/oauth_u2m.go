@@ -2,10 +2,10 @@ package service
 
 import (
 	"context"
-	"errors"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net"
 	"net/url"
 	"strings"
