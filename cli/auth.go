@@ -15,8 +15,9 @@ import (
 func (e *clientEnv) authCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "auth",
-		Short: "Check the configured credentials",
-		Example: `  kiln auth describe
+		Short: "Sign in with OAuth, or check the configured credentials",
+		Example: `  kiln auth login --host https://kiln.example.com
+  kiln auth describe
   kiln auth describe --profile ci --output json`,
 	}
 	e.addFlags(cmd)
@@ -33,7 +34,7 @@ Exits 0 when the token works and 3 when it does not, so scripts can test it:
 		Args: cobra.NoArgs,
 		RunE: e.run(e.describe),
 	}
-	cmd.AddCommand(describe)
+	cmd.AddCommand(describe, e.authLoginCmd())
 	return cmd
 }
 
@@ -61,10 +62,15 @@ func (e *clientEnv) describe(ctx context.Context, c *client.Client, _ []string) 
 		Host: e.cfg.Host, HostSource: e.cfg.HostSource, Profile: e.cfg.Profile, ConfigFile: e.cfg.ConfigFile,
 		TokenSource: e.cfg.TokenSource, AuthType: "pat",
 	}
+	if e.cfg.AuthType != "" {
+		d.AuthType = e.cfg.AuthType
+	}
 	me, err := c.Me(ctx)
 	if err == nil {
 		d.Valid, d.User, d.WorkspaceID, d.Admin = true, &me.Principal, me.WorkspaceID, me.IsAdmin()
-		d.Token, err = e.learnCurrentToken(ctx, c)
+		if e.cfg.AuthType == "" {
+			d.Token, err = e.learnCurrentToken(ctx, c)
+		}
 	}
 	err = e.explain(err)
 	if err != nil {
@@ -82,7 +88,11 @@ func (e *clientEnv) describe(ctx context.Context, c *client.Client, _ []string) 
 	if d.HostSource != client.EnvHost {
 		host = fmt.Sprintf("%s (profile %q in %s)", d.Host, d.Profile, client.DisplayPath(d.ConfigFile))
 	}
-	pairs := [][2]string{{"Host", host}, {"Token", "personal access token from " + e.cfg.TokenOrigin()}}
+	credential := "personal access token from " + e.cfg.TokenOrigin()
+	if e.cfg.AuthType == client.AuthTypeU2M {
+		credential = "OAuth access token from " + e.cfg.TokenOrigin() + " (refreshed when it is about to expire)"
+	}
+	pairs := [][2]string{{"Host", host}, {"Token", credential}}
 	if d.User != nil {
 		who := d.User.Login()
 		var notes []string
@@ -102,7 +112,7 @@ func (e *clientEnv) describe(ctx context.Context, c *client.Client, _ []string) 
 	}
 	if d.Token != nil {
 		pairs = append(pairs, [2]string{"Token ID", d.Token.TokenID}, [2]string{"Expires", expiryPhrase(d.Token, p.now)})
-	} else if d.Valid {
+	} else if d.Valid && e.cfg.AuthType == "" {
 		pairs = append(pairs, [2]string{"Expires", "unknown (the server does not say which token is in use)"})
 	}
 	pairs = append(pairs, [2]string{"Status", d.Status})

@@ -122,6 +122,11 @@ func (e *clientEnv) explain(err error) error {
 		return err
 	}
 	switch {
+	case api.StatusCode == http.StatusUnauthorized && e.cfg != nil && e.cfg.AuthType == client.AuthTypeU2M,
+		api.IsInvalidToken() && e.cfg != nil && e.cfg.AuthType == client.AuthTypeU2M:
+		// An OAuth sign-in that no longer works is mended by signing in
+		// again, not by a personal access token.
+		return authError{fmt.Errorf("%s did not accept %s (%s): run `kiln auth login --profile %s`", e.hostName(), e.tokenName(), strings.TrimSpace(api.Message), e.cfg.Profile)}
 	case api.StatusCode == http.StatusUnauthorized:
 		return authError{fmt.Errorf("%s did not accept the credential (%s): run `kiln configure --token`", e.hostName(), strings.TrimSpace(api.Message))}
 	case api.IsInvalidToken() && api.TokensDisabled:

@@ -71,16 +71,11 @@ func WithUserAgent(product string) Option {
 	}
 }
 
-// New returns a client for cfg, whose Host and Token must be set
-// (LoadConfig guarantees it).
-func New(cfg *Config, opts ...Option) (*Client, error) {
-	host, err := NormalizeHost(cfg.Host)
-	if err != nil {
-		return nil, &ConfigError{Msg: err.Error()}
-	}
-	if err := CheckToken(cfg.Token); err != nil {
-		return nil, configErrorf("the token %s", err.Error())
-	}
+// HTTPClient is the HTTP client for cfg's host: cfg.HTTPTimeout per
+// request (default 60 s), bounded dial and TLS handshakes, and TLS checks
+// off only when the profile says skip_verify = true. It follows redirects;
+// New's client does not.
+func (cfg *Config) HTTPClient() *http.Client {
 	timeout := cfg.HTTPTimeout
 	if timeout <= 0 {
 		timeout = 60 * time.Second
@@ -91,7 +86,20 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 	if cfg.SkipVerify {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for in the profile: skip_verify = true
 	}
-	c := &Client{host: host, token: cfg.Token, http: &http.Client{Transport: tr, Timeout: timeout}}
+	return &http.Client{Transport: tr, Timeout: timeout}
+}
+
+// New returns a client for cfg, whose Host and Token must be set
+// (LoadConfig guarantees it).
+func New(cfg *Config, opts ...Option) (*Client, error) {
+	host, err := NormalizeHost(cfg.Host)
+	if err != nil {
+		return nil, &ConfigError{Msg: err.Error()}
+	}
+	if err := CheckToken(cfg.Token); err != nil {
+		return nil, configErrorf("the token %s", err.Error())
+	}
+	c := &Client{host: host, token: cfg.Token, http: cfg.HTTPClient()}
 	WithUserAgent("kiln-client/" + buildinfo.Read().Token())(c)
 	for _, o := range opts {
 		o(c)

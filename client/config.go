@@ -49,6 +49,10 @@ type Config struct {
 	// HostSource and TokenSource say where Host and Token came from, for
 	// messages: "DATABRICKS_HOST" or `profile "ci"`.
 	HostSource, TokenSource string
+	// AuthType is the profile's auth_type: AuthTypeU2M for an OAuth
+	// sign-in (Token is then its access token, from the token cache), ""
+	// for a personal access token.
+	AuthType string
 	// SkipVerify disables TLS certificate checks (the profile key
 	// skip_verify = true). Only for test servers.
 	SkipVerify bool
@@ -169,6 +173,11 @@ func LoadConfig(o LoadOptions) (*Config, error) {
 		return nil, configErrorf("%s (from %s)", err.Error(), c.describeHostSource())
 	}
 	c.Host = host
+	if c.Token == "" && c.AuthType == AuthTypeU2M {
+		if err := c.resolveU2M(o); err != nil {
+			return nil, err
+		}
+	}
 	if c.Token == "" {
 		if c.HostSource == EnvHost && !named {
 			return nil, configErrorf("no token configured for %s: %s is set, and credentials from the environment make kiln (like the Databricks SDKs) ignore %s%s; set %s too, or name the profile with -p (or %s)",
@@ -255,6 +264,9 @@ func (c *Config) loadProfile(profile string, named bool) error {
 	}
 	if c.Token == "" && kv["token"] != "" {
 		c.Token, c.TokenSource = kv["token"], fmt.Sprintf("profile %q", profile)
+	}
+	if c.Token == "" && kv["auth_type"] == AuthTypeU2M {
+		c.AuthType = AuthTypeU2M
 	}
 	if v := kv["skip_verify"]; v != "" {
 		b, err := strconv.ParseBool(v)

@@ -29,6 +29,18 @@ var authKeys = []string{
 // link is followed, and the link kept. A malformed existing file is left
 // alone and reported as a [*ConfigError].
 func WriteProfile(path, profile, host, token string) error {
+	return writeProfile(path, profile, [][2]string{{"host", host}, {"token", token}})
+}
+
+// WriteOAuthProfile stores host with auth_type = databricks-cli in the
+// named profile, as databricks auth login does (the tokens go to the token
+// cache, StoreToken), removing a token and other credentials; otherwise as
+// WriteProfile.
+func WriteOAuthProfile(path, profile, host string) error {
+	return writeProfile(path, profile, [][2]string{{"host", host}, {"auth_type", AuthTypeU2M}})
+}
+
+func writeProfile(path, profile string, kv [][2]string) error {
 	if profile == "" || profile == settingsSection {
 		return configErrorf("%q cannot be used as a profile name", profile)
 	}
@@ -56,7 +68,16 @@ func WriteProfile(path, profile, host, token string) error {
 		}
 		return err
 	}
-	f.set(profile, [][2]string{{"host", host}, {"token", token}}, authKeys)
+	drop := append([]string{"token"}, authKeys...)
+	for _, p := range kv {
+		for i, k := range drop {
+			if k == p[0] {
+				drop = append(drop[:i], drop[i+1:]...)
+				break
+			}
+		}
+	}
+	f.set(profile, kv, drop)
 	if err := writeFileAtomic(target, f.bytes(), 0o600); err != nil {
 		return &ConfigError{Msg: fmt.Sprintf("cannot write %s: %s", DisplayPath(path), describeFSError(err)), Err: err}
 	}
