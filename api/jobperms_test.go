@@ -180,3 +180,48 @@ func TestJobRunAs(t *testing.T) {
 		})
 	}
 }
+
+// TestJobRunAsServicePrincipal: a job that runs as a service principal
+// reads the secrets that principal may read, and only those: not its
+// creator's (an admin's), so run_as lends no rights of the writer.
+func TestJobRunAsServicePrincipal(t *testing.T) {
+	e, admin := jobsEnv(t)
+	_, appID := newServicePrincipal(t, e, admin, "etl-bot")
+	for scope, value := range map[string]string{"bot": "bot-secret-value", "admins-only": "admin-secret-value"} {
+		call(t, e, admin, "POST", "/api/2.0/secrets/scopes/create", map[string]any{"scope": scope})
+		call(t, e, admin, "POST", "/api/2.0/secrets/put", map[string]any{"scope": scope, "key": "k", "string_value": value})
+	}
+	call(t, e, admin, "POST", "/api/2.0/secrets/acls/put", map[string]any{"scope": "bot", "principal": appID, "permission": "READ"})
+	for _, c := range []struct {
+		scope   string
+		want    string
+		outcome string
+	}{
+		{"bot", "TERMINATED/SUCCESS", "16"},
+		{"admins-only", "TERMINATED/FAILED", ""},
+	} {
+		t.Run(c.scope, func(t *testing.T) {
+			path := "/Shared/read-" + c.scope
+			importNotebook(t, e, admin, path, fmt.Sprintf("dbutils.notebook.exit(str(len(dbutils.secrets.get(%q, \"k\"))))\n", c.scope))
+			job := idOf(t, call(t, e, admin, "POST", "/api/2.1/jobs/create", map[string]any{"name": "as-bot-" + c.scope,
+				"run_as": map[string]any{"service_principal_name": appID},
+				"tasks":  []map[string]any{{"task_key": "read", "notebook_task": map[string]any{"notebook_path": path}}}}), "job_id")
+			runID := idOf(t, call(t, e, admin, "POST", "/api/2.1/jobs/run-now", map[string]any{"job_id": job}), "run_id")
+			run := pollRun(t, e, admin, "2.1", runID, 60*time.Second)
+			if run["creator_user_name"] != appID || stateOf(run) != c.want {
+				t.Fatalf("run: creator_user_name %v, state %s; want %s, %s", run["creator_user_name"], stateOf(run), appID, c.want)
+			}
+			out := call(t, e, admin, "GET", fmt.Sprintf("/api/2.1/jobs/runs/get-output?run_id=%d", idOf(t, tasksOf(t, run)[0], "run_id")), nil)
+			if strings.Contains(asJSON(out), "secret-value") {
+				t.Errorf("a secret's value in the output: %s", asJSON(out))
+			}
+			if c.outcome != "" {
+				if nb, _ := out["notebook_output"].(map[string]any); nb["result"] != c.outcome {
+					t.Errorf("notebook_output %v; want %s", out["notebook_output"], c.outcome)
+				}
+			} else if !strings.Contains(asJSON(out), "admins-only") {
+				t.Errorf("the refusal does not name the scope: %s", asJSON(out))
+			}
+		})
+	}
+}
