@@ -56,6 +56,10 @@ const (
 	ResultExcluded         = "EXCLUDED"
 	ResultUpstream         = "UPSTREAM_FAILED"
 	ResultUpstreamCanceled = "UPSTREAM_CANCELED"
+	// ResultMaxConcurrentRuns ends a run SKIPPED at its creation: its job
+	// already had max_concurrent_runs active runs and does not queue
+	// (queue.enabled false), or allows none (max_concurrent_runs 0).
+	ResultMaxConcurrentRuns = "MAXIMUM_CONCURRENT_RUNS_REACHED"
 )
 
 // Run types.
@@ -337,8 +341,8 @@ type RunTx interface {
 	// the task ends, or waits for a retry, and its run settles. ENotFound
 	// when owner no longer holds the lease (the outcome is dropped).
 	FinishTask(taskID int64, owner string, o TaskOutcome) error
-	// StopRun ends an active run early with result (ResultCanceled or
-	// ResultTimedOut) and message; a finished run is left as it is. It
+	// StopRun ends an active run early with result (ResultCanceled,
+	// ResultTimedOut, or ResultMaxConcurrentRuns: SKIPPED) and message; a finished run is left as it is. It
 	// reports whether the run was active.
 	StopRun(id int64, result, message string) (bool, error)
 	// SweepRuns expires the leases of dead executors and stops runs past

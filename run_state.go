@@ -177,7 +177,8 @@ func (r *Run) LoseLease(t *TaskRun, now time.Time) {
 }
 
 // Halt ends an active run early with result (ResultCanceled or
-// ResultTimedOut): tasks not started end at once, running tasks keep
+// ResultTimedOut, or ResultMaxConcurrentRuns for a run skipped at its
+// creation, which ends SKIPPED): tasks not started end at once, running tasks keep
 // running until their executor kills them and calls Finish. It reports
 // whether the run was active.
 func (r *Run) Halt(result, message string, now time.Time) bool {
@@ -273,6 +274,9 @@ func (r *Run) settleRun(now time.Time) {
 
 // outcome is the final state of a run whose tasks are all done.
 func (r *Run) outcome() (lifeCycle, result, message string) {
+	if r.Stop == ResultMaxConcurrentRuns {
+		return LifeCycleSkipped, r.Stop, r.StateMessage
+	}
 	if r.Stop != "" {
 		return LifeCycleTerminated, r.Stop, r.StateMessage
 	}

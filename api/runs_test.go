@@ -461,3 +461,53 @@ func TestCancelAllAndQueuedRuns(t *testing.T) {
 		t.Errorf("active runs left: %v", active)
 	}
 }
+
+// TestMaxConcurrentRunsAndQueue: a run beyond max_concurrent_runs waits
+// QUEUED when the job queues (queue.enabled true, or no queue setting),
+// and is SKIPPED at once, with Databricks' result and message, when it
+// does not; max_concurrent_runs 0 skips every run.
+func TestMaxConcurrentRunsAndQueue(t *testing.T) {
+	e, tok := jobsEnv(t)
+	importNotebook(t, e, tok, "/Shared/slow", "import time\ntime.sleep(60)\n")
+	for _, c := range []struct {
+		name     string
+		settings string
+		// first is the first run's fate; second the second's, started
+		// while the first is active.
+		first, second string
+		message       string
+	}{
+		{"queue enabled", `"max_concurrent_runs": 1, "queue": {"enabled": true}`, "RUNNING", "QUEUED", ""},
+		{"no queue setting", `"max_concurrent_runs": 1`, "RUNNING", "QUEUED", ""},
+		{"queue disabled", `"max_concurrent_runs": 1, "queue": {"enabled": false}`, "RUNNING", "SKIPPED/MAXIMUM_CONCURRENT_RUNS_REACHED",
+			"Skipping this run because the limit of 1 maximum concurrent runs has been reached."},
+		{"no runs allowed", `"max_concurrent_runs": 0, "queue": {"enabled": true}`, "SKIPPED/MAXIMUM_CONCURRENT_RUNS_REACHED", "SKIPPED/MAXIMUM_CONCURRENT_RUNS_REACHED",
+			"Skipping this run because the limit of 0 maximum concurrent runs has been reached."},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			job := idOf(t, call(t, e, tok, "POST", "/api/2.1/jobs/create",
+				`{"name": "limited", `+c.settings+`, "tasks": [{"task_key": "t", "notebook_task": {"notebook_path": "/Shared/slow"}}]}`), "job_id")
+			t.Cleanup(func() { call(t, e, tok, "POST", "/api/2.1/jobs/runs/cancel-all", map[string]any{"job_id": job}) })
+			get := func(id int64) map[string]any {
+				return call(t, e, tok, "GET", fmt.Sprintf("/api/2.1/jobs/runs/get?run_id=%d", id), nil)
+			}
+			first := idOf(t, call(t, e, tok, "POST", "/api/2.1/jobs/run-now", map[string]any{"job_id": job}), "run_id")
+			kilntest.Eventually(t, 30*time.Second, "the first run's state", func() bool { return strings.HasPrefix(stateOf(get(first)), c.first) })
+			second := get(idOf(t, call(t, e, tok, "POST", "/api/2.1/jobs/run-now", map[string]any{"job_id": job}), "run_id"))
+			if got := stateOf(second); !strings.HasPrefix(got, c.second) {
+				t.Errorf("second run: %s; want %s", got, c.second)
+			}
+			if c.message != "" {
+				st := second["state"].(map[string]any)
+				if st["state_message"] != c.message {
+					t.Errorf("state_message %q; want %q", st["state_message"], c.message)
+				}
+				for _, task := range tasksOf(t, second) {
+					if task["state"].(map[string]any)["life_cycle_state"] != "TERMINATED" {
+						t.Errorf("a skipped run's task: %v", task["state"])
+					}
+				}
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -201,6 +202,10 @@ func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error)
 		if st.MaxConcurrentRuns != nil {
 			maxConcurrent = max(*st.MaxConcurrentRuns, 1)
 		}
+		skip, err := skipsRun(tx, j.ID, st)
+		if err != nil {
+			return err
+		}
 		run = &kiln.Run{
 			JobID: j.ID, OwnerID: runAsID, OwnerName: runAsName, RunName: j.Name, RunType: kiln.RunTypeJob,
 			IdempotencyToken: p.IdempotencyToken, Timeout: time.Duration(st.TimeoutSeconds) * time.Second,
@@ -212,7 +217,15 @@ func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error)
 		if err := tx.CreateRun(run); err != nil {
 			return err
 		}
-		created = true
+		if skip != "" {
+			if _, err := tx.StopRun(run.ID, kiln.ResultMaxConcurrentRuns, skip); err != nil {
+				return err
+			}
+			if run, err = tx.Run(run.ID); err != nil {
+				return err
+			}
+		}
+		created = skip == ""
 		ev := auditEvent(c, AuditRunNow, runTarget(run.ID))
 		ev.Detail = map[string]string{"job_id": strconv.FormatInt(j.ID, 10)}
 		return tx.Audit(ev)
@@ -224,6 +237,32 @@ func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error)
 		s.wake()
 	}
 	return run, nil
+}
+
+// skipsRun returns, when a new run of job must be skipped rather than
+// queued, Databricks' message saying why ("" when it runs): the job allows
+// no runs (max_concurrent_runs 0), or it has max_concurrent_runs active
+// runs and does not queue (queue.enabled false). The check shares the
+// run's transaction; should two replicas race past it, the run queue's
+// own limit still holds the extra run QUEUED, never running.
+func skipsRun(tx kiln.Tx, jobID int64, st *settings) (string, error) {
+	limit := int64(1)
+	if st.MaxConcurrentRuns != nil {
+		limit = *st.MaxConcurrentRuns
+	}
+	if limit > 0 && (st.Queue == nil || st.Queue.Enabled) {
+		return "", nil
+	}
+	if limit > 0 {
+		active, err := tx.Runs(kiln.RunFilter{JobID: jobID, ActiveOnly: true, Limit: int(limit)})
+		if err != nil {
+			return "", err
+		}
+		if int64(len(active)) < limit {
+			return "", nil
+		}
+	}
+	return fmt.Sprintf("Skipping this run because the limit of %d maximum concurrent runs has been reached.", limit), nil
 }
 
 func hasTask(tasks []*task, key string) bool {
