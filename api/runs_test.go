@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"strconv"
@@ -509,5 +510,65 @@ func TestMaxConcurrentRunsAndQueue(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDbutilsFS: dbutils.fs inside a task works on kiln's DBFS as the
+// run's owner: what a task writes the DBFS API reads back, and what the
+// API wrote the task lists, copies, moves and removes; local file: paths
+// are refused with a message that says what to do instead.
+func TestDbutilsFS(t *testing.T) {
+	e, admin := jobsEnv(t)
+	call(t, e, admin, "POST", "/api/2.0/dbfs/put", map[string]any{"path": "/data/in/a.csv", "contents": b64("x,y\n1,2\n"), "overwrite": true})
+	importNotebook(t, e, admin, "/Shared/fs", `fs = dbutils.fs
+names = sorted(f.name for f in fs.ls("dbfs:/data"))
+assert names == ["in/"], names
+[a] = fs.ls("/data/in")
+assert (a.path, a.name, a.size, a.isFile()) == ("dbfs:/data/in/a.csv", "a.csv", 8, True), a
+assert fs.head("dbfs:/data/in/a.csv", 3) == "x,y"
+assert fs.put("dbfs:/data/out/report.txt", "made by a task", True)
+try:
+    fs.put("dbfs:/data/out/report.txt", "again")
+    raise AssertionError("put without overwrite replaced a file")
+except Exception as e:
+    assert "already exists" in str(e), e
+fs.cp("dbfs:/data/in", "dbfs:/data/copy", recurse=True)
+fs.mv("/dbfs/data/copy/a.csv", "dbfs:/data/moved.csv")
+fs.mkdirs("dbfs:/data/empty/deep")
+fs.rm("dbfs:/data/empty", True)
+try:
+    fs.ls("file:/tmp")
+    raise AssertionError("a local path was listed")
+except Exception as e:
+    assert "Python's own functions" in str(e), e
+try:
+    fs.ls("dbfs:/missing")
+    raise AssertionError("a missing path was listed")
+except Exception as e:
+    assert "/missing" in str(e), e
+dbutils.notebook.exit("ok")
+`)
+	runID := idOf(t, call(t, e, admin, "POST", "/api/2.1/jobs/runs/submit", `{"run_name": "fs", "notebook_task": {"notebook_path": "/Shared/fs"}}`), "run_id")
+	run := pollRun(t, e, admin, "2.1", runID, 60*time.Second)
+	out := call(t, e, admin, "GET", fmt.Sprintf("/api/2.1/jobs/runs/get-output?run_id=%d", idOf(t, tasksOf(t, run)[0], "run_id")), nil)
+	if nb, _ := out["notebook_output"].(map[string]any); stateOf(run) != "TERMINATED/SUCCESS" || nb["result"] != "ok" {
+		t.Fatalf("run: %s %s", stateOf(run), asJSON(out))
+	}
+	for _, c := range []struct {
+		path, want string
+	}{
+		{"/data/out/report.txt", "made by a task"},
+		{"/data/moved.csv", "x,y\n1,2\n"},
+		{"/data/in/a.csv", "x,y\n1,2\n"},
+	} {
+		got := call(t, e, admin, "GET", "/api/2.0/dbfs/read?path="+c.path, nil)
+		if b, _ := base64.StdEncoding.DecodeString(fmt.Sprint(got["data"])); string(b) != c.want {
+			t.Errorf("%s: %q; want %q", c.path, b, c.want)
+		}
+	}
+	for path, status := range map[string]int{"/data/copy": 200, "/data/copy/a.csv": 404, "/data/empty": 404} {
+		if r := e.Do(t, "GET", "/api/2.0/dbfs/get-status?path="+path, admin, nil); r.Status != status {
+			t.Errorf("get-status %s: %d; want %d", path, r.Status, status)
+		}
 	}
 }

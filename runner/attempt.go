@@ -102,10 +102,20 @@ func (r *Runner) attempt(ctx context.Context, run *kiln.Run, task *kiln.TaskRun)
 			return v, nil
 		}
 	}
+	var fs func(fsRequest) []byte
+	if r.cfg.TaskFS != nil {
+		fs = func(req fsRequest) []byte {
+			octx, err := r.cfg.TaskFS.RunContext(ctx, run.OwnerID)
+			if err != nil {
+				return []byte(fmt.Sprintf(`{"error": %q}`+"\n", kiln.ErrorMessage(err)))
+			}
+			return (&taskFS{fs: r.cfg.TaskFS, ctx: octx}).answer(req)
+		}
+	}
 	stopPublishing := r.publishLogs(task.ID, capture, handed)
 	res, err := runProcess(actx, procSpec{
 		sandbox: r.sb, python: py.path, dir: dir, args: []string{"-u", "-B", shimFile, specFile},
-		env: taskEnv(dir, py.path, run, task), readOnly: py.read, writable: []string{dir}, secret: secret,
+		env: taskEnv(dir, py.path, run, task), readOnly: py.read, writable: []string{dir}, secret: secret, fs: fs,
 	}, capture, r.cfg.KillGrace)
 	stopPublishing()
 	if err != nil && !res.exited {

@@ -27,6 +27,8 @@ type procSpec struct {
 	writable []string // what the task may write: its own directory
 	// secret answers a dbutils.secrets.get; nil refuses them.
 	secret func(scope, key string) ([]byte, error)
+	// fs answers a dbutils.fs call with its answer line; nil refuses them.
+	fs func(fsRequest) []byte
 }
 
 // procResult is what the shim reported and how the process ended.
@@ -97,7 +99,7 @@ func runProcess(ctx context.Context, p procSpec, capture *logCapture, grace time
 	var wg sync.WaitGroup
 	wg.Go(func() { io.Copy(capture, outR) })
 	var msgs shimMessages
-	wg.Go(func() { msgs.read(msgR, ansW, p.secret) })
+	wg.Go(func() { msgs.read(msgR, ansW, p.secret, p.fs) })
 
 	var exit sandbox.Exit
 	var waitErr error
@@ -161,7 +163,7 @@ type message struct {
 
 // read handles messages until the shim closes its end. Lines longer than
 // maxMessage are skipped whole.
-func (m *shimMessages) read(r io.Reader, answers io.Writer, secret func(scope, key string) ([]byte, error)) {
+func (m *shimMessages) read(r io.Reader, answers io.Writer, secret func(scope, key string) ([]byte, error), fs func(fsRequest) []byte) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
 		line, tooLong, err := readLine(br, maxMessage)
@@ -193,6 +195,16 @@ func (m *shimMessages) read(r io.Reader, answers io.Writer, secret func(scope, k
 			m.mu.Unlock()
 		case "secret":
 			answers.Write(m.answerSecret(msg, secret))
+		case "fs":
+			var req fsRequest
+			switch {
+			case fs == nil:
+				answers.Write(noTaskFS())
+			case json.Unmarshal(line, &req) != nil:
+				answers.Write([]byte(`{"error": "kiln could not read the dbutils.fs call."}` + "\n"))
+			default:
+				answers.Write(fs(req))
+			}
 		case "limit":
 			if knownLimits[msg.Limit] {
 				m.mu.Lock()

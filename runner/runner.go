@@ -108,6 +108,8 @@ type Config struct {
 	LogFileMax       int64
 	Secrets          Secrets
 	DBFS             DBFS
+	// TaskFS answers dbutils.fs inside tasks; nil refuses it.
+	TaskFS TaskFS
 	// Workspace reads notebooks and files as the run's owner may;
 	// required.
 	Workspace Workspace

@@ -143,6 +143,77 @@ class _Secrets(object):
         raise NotImplementedError("kiln does not support dbutils.secrets.listScopes inside tasks yet")
 
 
+class FileInfo(object):
+    """An entry of dbutils.fs.ls, with Databricks' fields."""
+
+    def __init__(self, path, name, size, modificationTime):
+        self.path = path
+        self.name = name
+        self.size = size
+        self.modificationTime = modificationTime
+
+    def isDir(self):
+        return self.name.endswith("/")
+
+    def isFile(self):
+        return not self.isDir()
+
+    def __repr__(self):
+        return "FileInfo(path=%r, name=%r, size=%r, modificationTime=%r)" % (
+            self.path, self.name, self.size, self.modificationTime)
+
+    def __eq__(self, other):
+        return isinstance(other, FileInfo) and vars(self) == vars(other)
+
+
+class _FS(object):
+    """dbutils.fs over kiln's DBFS, as the run's owner: dbfs:/ paths (and
+    /x, /dbfs/x); the task's own files are read with Python's functions."""
+
+    def __init__(self, channel):
+        self._channel = channel
+
+    def _ask(self, op, path, **kw):
+        msg = {"type": "fs", "op": op, "path": str(path)}
+        msg.update(kw)
+        answer = self._channel.ask(msg)
+        if "error" in answer:
+            raise Exception(answer["error"])
+        return answer
+
+    def ls(self, dir):
+        return [FileInfo(e["path"], e["name"], e["size"], e["modificationTime"])
+                for e in self._ask("ls", dir)["entries"]]
+
+    def head(self, file, maxBytes=65536):
+        data = base64.b64decode(self._ask("head", file, max_bytes=int(maxBytes))["data_b64"])
+        return data.decode("utf-8", errors="replace")
+
+    def put(self, file, contents, overwrite=False):
+        data = contents.encode("utf-8") if isinstance(contents, str) else bytes(contents)
+        self._ask("put", file, data_b64=base64.b64encode(data).decode("ascii"), overwrite=bool(overwrite))
+        return True
+
+    def mkdirs(self, dir):
+        self._ask("mkdirs", dir)
+        return True
+
+    def rm(self, dir, recurse=False):
+        self._ask("rm", dir, recurse=bool(recurse))
+        return True
+
+    def cp(self, from_, to, recurse=False):
+        self._ask("cp", from_, dest=str(to), recurse=bool(recurse))
+        return True
+
+    def mv(self, from_, to, recurse=False):
+        self._ask("mv", from_, dest=str(to), recurse=bool(recurse))
+        return True
+
+    def help(self, method=None):
+        print("dbutils.fs in kiln: ls, head, put, mkdirs, rm, cp, mv over dbfs:/ paths")
+
+
 class _Unsupported(object):
     def __init__(self, what):
         self._what = what
@@ -156,7 +227,7 @@ class DBUtils(object):
         self.widgets = _Widgets(params)
         self.notebook = _Notebook(limit)
         self.secrets = _Secrets(channel)
-        self.fs = _Unsupported("dbutils.fs")
+        self.fs = _FS(channel)
         self.jobs = _Unsupported("dbutils.jobs")
         self.library = _Unsupported("dbutils.library")
 
