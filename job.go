@@ -175,6 +175,10 @@ type TaskRun struct {
 	LeaseUntil time.Time
 }
 
+// MaxTaskValues is how many values one task may set with
+// dbutils.jobs.taskValues.set, as on Databricks.
+const MaxTaskValues = 250
+
 // Task kinds the executor runs.
 const (
 	ExecNotebook   = "notebook"    // notebook_task
@@ -337,6 +341,15 @@ type RunTx interface {
 	// kiln runs logs --follow) before the attempt ends. ENotFound when
 	// owner no longer holds the lease.
 	RecordTaskLogs(taskID int64, owner, logs string, truncated bool) error
+	// SetTaskValue stores value (JSON) under name for the attempt owner is
+	// executing at task taskID (dbutils.jobs.taskValues.set), replacing
+	// what an earlier attempt or call set under it. ENotFound when owner
+	// no longer holds the lease; EInvalid when the task already has
+	// MaxTaskValues other values.
+	SetTaskValue(taskID int64, owner, name string, value []byte) error
+	// TaskValue returns the value task taskID set under name, or
+	// ENotFound.
+	TaskValue(taskID int64, name string) ([]byte, error)
 	// FinishTask records the outcome of the attempt owner is executing:
 	// the task ends, or waits for a retry, and its run settles. ENotFound
 	// when owner no longer holds the lease (the outcome is dropped).

@@ -572,3 +572,63 @@ dbutils.notebook.exit("ok")
 		}
 	}
 }
+
+// TestTaskValues: dbutils.jobs.taskValues passes values from a task to
+// the tasks after it in the same run, as JSON; a key never set is the
+// caller's default, or a ValueError without one.
+func TestTaskValues(t *testing.T) {
+	e, admin := jobsEnv(t)
+	importNotebook(t, e, admin, "/Shared/produce", `dbutils.jobs.taskValues.set("rows", 42)
+dbutils.jobs.taskValues.set("meta", {"day": "2024-01-02", "ok": True, "tags": ["a", "b"]})
+dbutils.jobs.taskValues.set("rows", 43)
+try:
+    dbutils.jobs.taskValues.set("bad", object())
+    raise AssertionError("a value that is not JSON was stored")
+except TypeError:
+    pass
+`)
+	importNotebook(t, e, admin, "/Shared/consume", `import json
+tv = dbutils.jobs.taskValues
+rows = tv.get(taskKey="produce", key="rows", default=0, debugValue=7)
+meta = tv.get("produce", "meta")
+fallback = tv.get("produce", "absent", default="fallback")
+try:
+    tv.get("produce", "absent")
+    raise AssertionError("a missing key without a default was answered")
+except ValueError as e:
+    assert "absent" in str(e), e
+try:
+    tv.get("nosuchtask", "rows", default=1)
+    raise AssertionError("a task that is not in the run was answered")
+except ValueError as e:
+    assert "nosuchtask" in str(e), e
+dbutils.notebook.exit(json.dumps([rows, meta, fallback], sort_keys=True))
+`)
+	importNotebook(t, e, admin, "/Shared/refer", `import json
+dbutils.notebook.exit(json.dumps([dbutils.widgets.get("rows"), json.loads(dbutils.widgets.get("meta"))["day"], dbutils.widgets.get("unset")]))
+`)
+	runID := idOf(t, call(t, e, admin, "POST", "/api/2.1/jobs/runs/submit", `{"run_name": "tv", "tasks": [
+		{"task_key": "produce", "notebook_task": {"notebook_path": "/Shared/produce"}},
+		{"task_key": "consume", "depends_on": [{"task_key": "produce"}], "notebook_task": {"notebook_path": "/Shared/consume"}},
+		{"task_key": "refer", "depends_on": [{"task_key": "produce"}], "notebook_task": {"notebook_path": "/Shared/refer",
+			"base_parameters": {"rows": "{{tasks.produce.values.rows}}", "meta": "{{ tasks.produce.values.meta }}", "unset": "{{tasks.produce.values.nothing}}"}}}]}`), "run_id")
+	run := pollRun(t, e, admin, "2.1", runID, 60*time.Second)
+	if stateOf(run) != "TERMINATED/SUCCESS" {
+		t.Fatalf("run: %s", asJSON(run))
+	}
+	for _, task := range tasksOf(t, run) {
+		want := map[string]string{
+			"consume": `[43, {"day": "2024-01-02", "ok": true, "tags": ["a", "b"]}, "fallback"]`,
+			// References resolve once the task before has run; one to a
+			// value never set stays as written.
+			"refer": `["43", "2024-01-02", "{{tasks.produce.values.nothing}}"]`,
+		}[task["task_key"].(string)]
+		if want == "" {
+			continue
+		}
+		out := call(t, e, admin, "GET", fmt.Sprintf("/api/2.1/jobs/runs/get-output?run_id=%d", idOf(t, task, "run_id")), nil)
+		if nb, _ := out["notebook_output"].(map[string]any); nb["result"] != want {
+			t.Errorf("%s's output %v; want %s", task["task_key"], out["notebook_output"], want)
+		}
+	}
+}

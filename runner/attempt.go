@@ -64,6 +64,7 @@ func (r *Runner) attempt(ctx context.Context, run *kiln.Run, task *kiln.TaskRun)
 		return internalOutcome("kiln could not create the task's log file.")
 	}
 	refs := references(run, task)
+	r.addTaskValueRefs(ctx, run, task, refs)
 	spec, o, ok := r.resolve(ctx, run, task, dir, refs)
 	if !ok {
 		return o
@@ -102,20 +103,14 @@ func (r *Runner) attempt(ctx context.Context, run *kiln.Run, task *kiln.TaskRun)
 			return v, nil
 		}
 	}
-	var fs func(fsRequest) []byte
-	if r.cfg.TaskFS != nil {
-		fs = func(req fsRequest) []byte {
-			octx, err := r.cfg.TaskFS.RunContext(ctx, run.OwnerID)
-			if err != nil {
-				return []byte(fmt.Sprintf(`{"error": %q}`+"\n", kiln.ErrorMessage(err)))
-			}
-			return (&taskFS{fs: r.cfg.TaskFS, ctx: octx}).answer(req)
-		}
+	asks := map[string]func([]byte) []byte{
+		"fs":        func(line []byte) []byte { return r.answerFS(ctx, run, line) },
+		"taskvalue": func(line []byte) []byte { return r.answerTaskValue(ctx, run, task, line) },
 	}
 	stopPublishing := r.publishLogs(task.ID, capture, handed)
 	res, err := runProcess(actx, procSpec{
 		sandbox: r.sb, python: py.path, dir: dir, args: []string{"-u", "-B", shimFile, specFile},
-		env: taskEnv(dir, py.path, run, task), readOnly: py.read, writable: []string{dir}, secret: secret, fs: fs,
+		env: taskEnv(dir, py.path, run, task), readOnly: py.read, writable: []string{dir}, secret: secret, asks: asks,
 	}, capture, r.cfg.KillGrace)
 	stopPublishing()
 	if err != nil && !res.exited {

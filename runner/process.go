@@ -27,8 +27,10 @@ type procSpec struct {
 	writable []string // what the task may write: its own directory
 	// secret answers a dbutils.secrets.get; nil refuses them.
 	secret func(scope, key string) ([]byte, error)
-	// fs answers a dbutils.fs call with its answer line; nil refuses them.
-	fs func(fsRequest) []byte
+	// asks answer the shim's other questions (dbutils.fs,
+	// dbutils.jobs.taskValues) by message type: each takes the message's
+	// line and returns the answer line.
+	asks map[string]func(line []byte) []byte
 }
 
 // procResult is what the shim reported and how the process ended.
@@ -99,7 +101,7 @@ func runProcess(ctx context.Context, p procSpec, capture *logCapture, grace time
 	var wg sync.WaitGroup
 	wg.Go(func() { io.Copy(capture, outR) })
 	var msgs shimMessages
-	wg.Go(func() { msgs.read(msgR, ansW, p.secret, p.fs) })
+	wg.Go(func() { msgs.read(msgR, ansW, p.secret, p.asks) })
 
 	var exit sandbox.Exit
 	var waitErr error
@@ -163,7 +165,7 @@ type message struct {
 
 // read handles messages until the shim closes its end. Lines longer than
 // maxMessage are skipped whole.
-func (m *shimMessages) read(r io.Reader, answers io.Writer, secret func(scope, key string) ([]byte, error), fs func(fsRequest) []byte) {
+func (m *shimMessages) read(r io.Reader, answers io.Writer, secret func(scope, key string) ([]byte, error), asks map[string]func([]byte) []byte) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
 		line, tooLong, err := readLine(br, maxMessage)
@@ -195,21 +197,15 @@ func (m *shimMessages) read(r io.Reader, answers io.Writer, secret func(scope, k
 			m.mu.Unlock()
 		case "secret":
 			answers.Write(m.answerSecret(msg, secret))
-		case "fs":
-			var req fsRequest
-			switch {
-			case fs == nil:
-				answers.Write(noTaskFS())
-			case json.Unmarshal(line, &req) != nil:
-				answers.Write([]byte(`{"error": "kiln could not read the dbutils.fs call."}` + "\n"))
-			default:
-				answers.Write(fs(req))
-			}
 		case "limit":
 			if knownLimits[msg.Limit] {
 				m.mu.Lock()
 				m.limit = msg.Limit
 				m.mu.Unlock()
+			}
+		default:
+			if ask := asks[msg.Type]; ask != nil {
+				answers.Write(ask(line))
 			}
 		}
 	}

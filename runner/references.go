@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"context"
+	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
@@ -43,4 +45,45 @@ func substitute(s string, refs map[string]string) string {
 		}
 		return m
 	})
+}
+
+// taskValueRefRE matches a reference to a task value:
+// {{tasks.<task_key>.values.<name>}}.
+var taskValueRefRE = regexp.MustCompile(`^tasks\.([A-Za-z0-9_\-]+)\.values\.([A-Za-z0-9_\-]+)$`)
+
+// addTaskValueRefs adds to refs the task values that task's parameters
+// reference ({{tasks.<key>.values.<name>}}), read from the store once the
+// tasks before it have set them: a string value as itself, any other as
+// its JSON. A value not set stays unresolved, as Databricks leaves it.
+func (r *Runner) addTaskValueRefs(ctx context.Context, run *kiln.Run, task *kiln.TaskRun, refs map[string]string) {
+	texts := append([]string(nil), task.Exec.Args...)
+	for _, v := range task.Exec.Params {
+		texts = append(texts, v)
+	}
+	ids := make(map[string]int64, len(run.Tasks))
+	for _, t := range run.Tasks {
+		ids[t.TaskKey] = t.ID
+	}
+	for _, text := range texts {
+		for _, m := range referenceRE.FindAllStringSubmatch(text, -1) {
+			ref := taskValueRefRE.FindStringSubmatch(m[1])
+			if ref == nil || ids[ref[1]] == 0 {
+				continue
+			}
+			if _, done := refs[m[1]]; done {
+				continue
+			}
+			var v []byte
+			err := r.store.View(ctx, func(tx kiln.Tx) (err error) { v, err = tx.TaskValue(ids[ref[1]], ref[2]); return err })
+			if err != nil {
+				continue
+			}
+			var str string
+			if json.Unmarshal(v, &str) == nil {
+				refs[m[1]] = str
+			} else {
+				refs[m[1]] = string(v)
+			}
+		}
+	}
 }

@@ -69,11 +69,10 @@ type taskFS struct {
 // (the service's message, never internal detail), or the op's result.
 func (t *taskFS) answer(req fsRequest) []byte {
 	out, err := t.serve(req)
-	var answer any = out
 	if err != nil {
-		answer = map[string]string{"error": kiln.ErrorMessage(err)}
+		return errorLine(err)
 	}
-	b, _ := json.Marshal(answer)
+	b, _ := json.Marshal(out)
 	return append(b, '\n')
 }
 
@@ -210,7 +209,25 @@ func dbfsPath(p string) (string, error) {
 	return p, nil
 }
 
-// noTaskFS is the answer to dbutils.fs on a runner configured without it.
-func noTaskFS() []byte {
-	return []byte(`{"error": "DBFS is not available to this task."}` + "\n")
+// answerFS answers one dbutils.fs call of a task of run, as its owner.
+func (r *Runner) answerFS(ctx context.Context, run *kiln.Run, line []byte) []byte {
+	var req fsRequest
+	if json.Unmarshal(line, &req) != nil {
+		return errorLine(kiln.Errorf(kiln.EInvalid, "kiln could not read the dbutils.fs call."))
+	}
+	if r.cfg.TaskFS == nil {
+		return errorLine(kiln.Errorf(kiln.EInvalid, "DBFS is not available to this task."))
+	}
+	octx, err := r.cfg.TaskFS.RunContext(ctx, run.OwnerID)
+	if err != nil {
+		return errorLine(err)
+	}
+	return (&taskFS{fs: r.cfg.TaskFS, ctx: octx}).answer(req)
+}
+
+// errorLine is the answer line {"error": message} for err: a kiln
+// error's message, never internal detail.
+func errorLine(err error) []byte {
+	b, _ := json.Marshal(map[string]string{"error": kiln.ErrorMessage(err)})
+	return append(b, '\n')
 }

@@ -214,6 +214,38 @@ class _FS(object):
         print("dbutils.fs in kiln: ls, head, put, mkdirs, rm, cp, mv over dbfs:/ paths")
 
 
+class _TaskValues(object):
+    """dbutils.jobs.taskValues: values a task sets for the tasks after it
+    in the same run, kept by kiln as JSON."""
+
+    def __init__(self, channel):
+        self._channel = channel
+
+    def set(self, key, value):
+        try:
+            encoded = json.dumps(value)
+        except (TypeError, ValueError) as e:
+            raise TypeError("dbutils.jobs.taskValues.set: the value of %s is not JSON-serializable: %s" % (key, e))
+        answer = self._channel.ask({"type": "taskvalue", "op": "set", "key": str(key), "value_json": json.loads(encoded)})
+        if "error" in answer:
+            raise ValueError(answer["error"])
+
+    def get(self, taskKey, key, default=None, debugValue=None):
+        answer = self._channel.ask({"type": "taskvalue", "op": "get", "task_key": str(taskKey), "key": str(key)})
+        if "error" in answer:
+            raise ValueError(answer["error"])
+        if answer.get("missing"):
+            if default is None:
+                raise ValueError("Task %s has set no task value %s, and no default was given." % (taskKey, key))
+            return default
+        return answer["value_json"]
+
+
+class _Jobs(object):
+    def __init__(self, channel):
+        self.taskValues = _TaskValues(channel)
+
+
 class _Unsupported(object):
     def __init__(self, what):
         self._what = what
@@ -228,7 +260,7 @@ class DBUtils(object):
         self.notebook = _Notebook(limit)
         self.secrets = _Secrets(channel)
         self.fs = _FS(channel)
-        self.jobs = _Unsupported("dbutils.jobs")
+        self.jobs = _Jobs(channel)
         self.library = _Unsupported("dbutils.library")
 
 

@@ -139,6 +139,44 @@ var queueTests = []test{
 			t.Errorf("logs after refused writes: %q", got)
 		}
 	}},
+	{"Queue/TaskValues", func(t *testing.T, s kiln.Store) {
+		alice := createUsers(t, s, "alice@example.com")[0]
+		createRuns(t, s, newRun(alice.ID, newTask("a")))
+		task := wantClaim(t, s, "node/1", "a")
+		get := func(name string) ([]byte, error) {
+			var v []byte
+			err := s.View(ctx(t), func(tx kiln.Tx) (err error) { v, err = tx.TaskValue(task.ID, name); return err })
+			return v, err
+		}
+		set := func(owner, name, value string) error {
+			return s.Update(ctx(t), func(tx kiln.Tx) error { return tx.SetTaskValue(task.ID, owner, name, []byte(value)) })
+		}
+		_, err := get("rows")
+		wantCode(t, "TaskValue(unset)", err, kiln.ENotFound)
+		for _, v := range []string{`1`, `{"rows": 42, "name": "é"}`} {
+			if err := set("node/1", "rows", v); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := get("rows"); err != nil || string(got) != v {
+				t.Errorf("TaskValue = %s, %v; want %s", got, err, v)
+			}
+		}
+		wantCode(t, "SetTaskValue(other owner)", set("node/2", "stolen", `1`), kiln.ENotFound)
+		for i := 1; i < kiln.MaxTaskValues; i++ {
+			if err := set("node/1", fmt.Sprintf("k%d", i), `true`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantCode(t, "SetTaskValue(one too many)", set("node/1", "extra", `1`), kiln.EInvalid)
+		if err := set("node/1", "rows", `2`); err != nil {
+			t.Errorf("replacing a value at the limit: %v", err)
+		}
+		finish(t, s, task, "node/1", success)
+		wantCode(t, "SetTaskValue(finished)", set("node/1", "late", `1`), kiln.ENotFound)
+		if got, err := get("rows"); err != nil || string(got) != `2` {
+			t.Errorf("after the task ended: %s, %v", got, err)
+		}
+	}},
 	{"Queue/FinishByAnotherOwnerIsDropped", func(t *testing.T, s kiln.Store) {
 		alice := createUsers(t, s, "alice@example.com")[0]
 		createRuns(t, s, newRun(alice.ID, newTask("a")))
