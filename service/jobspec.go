@@ -47,8 +47,16 @@ type settings struct {
 	TimeoutSeconds    int64             `json:"timeout_seconds"`
 	MaxConcurrentRuns *int64            `json:"max_concurrent_runs"`
 	GitSource         json.RawMessage   `json:"git_source"`
+	Schedule          *scheduleSetting  `json:"schedule"`
+	Trigger           *triggerSetting   `json:"trigger"`
+	Queue             *queueSetting     `json:"queue"`
 	// The legacy single-task form keeps one task's fields at the top.
 	legacy json.RawMessage
+}
+
+// queueSetting is JobSettings.queue.
+type queueSetting struct {
+	Enabled bool `json:"enabled"`
 }
 
 type jobCluster struct {
