@@ -114,6 +114,9 @@ func TestScheduleNextFire(t *testing.T) {
 		// go-quartz rolls 31 into the next month's first days; kiln skips
 		// such non-ticks.
 		{"The31st", "0 0 0 31 * ?", "UTC", "2027-01-31 12:00:00", []string{"2027-03-31 00:00:00", "2027-05-31 00:00:00"}},
+		// A day no such month has: go-quartz rolls it into 1 March, which
+		// kiln can only tell from a tick in leap years (documented).
+		{"February30th", "0 0 0 30 2 ?", "UTC", "2027-01-01 00:00:00", []string{"2028-03-01 00:00:00"}},
 		{"Year", "0 0 12 1 1 ? 2030", "UTC", "2026-12-04 00:00:00", []string{"2030-01-01 12:00:00"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
