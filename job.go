@@ -126,6 +126,28 @@ type Run struct {
 	Started time.Time // first task claimed
 	Ended   time.Time
 	Tasks   []*TaskRun // filled on read, in Position order
+
+	// ScheduledTime is the tick of the job's schedule (or periodic
+	// trigger) this run was queued for, zero for a run someone asked for.
+	// A job has at most one run per scheduled time (CreateRun refuses a
+	// second with EConflict), which is what makes a tick fire once however
+	// many servers race for it.
+	ScheduledTime time.Time
+}
+
+// Triggers of runs, as Databricks reports them in a run's trigger.
+const (
+	TriggerOneTime  = "ONE_TIME" // run-now, runs/submit
+	TriggerPeriodic = "PERIODIC" // the job's schedule or periodic trigger
+)
+
+// Trigger is what started the run: TriggerPeriodic for a run queued by
+// the job's schedule, TriggerOneTime otherwise.
+func (r *Run) Trigger() string {
+	if !r.ScheduledTime.IsZero() {
+		return TriggerPeriodic
+	}
+	return TriggerOneTime
 }
 
 // TaskRun is one task of a run, with its own run id. A retried task keeps
@@ -288,6 +310,39 @@ type JobTx interface {
 	DeleteJob(id int64) error
 }
 
+// JobSchedule is the firing state of a job with an active schedule (or
+// periodic trigger): the next tick it fires. Stores keep one per job, and
+// the scheduler claims a tick by moving NextFire forward with
+// AdvanceJobSchedule in the transaction that queues the tick's run.
+type JobSchedule struct {
+	JobID int64
+	// Spec is the schedule as the service compiled it (opaque to stores):
+	// a settings change that leaves it equal keeps NextFire.
+	Spec string
+	// NextFire is the next tick to fire, at millisecond precision.
+	NextFire time.Time
+}
+
+// ScheduleTx stores the firing state of job schedules.
+type ScheduleTx interface {
+	// SetJobSchedule creates or replaces the schedule of job s.JobID;
+	// ENotFound if the job does not exist.
+	SetJobSchedule(s JobSchedule) error
+	// DeleteJobSchedule removes the job's schedule; a job without one is
+	// no error. DeleteJob removes it too.
+	DeleteJobSchedule(jobID int64) error
+	// JobSchedule returns the job's schedule, or ENotFound.
+	JobSchedule(jobID int64) (*JobSchedule, error)
+	// DueSchedules returns, earliest first, at most limit schedules whose
+	// NextFire is at or before now. It only reads: every server polls it.
+	DueSchedules(now time.Time, limit int) ([]*JobSchedule, error)
+	// AdvanceJobSchedule moves the job's NextFire from from to to, only if
+	// it is still from (compare and swap), and reports whether it did; a
+	// zero to removes the schedule instead (its last tick fired). Of
+	// servers racing to fire the same tick, exactly one sees true.
+	AdvanceJobSchedule(jobID int64, from, to time.Time) (bool, error)
+}
+
 // RunTx stores runs and is the durable queue their tasks wait in. The
 // state changes (claim, finish, stop, sweep) are decided by the Run
 // methods in run_state.go, so every backend moves runs the same way.
@@ -296,7 +351,8 @@ type RunTx interface {
 	// runs share one id space), Seq and Created are set, and the state is
 	// settled (tasks without dependencies QUEUED, the others BLOCKED).
 	// A SUBMIT_RUN without JobID gets a one-time job id. EConflict if the
-	// owner already has a run with r.IdempotencyToken.
+	// owner already has a run with r.IdempotencyToken, or the job already
+	// has a run with r.ScheduledTime (when set).
 	CreateRun(r *Run) error
 	// Run returns the run with its tasks, or ENotFound.
 	Run(id int64) (*Run, error)

@@ -47,6 +47,7 @@ type Tx interface {
 	ObjectTx
 	SecretTx
 	JobTx
+	ScheduleTx
 	RunTx
 	ClusterTx
 	WebhookTx

@@ -236,7 +236,7 @@ func durations(out map[string]any, created, started, ended time.Time) {
 func (s *Server) runJSON(r *http.Request, run *kiln.Run, spec service.RunSpec, version string, withTasks bool) map[string]any {
 	out := map[string]any{
 		"job_id": run.JobID, "run_id": run.ID, "number_in_job": run.ID, "original_attempt_run_id": run.ID,
-		"run_name": run.RunName, "run_type": run.RunType, "trigger": "ONE_TIME", "attempt_number": 0,
+		"run_name": run.RunName, "run_type": run.RunType, "trigger": run.Trigger(), "attempt_number": 0,
 		"state":        stateJSON(run.LifeCycleState, run.ResultState, run.StateMessage),
 		"run_page_url": s.runPageURL(r, run.JobID, run.ID),
 		"start_time":   kiln.MillisOf(run.Created), "end_time": kiln.MillisOf(run.Ended),

@@ -40,3 +40,18 @@ func (s *Server) sweepClusters(ctx context.Context) {
 func (s *Server) sweepTokens(ctx context.Context) {
 	s.every(ctx, s.Config.TokenSweepInterval, "sweeping tokens", s.Service.SweepTokens)
 }
+
+// schedulePollInterval is how often every replica looks for due schedule
+// ticks: a tick fires within about this much of its time (a per-second
+// cron stays on time), and a poll with nothing due is one indexed read.
+const schedulePollInterval = 200 * time.Millisecond
+
+// fireSchedules queues the runs of due schedule ticks until ctx ends.
+// Every replica polls; the store's compare and swap on each job's next
+// tick lets exactly one of them fire it.
+func (s *Server) fireSchedules(ctx context.Context) {
+	s.every(ctx, schedulePollInterval, "firing schedules", func(ctx context.Context) error {
+		_, err := s.Service.FireSchedules(ctx)
+		return err
+	})
+}

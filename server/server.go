@@ -420,12 +420,17 @@ func (s *Server) URL() string {
 // nothing is half-written.
 func (s *Server) Serve(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
-	s.wg.Add(5)
+	s.wg.Add(6)
 	go func() { defer s.wg.Done(); s.Index.Run(bg, s.Config.PollInterval, s.Config.LastUseFlushInterval) }()
 	go func() { defer s.wg.Done(); s.Denials.Run(bg, s.Config.AuditFlushInterval) }()
 	go func() { defer s.wg.Done(); s.sweepClusters(bg) }()
 	go func() { defer s.wg.Done(); s.sweepTokens(bg) }()
 	go func() { defer s.wg.Done(); s.Webhooks.Run(bg) }()
+	// Schedules stop first on shutdown, so no run is queued while the
+	// runner drains.
+	sched, stopSched := context.WithCancel(bg)
+	defer stopSched()
+	go func() { defer s.wg.Done(); s.fireSchedules(sched) }()
 
 	if err := s.Runner.Start(ctx); err != nil {
 		stopBG()
@@ -471,6 +476,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if refresher != nil {
 		refresher.Close() // before the store closes under it
 	}
+	stopSched()
 	s.stopRunner()
 	stopBG()
 	s.wg.Wait()

@@ -69,7 +69,13 @@ func normalizeSettings(raw json.RawMessage) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", kiln.Internal(err)
 	}
-	if _, _, err := parseSettings(b, legacyTaskKey(name)); err != nil {
+	st, _, err := parseSettings(b, legacyTaskKey(name))
+	if err != nil {
+		return nil, "", err
+	}
+	// Checked when saved only: a job saved before kiln fired schedules
+	// still runs (run-now) whatever its schedule says.
+	if _, err := parseTimer(st); err != nil {
 		return nil, "", err
 	}
 	return b, name, nil
@@ -92,6 +98,9 @@ func (s *Service) CreateJob(ctx context.Context, raw json.RawMessage) (*kiln.Job
 			return err
 		}
 		if err := tx.CreateJob(j); err != nil {
+			return err
+		}
+		if err := s.syncSchedule(tx, j, s.now()); err != nil {
 			return err
 		}
 		return tx.Audit(auditEvent(c, AuditJobCreate, jobTarget(j.ID)))
@@ -242,6 +251,9 @@ func (s *Service) ResetJob(ctx context.Context, id int64, raw json.RawMessage) e
 		if err := tx.UpdateJob(j); err != nil {
 			return err
 		}
+		if err := s.syncSchedule(tx, j, s.now()); err != nil {
+			return err
+		}
 		return tx.Audit(auditEvent(c, AuditJobUpdate, jobTarget(id)))
 	})
 }
@@ -303,6 +315,9 @@ func (s *Service) UpdateJob(ctx context.Context, id int64, newSettings json.RawM
 		}
 		j.Name, j.Settings = name, settings
 		if err := tx.UpdateJob(j); err != nil {
+			return err
+		}
+		if err := s.syncSchedule(tx, j, s.now()); err != nil {
 			return err
 		}
 		return tx.Audit(auditEvent(c, AuditJobUpdate, jobTarget(id)))

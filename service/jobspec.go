@@ -46,15 +46,17 @@ type settings struct {
 	Parameters        []jobParameter    `json:"parameters"`
 	TimeoutSeconds    int64             `json:"timeout_seconds"`
 	MaxConcurrentRuns *int64            `json:"max_concurrent_runs"`
-	// Queue says whether a run beyond max_concurrent_runs waits (the
-	// default, as jobs created through 2.2 and the console do) or is
-	// skipped (queue.enabled false, as older jobs do).
-	Queue *struct {
-		Enabled bool `json:"enabled"`
-	} `json:"queue"`
-	GitSource json.RawMessage `json:"git_source"`
+	GitSource         json.RawMessage   `json:"git_source"`
+	Schedule          *scheduleSetting  `json:"schedule"`
+	Trigger           *triggerSetting   `json:"trigger"`
+	Queue             *queueSetting     `json:"queue"`
 	// The legacy single-task form keeps one task's fields at the top.
 	legacy json.RawMessage
+}
+
+// queueSetting is JobSettings.queue.
+type queueSetting struct {
+	Enabled bool `json:"enabled"`
 }
 
 type jobCluster struct {

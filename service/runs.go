@@ -158,16 +158,11 @@ func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error)
 		if err != nil {
 			return err
 		}
-		// The run runs as run_as or the owner; when that principal is gone
-		// the run keeps the owner's id, and the runner says so.
-		runAsID, runAsName := j.CreatorID, j.CreatorName
-		var runAs *kiln.Caller
-		if p, err := runAsOf(tx, j); err != nil {
-			return err
-		} else if p != nil {
-			runAs, runAsID, runAsName = &kiln.Caller{Principal: p, Method: "run"}, p.ID, p.UserName
-		}
 		if p.IdempotencyToken != "" {
+			_, runAsID, _, err := runAsFor(tx, j)
+			if err != nil {
+				return err
+			}
 			if prev, err := tx.RunByIdempotencyToken(runAsID, p.IdempotencyToken); err == nil {
 				run = prev
 				return nil
@@ -175,57 +170,10 @@ func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error)
 				return err
 			}
 		}
-		st, tasks, err := parseSettings(j.Settings, legacyTaskKey(j.Name))
-		if err != nil {
+		if run, err = s.queueJobRun(tx, j, p.RunParams, p.IdempotencyToken, time.Time{}); err != nil {
 			return err
 		}
-		if err := checkRunnable(tasks); err != nil {
-			return err
-		}
-		if err := s.useClusters(tx, runAs, tasks); err != nil {
-			return err
-		}
-		for _, k := range p.Only {
-			if !hasTask(tasks, k) {
-				return kiln.Errorf(kiln.EInvalid, "only: job %d has no task %s.", j.ID, k)
-			}
-		}
-		if err := s.checkWaitingRuns(tx, runAsID, runAsName); err != nil {
-			return err
-		}
-		trs, jobParams := runTasks(st, tasks, p.RunParams)
-		spec := RunSpec{Format: formatOf(st), JobParameters: jobParams}
-		if p.NotebookParams != nil || p.PythonParams != nil {
-			spec.OverridingParameters = &OverridingParameters{NotebookParams: p.NotebookParams, PythonParams: p.PythonParams}
-		}
-		maxConcurrent := int64(1)
-		if st.MaxConcurrentRuns != nil {
-			maxConcurrent = max(*st.MaxConcurrentRuns, 1)
-		}
-		skip, err := skipsRun(tx, j.ID, st)
-		if err != nil {
-			return err
-		}
-		run = &kiln.Run{
-			JobID: j.ID, OwnerID: runAsID, OwnerName: runAsName, RunName: j.Name, RunType: kiln.RunTypeJob,
-			IdempotencyToken: p.IdempotencyToken, Timeout: time.Duration(st.TimeoutSeconds) * time.Second,
-			MaxConcurrent: int(maxConcurrent), Tasks: trs,
-		}
-		if run.Spec, err = json.Marshal(spec); err != nil {
-			return kiln.Internal(err)
-		}
-		if err := tx.CreateRun(run); err != nil {
-			return err
-		}
-		if skip != "" {
-			if _, err := tx.StopRun(run.ID, kiln.ResultMaxConcurrentRuns, skip); err != nil {
-				return err
-			}
-			if run, err = tx.Run(run.ID); err != nil {
-				return err
-			}
-		}
-		created = skip == ""
+		created = run.LifeCycleState != kiln.LifeCycleSkipped
 		ev := auditEvent(c, AuditRunNow, runTarget(run.ID))
 		ev.Detail = map[string]string{"job_id": strconv.FormatInt(j.ID, 10)}
 		return tx.Audit(ev)
@@ -237,6 +185,81 @@ func (s *Service) RunNow(ctx context.Context, p RunNowParams) (*kiln.Run, error)
 		s.wake()
 	}
 	return run, nil
+}
+
+// runAsFor returns who a job's runs run as: run_as or the owner, as a
+// caller (nil when that principal is gone: the run keeps the owner's id,
+// and the runner says so), with its id and name.
+func runAsFor(tx kiln.Tx, j *kiln.Job) (runAs *kiln.Caller, id int64, name string, err error) {
+	id, name = j.CreatorID, j.CreatorName
+	p, err := runAsOf(tx, j)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	if p != nil {
+		runAs, id, name = &kiln.Caller{Principal: p, Method: "run"}, p.ID, p.UserName
+	}
+	return runAs, id, name, nil
+}
+
+// queueJobRun creates a run of the saved job j with parameters p, as its
+// run_as or owner: run-now's (with its idempotency token) and the
+// scheduler's (with the tick it fires, scheduled, non-zero).
+func (s *Service) queueJobRun(tx kiln.Tx, j *kiln.Job, p RunParams, token string, scheduled time.Time) (*kiln.Run, error) {
+	runAs, runAsID, runAsName, err := runAsFor(tx, j)
+	if err != nil {
+		return nil, err
+	}
+	st, tasks, err := parseSettings(j.Settings, legacyTaskKey(j.Name))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRunnable(tasks); err != nil {
+		return nil, err
+	}
+	if err := s.useClusters(tx, runAs, tasks); err != nil {
+		return nil, err
+	}
+	for _, k := range p.Only {
+		if !hasTask(tasks, k) {
+			return nil, kiln.Errorf(kiln.EInvalid, "only: job %d has no task %s.", j.ID, k)
+		}
+	}
+	if err := s.checkWaitingRuns(tx, runAsID, runAsName); err != nil {
+		return nil, err
+	}
+	trs, jobParams := runTasks(st, tasks, p)
+	spec := RunSpec{Format: formatOf(st), JobParameters: jobParams}
+	if p.NotebookParams != nil || p.PythonParams != nil {
+		spec.OverridingParameters = &OverridingParameters{NotebookParams: p.NotebookParams, PythonParams: p.PythonParams}
+	}
+	maxConcurrent := int64(1)
+	if st.MaxConcurrentRuns != nil {
+		maxConcurrent = max(*st.MaxConcurrentRuns, 1)
+	}
+	run := &kiln.Run{
+		JobID: j.ID, OwnerID: runAsID, OwnerName: runAsName, RunName: j.Name, RunType: kiln.RunTypeJob,
+		IdempotencyToken: token, Timeout: time.Duration(st.TimeoutSeconds) * time.Second,
+		MaxConcurrent: int(maxConcurrent), Tasks: trs, ScheduledTime: scheduled,
+	}
+	if run.Spec, err = json.Marshal(spec); err != nil {
+		return nil, kiln.Internal(err)
+	}
+	skip, err := skipsRun(tx, j.ID, st) // before the run counts itself
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.CreateRun(run); err != nil {
+		return nil, err
+	}
+	if skip == "" {
+		return run, nil
+	}
+	// Databricks records the run, SKIPPED: run-now answers its run_id.
+	if _, err := tx.StopRun(run.ID, kiln.ResultMaxConcurrentRuns, skip); err != nil {
+		return nil, err
+	}
+	return tx.Run(run.ID)
 }
 
 // skipsRun returns, when a new run of job must be skipped rather than

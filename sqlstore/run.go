@@ -13,7 +13,7 @@ import (
 // runSelect reads runs with their owner's user name.
 const runSelect = `SELECT r.id, r.seq, r.job_id, r.owner_id, COALESCE(p.user_name, ''), r.run_name, r.run_type,
 	r.spec, r.idempotency_token, r.timeout_ms, r.max_concurrent, r.state, r.result_state, r.state_message,
-	r.stop, r.created_at, r.started_at, r.ended_at
+	r.stop, r.created_at, r.started_at, r.ended_at, r.scheduled_time
 	FROM runs r LEFT JOIN principals p ON p.id = r.owner_id`
 
 // taskCols are the task run columns every read selects. The bulky outputs
@@ -27,6 +27,11 @@ const taskCols = `t.id, t.run_id, t.position, t.task_key, t.depends_on, t.run_if
 // activeStates are the life cycle states of a run that is not finished.
 const activeStates = `('QUEUED', 'PENDING', 'BLOCKED', 'WAITING_FOR_RETRY', 'RUNNING', 'TERMINATING')`
 
+// scheduledConflict is CreateRun's answer for a second run of one tick.
+func scheduledConflict(jobID int64, at time.Time) *kiln.Error {
+	return kiln.Errorf(kiln.EConflict, "Job %d already has a run scheduled at %s.", jobID, at.UTC().Format(time.RFC3339Nano))
+}
+
 func runNotFound(id int64) *kiln.Error {
 	return kiln.Errorf(kiln.ENotFound, "Run %d does not exist.", id)
 }
@@ -35,16 +40,17 @@ func scanRun(r scanner) (*kiln.Run, error) {
 	run := &kiln.Run{}
 	var spec string
 	var token sql.NullString
-	var timeoutMS, created int64
+	var timeoutMS, created, scheduled int64
 	var started, ended sql.NullInt64
 	if err := r.Scan(&run.ID, &run.Seq, &run.JobID, &run.OwnerID, &run.OwnerName, &run.RunName, &run.RunType,
 		&spec, &token, &timeoutMS, &run.MaxConcurrent, &run.LifeCycleState, &run.ResultState, &run.StateMessage,
-		&run.Stop, &created, &started, &ended); err != nil {
+		&run.Stop, &created, &started, &ended, &scheduled); err != nil {
 		return nil, err
 	}
 	run.Spec, run.IdempotencyToken = []byte(spec), token.String
 	run.Timeout = time.Duration(timeoutMS) * time.Millisecond
 	run.Created, run.Started, run.Ended = kiln.TimeOfMillis(created), timeOfNull(started), timeOfNull(ended)
+	run.ScheduledTime = kiln.TimeOfMillis(scheduled)
 	return run, nil
 }
 
@@ -112,6 +118,18 @@ func (t *tx) CreateRun(r *kiln.Run) error {
 			return idempotencyConflict()
 		}
 	}
+	if !r.ScheduledTime.IsZero() {
+		if r.JobID == 0 {
+			return kiln.Errorf(kiln.EInvalid, "A scheduled run needs its job.")
+		}
+		found, err := t.exists(`SELECT 1 FROM runs WHERE job_id = ? AND scheduled_time = ?`, r.JobID, kiln.MillisOf(r.ScheduledTime))
+		if err != nil {
+			return internal(op, err)
+		}
+		if found {
+			return scheduledConflict(r.JobID, r.ScheduledTime)
+		}
+	}
 	id, err := t.newRunID(op)
 	if err != nil {
 		return err
@@ -144,12 +162,16 @@ func (t *tx) CreateRun(r *kiln.Run) error {
 		token = r.IdempotencyToken
 	}
 	if _, err := t.exec(`INSERT INTO runs (id, seq, job_id, owner_id, run_name, run_type, spec, idempotency_token,
-		timeout_ms, max_concurrent, state, result_state, state_message, stop, created_at, started_at, ended_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		timeout_ms, max_concurrent, state, result_state, state_message, stop, created_at, started_at, ended_at, scheduled_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.Seq, r.JobID, r.OwnerID, r.RunName, r.RunType, jsonText(r.Spec), token,
 		r.Timeout.Milliseconds(), r.MaxConcurrent, r.LifeCycleState, r.ResultState, r.StateMessage, r.Stop,
-		kiln.MillisOf(r.Created), nullMillis(r.Started), nullMillis(r.Ended)); err != nil {
-		return t.fail(op, err, nil, idempotencyConflict())
+		kiln.MillisOf(r.Created), nullMillis(r.Started), nullMillis(r.Ended), kiln.MillisOf(r.ScheduledTime)); err != nil {
+		conflict := idempotencyConflict()
+		if r.IdempotencyToken == "" {
+			conflict = scheduledConflict(r.JobID, r.ScheduledTime)
+		}
+		return t.fail(op, err, nil, conflict)
 	}
 	for _, task := range r.Tasks {
 		deps, err := json.Marshal(nonNilStrings(task.DependsOn))

@@ -52,6 +52,7 @@ func suite() []test {
 		objectTests,
 		secretTests,
 		jobTests,
+		scheduleTests,
 		clusterTests,
 		webhookTests,
 		oauthTests,
