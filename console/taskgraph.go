@@ -43,11 +43,14 @@ const (
 	graphSkipped   graphState = "skipped"
 )
 
-// graphLegend lists the states in the order the legend shows them.
-var graphLegend = []struct {
+// graphLegendEntry is one state of the legend.
+type graphLegendEntry struct {
 	State graphState
 	Label string
-}{
+}
+
+// graphLegend lists the states in the order the legend shows them.
+var graphLegend = []graphLegendEntry{
 	{graphPending, "Pending"},
 	{graphRunning, "Running"},
 	{graphSucceeded, "Succeeded"},
@@ -89,11 +92,15 @@ func graphStateOf(lifeCycle, result string) (graphState, string) {
 
 // graphTask is one task given to the layout.
 type graphTask struct {
+	// ID is the task run's, for the box's element id.
+	ID        int64
 	Key       string
 	DependsOn []string
 	State     graphState
-	// StateLabel is the state in words; Link leads to the task's output.
+	// StateLabel is the state in words; Link leads to the task's output,
+	// and Selected marks the task whose output the page shows.
 	StateLabel, Link string
+	Selected         bool
 }
 
 // graphNode is a laid-out task: its box's top-left corner and size.
