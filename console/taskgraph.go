@@ -27,7 +27,7 @@ const (
 	graphColGap  = 56
 	graphRowGap  = 16
 	graphMargin  = 8
-	graphArrow   = 6  // the arrowhead's length: edges stop short by it
+	graphArrow   = 8  // the arrowhead's length: edges stop short by it
 	graphLabelMx = 20 // runes of the task key shown in a box
 )
 

@@ -133,7 +133,7 @@ func TestTaskGraphGeometry(t *testing.T) {
 	if a, b, c := at["a"], at["b"], at["c"]; a.X != 8 || b.X != 8+168+56 || c.X != b.X || a.Y != 8+(48+16)/2 || b.Y != 8 || c.Y != 8+48+16 {
 		t.Errorf("boxes at a(%d,%d) b(%d,%d) c(%d,%d)", a.X, a.Y, b.X, b.Y, c.X, c.Y)
 	}
-	if want := fmt.Sprintf("M176 64 C%d 64 %d 32 226 32", (176+226)/2, (176+226)/2); g.Edges[0].Path != want {
+	if want := fmt.Sprintf("M176 64 C%d 64 %d 32 224 32", (176+224)/2, (176+224)/2); g.Edges[0].Path != want {
 		t.Errorf("a>b is %q, want %q", g.Edges[0].Path, want)
 	}
 	if n := at["a"]; n.LabelX() != n.X+84 || n.LabelY() != n.Y+20 || n.StateY() != n.Y+38 {
