@@ -1,12 +1,14 @@
 package console_test
 
-// The browser test of a run's task graph, run by TestBrowser in its
-// shared Chromium. The run executes real notebooks in python3.
+// Browser tests of a run's task graph and of paged lists, run by
+// TestBrowser in its shared Chromium. The run executes real notebooks in
+// python3.
 
 import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/kiln-dev/kiln"
 	"github.com/kiln-dev/kiln/console"
 	"github.com/kiln-dev/kiln/internal/beacon"
+	"github.com/kiln-dev/kiln/kilntest"
 	"github.com/kiln-dev/kiln/service"
 )
 
@@ -145,4 +148,51 @@ func (tb *btab) count(selector string) int {
 		tb.t.Fatalf("counting %s: %v", selector, err)
 	}
 	return n
+}
+
+// testPaging walks the Users list past its first page with Next and back
+// with Previous, by the links' accessible names, the second by keyboard.
+func testPaging(t *testing.T, b *browser) {
+	e := b.env
+	for i := range 55 {
+		e.newUser(t, fmt.Sprintf("paged%02d@example.com", i))
+	}
+	total, err := countUsers(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := b.newTab(t)
+	p.signIn(kilntest.AdminEmail, kilntest.AdminPassword)
+	p.open("/admin/users")
+	p.waitTitle("Users · Admin Console · kiln")
+	pages := (total + 49) / 50
+	p.waitText(fmt.Sprintf("Page 1 of %d · users 1–50 of %d", pages, total))
+	if n := p.count("tbody tr"); n != 50 {
+		t.Errorf("page 1 lists %d users, want 50", n)
+	}
+	if p.present("link", "Previous page of users") {
+		t.Error("page 1 offers Previous")
+	}
+	p.shot("90-users-page-1")
+	p.click("link", "Next page of users")
+	p.waitText(fmt.Sprintf("Page 2 of %d · users 51–", pages))
+	if loc, _ := chromedp.Run(p.ctx, chromedp.Location()); !strings.HasSuffix(loc, "/admin/users?page=2") {
+		t.Errorf("Next leads to %s", loc)
+	}
+	if n := p.count("tbody tr"); n != min(50, total-50) {
+		t.Errorf("page 2 lists %d users, want %d", n, min(50, total-50))
+	}
+	p.shot("91-users-page-2")
+	p.do("focusing Previous", chromedp.Focus(role("link", "Previous page of users"), byRole("link", "Previous page of users")))
+	p.keys(kb.Enter)
+	p.waitText(fmt.Sprintf("Page 1 of %d", pages))
+	// An address past the end shows the last page.
+	p.open("/admin/users?page=999")
+	p.waitText(fmt.Sprintf("Page %d of %d", pages, pages))
+}
+
+// countUsers counts the workspace's users.
+func countUsers(e *env) (int, error) {
+	_, n, err := e.Svc().ListPrincipals(kilntest.Offline(), kiln.PrincipalFilter{Kind: kiln.KindUser, Limit: 1})
+	return n, err
 }
