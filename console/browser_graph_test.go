@@ -122,6 +122,7 @@ func testTaskGraph(t *testing.T, b *browser) {
 
 	// A box leads to its task's output, by keyboard.
 	p.tabTo("clean: Succeeded")
+	p.shot("89-task-graph-focus")
 	p.keys(kb.Enter)
 	p.waitFor("heading", "Output of clean")
 	if cur := p.count("svg.task-graph a.graph-node[aria-current][data-task-key=clean]"); cur != 1 {
