@@ -429,8 +429,11 @@ func TestBrowser(t *testing.T) {
 	t.Run("KeyboardOnly", func(t *testing.T) { testKeyboard(t, b) })
 	t.Run("WithoutScripts", func(t *testing.T) { testWithoutScripts(t, b) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, b) })
+	t.Run("TaskGraph", func(t *testing.T) { testTaskGraph(t, b) })
 	t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, b) })
 	t.Run("TokenLifecycle", func(t *testing.T) { testTokenLifecycle(t, b) })
+	// Last: it adds more users than a page holds.
+	t.Run("Paging", func(t *testing.T) { testPaging(t, b) })
 	t.Logf("browser tests took %v", time.Since(start).Round(time.Millisecond))
 }
 

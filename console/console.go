@@ -6,9 +6,10 @@
 // Pages are rendered on the server with html/template from files embedded
 // in the binary, styled by one stylesheet and enhanced by one small script
 // (dialogs, copy to clipboard); the Jobs pages add one of each (run states,
-// and the updates of an active run's page). Nothing is loaded from
-// elsewhere, and every flow works with scripts off: each dialog also exists
-// as a page reached by an ordinary form.
+// and the updates of an active run's page; a run's task graph is SVG
+// drawn on the server). Long lists page on the server (paging.go). Nothing
+// is loaded from elsewhere, and every flow works with scripts off: each
+// dialog also exists as a page reached by an ordinary form.
 //
 // The labels of the token flow (Account, User Settings, Admin Console,
 // Access Control, Personal Access Tokens, Enable, Disable, Confirm,

@@ -3,7 +3,8 @@ package console
 // The Jobs pages: the signed-in user's jobs and recent runs (an admin's:
 // everyone's), a job with its runs, and a run at the address the Jobs API
 // gives as its run_page_url, /jobs/<job>/runs/<run>, with its state,
-// parameters, tasks, output and logs, and Cancel run.
+// parameters, task graph (taskgraph.go), tasks, output and logs, and
+// Cancel run.
 //
 // Every read and the cancel go through the service with the signed-in user
 // as the caller, so the console shows exactly what the API would: a run of
@@ -575,6 +576,9 @@ type runData struct {
 
 	Tasks    []taskRow
 	Selected *taskOutput
+	// Graph draws Tasks and their dependencies (run_graph.html).
+	Graph       taskGraph
+	GraphLegend []graphLegendEntry
 
 	Cancel         confirmation
 	RefreshSeconds int
@@ -682,6 +686,7 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request) error {
 	if selected == nil && len(run.Tasks) > 0 {
 		selected = run.Tasks[0]
 	}
+	var graph []graphTask
 	for _, t := range run.Tasks {
 		row := taskRow{
 			ID: t.ID, Key: t.TaskKey, Kind: execKind(t.Exec.Kind), Path: t.Exec.Path, DependsOn: t.DependsOn,
@@ -693,12 +698,16 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request) error {
 			row.Duration = "" // Started and Ended are the failed attempt's
 		}
 		d.Tasks = append(d.Tasks, row)
+		gt := graphTask{ID: t.ID, Key: t.TaskKey, DependsOn: t.DependsOn, Link: row.Link, Selected: row.Selected}
+		gt.State, gt.StateLabel = graphStateOf(t.LifeCycleState, t.ResultState)
+		graph = append(graph, gt)
 		if t == selected {
 			if d.Selected, err = c.taskOutput(r, d, row, t); err != nil {
 				return err
 			}
 		}
 	}
+	d.Graph, d.GraphLegend = layoutTaskGraph(graph), graphLegend
 	c.render(w, r, http.StatusOK, "run", &page{Title: fmt.Sprintf("Run %d of %s", run.ID, d.Name), Section: jobsSection, Data: d})
 	return nil
 }

@@ -27,6 +27,7 @@ type principalAction struct {
 
 type usersData struct {
 	Users []principalRow
+	Pager *pager
 	Form  addUserForm
 	// Created is set only in the response to Add user when kiln generated
 	// the password: the one time it is shown.
@@ -49,6 +50,7 @@ type createdUser struct {
 
 type spData struct {
 	SPs   []principalRow
+	Pager *pager
 	Name  string
 	Error string
 }
@@ -162,10 +164,22 @@ type errString string
 // Error returns the message.
 func (e errString) Error() string { return string(e) }
 
-func (c *Console) principalRows(r *http.Request, kind kiln.PrincipalKind) ([]principalRow, error) {
-	ps, _, err := c.svc.ListPrincipals(r.Context(), kiln.PrincipalFilter{Kind: kind})
+// principalRows lists the page of users or service principals the query
+// asks for (paging.go), through the store's limit and offset, the path
+// SCIM's startIndex and count take too.
+func (c *Console) principalRows(r *http.Request, kind kiln.PrincipalKind) ([]principalRow, *pager, error) {
+	pr := readPage(r.URL.Query())
+	f := kiln.PrincipalFilter{Kind: kind, Offset: pr.Offset(), Limit: pr.Size}
+	ps, total, err := c.svc.ListPrincipals(r.Context(), f)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if pr.clamp(total) {
+		// Past the end: the last page.
+		f.Offset = pr.Offset()
+		if ps, total, err = c.svc.ListPrincipals(r.Context(), f); err != nil {
+			return nil, nil, err
+		}
 	}
 	me := currentUser(r)
 	rows := make([]principalRow, 0, len(ps))
@@ -173,15 +187,19 @@ func (c *Console) principalRows(r *http.Request, kind kiln.PrincipalKind) ([]pri
 		admin := p.InGroup(kiln.GroupAdmins)
 		rows = append(rows, principalRow{Principal: p, Admin: admin, Self: p.ID == me.ID, Actions: rowActions(p, admin)})
 	}
-	return rows, nil
+	what := "users"
+	if kind == kiln.KindServicePrincipal {
+		what = "service principals"
+	}
+	return rows, newPager(what, listPath(kind), nil, pr, total, len(rows)), nil
 }
 
 func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, status int, d *usersData) error {
-	rows, err := c.principalRows(r, kiln.KindUser)
+	rows, pg, err := c.principalRows(r, kiln.KindUser)
 	if err != nil {
 		return err
 	}
-	d.Users = rows
+	d.Users, d.Pager = rows, pg
 	c.render(w, r, status, "users", &page{Title: "Users", Section: adminSection, Tab: "/admin/users", Data: d})
 	return nil
 }
@@ -333,11 +351,11 @@ func (c *Console) setUserPassword(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (c *Console) renderSPs(w http.ResponseWriter, r *http.Request, status int, d *spData) error {
-	rows, err := c.principalRows(r, kiln.KindServicePrincipal)
+	rows, pg, err := c.principalRows(r, kiln.KindServicePrincipal)
 	if err != nil {
 		return err
 	}
-	d.SPs = rows
+	d.SPs, d.Pager = rows, pg
 	c.render(w, r, status, "service_principals", &page{Title: "Service Principals", Section: adminSection, Tab: "/admin/service-principals", Data: d})
 	return nil
 }

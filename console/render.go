@@ -37,7 +37,7 @@ var pageNames = []string{
 }
 
 // sharedTemplates are parsed into every page.
-var sharedTemplates = []string{"templates/layout.html", "templates/partials.html", "templates/jobs_partials.html"}
+var sharedTemplates = []string{"templates/layout.html", "templates/partials.html", "templates/jobs_partials.html", "templates/run_graph.html"}
 
 // parsePages parses each page with the shared templates into its own set,
 // so that every page can define the blocks "content" and "dialogs".

@@ -167,7 +167,9 @@ type settingsData struct {
 	// CanUse is whether the user has CAN_USE (admins always do).
 	CanUse bool
 	Tokens []tokenRow
-	Form   tokenForm
+	// Pager pages Tokens.
+	Pager *pager
+	Form  tokenForm
 	// Created is the token just generated, set only in the response to
 	// the Generate request, the one place its value ever appears.
 	Created *createdToken
@@ -243,12 +245,20 @@ func (c *Console) settingsData(r *http.Request) (*settingsData, error) {
 	if err != nil {
 		return nil, err
 	}
-	toks, err := c.svc.ListOwnTokens(r.Context())
+	// One page of the tokens (paging.go); a page past the end is the last.
+	pr := readPage(r.URL.Query())
+	toks, total, err := c.svc.ListOwnTokensPage(r.Context(), pr.Offset(), pr.Size)
 	if err != nil {
 		return nil, err
 	}
+	if pr.clamp(total) {
+		if toks, total, err = c.svc.ListOwnTokensPage(r.Context(), pr.Offset(), pr.Size); err != nil {
+			return nil, err
+		}
+	}
 	now := c.now()
-	d := &settingsData{Policy: policy, CanUse: canUse, Form: newTokenForm(policy), Now: now}
+	d := &settingsData{Policy: policy, CanUse: canUse, Form: newTokenForm(policy), Now: now,
+		Pager: newPager("tokens", "/settings", nil, pr, total, len(toks))}
 	for _, t := range toks {
 		d.Tokens = append(d.Tokens, tokenRow{
 			Token:       t,

@@ -19,6 +19,8 @@ type tokensData struct {
 	Owner  string
 	Error  string
 	Tokens []tokenRow
+	// Pager pages Tokens.
+	Pager  *pager
 	Owners []*kiln.Principal
 	Now    time.Time
 
@@ -69,10 +71,23 @@ func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, d *tokens
 		}
 	}
 	if d.Error == "" {
-		toks, err := c.svc.ListTokens(ctx, f)
+		// One page of the tokens (paging.go); a page past the end is the
+		// last.
+		pr := readPage(r.URL.Query())
+		toks, total, err := c.svc.ListTokensPage(ctx, f, pr.Offset(), pr.Size)
 		if err != nil {
 			return err
 		}
+		if pr.clamp(total) {
+			if toks, total, err = c.svc.ListTokensPage(ctx, f, pr.Offset(), pr.Size); err != nil {
+				return err
+			}
+		}
+		keep := url.Values{}
+		if d.Owner != "" {
+			keep.Set("owner", d.Owner)
+		}
+		d.Pager = newPager("tokens", "/admin/tokens", keep, pr, total, len(toks))
 		back := "/admin/tokens"
 		if d.Owner != "" {
 			back += "?" + url.Values{"owner": {d.Owner}}.Encode()

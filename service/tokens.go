@@ -267,7 +267,37 @@ func (s *Service) ListOwnTokens(ctx context.Context) ([]*kiln.Token, error) {
 	return s.listTokens(ctx, kiln.TokenFilter{OwnerID: c.Principal.ID, Live: true})
 }
 
+// ListOwnTokensPage returns one page of the caller's live tokens, oldest
+// first, and how many live tokens the caller has in all: offset tokens
+// are skipped and at most limit returned (limit 0 returns the rest). The
+// console's Access Tokens tab pages with it.
+func (s *Service) ListOwnTokensPage(ctx context.Context, offset, limit int) ([]*kiln.Token, int, error) {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s.listTokensPage(ctx, kiln.TokenFilter{OwnerID: c.Principal.ID, Live: true}, offset, limit)
+}
+
+// ListTokensPage is ListTokens one page at a time, as ListOwnTokensPage
+// pages (admins only).
+func (s *Service) ListTokensPage(ctx context.Context, f TokenListFilter, offset, limit int) ([]*kiln.Token, int, error) {
+	if _, err := requireAdmin(ctx); err != nil {
+		return nil, 0, err
+	}
+	return s.listTokensPage(ctx, kiln.TokenFilter{CreatedByID: f.CreatedByID, CreatedByName: f.CreatedByName, OwnerID: f.OwnerID, Live: true}, offset, limit)
+}
+
 func (s *Service) listTokens(ctx context.Context, f kiln.TokenFilter) ([]*kiln.Token, error) {
+	toks, _, err := s.listTokensPage(ctx, f, 0, 0)
+	return toks, err
+}
+
+// listTokensPage reads the tokens f selects and keeps one page of them.
+// The store has no paged token query: a user has at most
+// kiln.MaxTokensPerUser live tokens, so the page is cut here, and only
+// its tokens are completed with the in-memory last use.
+func (s *Service) listTokensPage(ctx context.Context, f kiln.TokenFilter, offset, limit int) ([]*kiln.Token, int, error) {
 	f.LiveAt = s.now()
 	var toks []*kiln.Token
 	err := s.view(ctx, func(tx kiln.Tx) error {
@@ -275,12 +305,20 @@ func (s *Service) listTokens(ctx context.Context, f kiln.TokenFilter) ([]*kiln.T
 		toks, err = tx.Tokens(f)
 		return err
 	})
+	if err != nil {
+		return nil, 0, err
+	}
+	total := len(toks)
+	toks = toks[min(max(offset, 0), total):]
+	if limit > 0 && limit < len(toks) {
+		toks = toks[:limit]
+	}
 	for _, t := range toks {
 		if d := s.index.LastUsedDay(t.ID); d.After(t.LastUsedDay) {
 			t.LastUsedDay = d
 		}
 	}
-	return toks, err
+	return toks, total, nil
 }
 
 // RevokeOwnToken revokes one of the caller's tokens.
