@@ -56,6 +56,7 @@ func suite() []test {
 		webhookTests,
 		oauthTests,
 		runTests,
+		repairTests,
 		queueTests,
 		queueReadTests,
 		changeTests,
