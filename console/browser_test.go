@@ -429,6 +429,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("KeyboardOnly", func(t *testing.T) { testKeyboard(t, b) })
 	t.Run("WithoutScripts", func(t *testing.T) { testWithoutScripts(t, b) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, b) })
+	t.Run("RepairRun", func(t *testing.T) { testRepairRun(t, b) })
 	t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, b) })
 	t.Run("TokenLifecycle", func(t *testing.T) { testTokenLifecycle(t, b) })
 	t.Logf("browser tests took %v", time.Since(start).Round(time.Millisecond))
