@@ -417,4 +417,18 @@ type RunTx interface {
 	// SweepRuns expires the leases of dead executors and stops runs past
 	// their timeout (see LeaseSweep).
 	SweepRuns(s LeaseSweep) (SweepResult, error)
+
+	// RepairRun runs the tasks s names again in a finished run (see
+	// Run.Repair): each rerun task gets a new task run id (the one it had
+	// stays readable through TaskRun, with its outputs), the history item
+	// the run was in is closed with the run's final state, and a new
+	// REPAIR item with a fresh id is recorded and returned. ENotFound if
+	// the run does not exist, EInvalid while it is active or when a key
+	// names no task of the run.
+	RepairRun(s RepairSpec) (*RunRepair, error)
+	// RunRepairs returns the run's repair history, oldest first: nothing
+	// for a run never repaired, else the ORIGINAL item and one REPAIR
+	// item per repair, the last one showing the run's current state.
+	// ENotFound if the run does not exist.
+	RunRepairs(runID int64) ([]*RunRepair, error)
 }

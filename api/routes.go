@@ -165,6 +165,7 @@ func (s *Server) routes() {
 		s.authed("POST "+p+"runs/cancel", s.cancelRun)
 		s.authed("POST "+p+"runs/cancel-all", s.cancelAllRuns)
 		s.authed("POST "+p+"runs/delete", s.deleteRun)
+		s.authed("POST "+p+"runs/repair", s.repairRun)
 	}
 
 	// Compute: clusters (named configurations of the local executor, and

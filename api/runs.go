@@ -34,13 +34,110 @@ func (s *Server) getRun(version string) handlerFunc {
 		if err != nil {
 			return err
 		}
+		history, err := p.bool("include_history")
+		if err != nil {
+			return err
+		}
 		v, err := s.svc.GetRun(r.Context(), id)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, s.renderView(r, v, version))
+		out := s.renderView(r, v, version)
+		if v.Task == nil {
+			if latest := v.LatestRepairID(); latest != 0 {
+				out["latest_repair_id"] = latest
+			}
+			if history {
+				out["repair_history"] = repairHistoryJSON(v.Repairs)
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
+}
+
+// repairHistoryJSON renders a run's repair history (RepairHistoryItem):
+// the ORIGINAL item without an id, then the REPAIR items.
+func repairHistoryJSON(reps []*kiln.RunRepair) []map[string]any {
+	out := make([]map[string]any, 0, len(reps))
+	for _, rep := range reps {
+		item := map[string]any{
+			"type": rep.Type, "start_time": kiln.MillisOf(rep.Started), "end_time": kiln.MillisOf(rep.Ended),
+			"state":        stateJSON(rep.LifeCycleState, rep.ResultState, rep.StateMessage),
+			"status":       statusJSON(rep.LifeCycleState, rep.ResultState, rep.StateMessage),
+			"task_run_ids": append([]int64{}, rep.TaskRunIDs...),
+		}
+		if rep.ID != 0 {
+			item["id"] = rep.ID
+		}
+		out = append(out, item)
+	}
+	return out
+}
+
+// statusJSON renders the newer status object (RunStatus) of a life cycle
+// and result: its state, and once terminated, termination_details with
+// Databricks' code and type.
+func statusJSON(lifeCycle, result, message string) map[string]any {
+	state := lifeCycle
+	switch lifeCycle {
+	case kiln.LifeCycleWaitingForRetry:
+		state = "WAITING"
+	case kiln.LifeCycleTerminated, kiln.LifeCycleSkipped, kiln.LifeCycleInternalErr:
+		state = "TERMINATED"
+	}
+	out := map[string]any{"state": state}
+	if state != "TERMINATED" {
+		return out
+	}
+	code, typ := "RUN_EXECUTION_ERROR", "CLIENT_ERROR"
+	switch {
+	case lifeCycle == kiln.LifeCycleInternalErr:
+		code, typ = "INTERNAL_ERROR", "INTERNAL_ERROR"
+	case result == kiln.ResultSuccess:
+		code, typ = "SUCCESS", "SUCCESS"
+	case result == kiln.ResultCanceled:
+		code, typ = "CANCELED", "SUCCESS"
+	case lifeCycle == kiln.LifeCycleSkipped:
+		code, typ = "SKIPPED", "SUCCESS"
+	}
+	out["termination_details"] = map[string]any{"code": code, "type": typ, "message": message}
+	return out
+}
+
+// repairRequest is the body of runs/repair (RepairRun).
+type repairRequest struct {
+	RerunTasks          []string          `json:"rerun_tasks"`
+	RerunAllFailedTasks bool              `json:"rerun_all_failed_tasks"`
+	RerunDependentTasks bool              `json:"rerun_dependent_tasks"`
+	LatestRepairID      int64             `json:"latest_repair_id"`
+	JobParameters       map[string]string `json:"job_parameters"`
+	NotebookParams      map[string]string `json:"notebook_params"`
+	PythonParams        []string          `json:"python_params"`
+	JarParams           []string          `json:"jar_params"`
+}
+
+func (s *Server) repairRun(w http.ResponseWriter, r *http.Request) error {
+	body, id, err := jobsBodyWithID(r, "run_id")
+	if err != nil {
+		return err
+	}
+	var req repairRequest
+	if err := decodeInto(body, &req); err != nil {
+		return err
+	}
+	if req.NotebookParams != nil && req.JarParams != nil {
+		return kiln.Errorf(kiln.EInvalid, "notebook_params and jar_params cannot be given together.")
+	}
+	repairID, err := s.svc.RepairRun(r.Context(), service.RepairParams{RunID: id, RerunTasks: req.RerunTasks,
+		RerunAllFailedTasks: req.RerunAllFailedTasks, RerunDependentTasks: req.RerunDependentTasks,
+		LatestRepairID: req.LatestRepairID, RunParams: service.RunParams{NotebookParams: req.NotebookParams,
+			PythonParams: req.PythonParams, JobParameters: req.JobParameters}})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"repair_id": repairID})
+	return nil
 }
 
 // renderView renders what runs/get asked for: the run, or the task run

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"github.com/kiln-dev/kiln/console"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,4 +136,77 @@ func testJobs(t *testing.T, b *browser) {
 	sol.waitTitle("Page not found · kiln")
 	sol.waitText("Run " + num(long.ID) + " does not exist, or you do not have permission to see it.")
 	sol.shot("88-other-users-run")
+}
+
+// testRepairRun: a run whose middle task failed offers Repair run on its
+// page; once the notebook is fixed, Repair run and Confirm run the failed
+// task and its dependent again (new task runs) while the first task keeps
+// its result, and the run ends SUCCESS with Repair run no longer offered.
+func testRepairRun(t *testing.T, b *browser) {
+	e := b.env
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Fatalf("the repair browser test runs notebooks and needs python3: %v", err)
+	}
+	kim := e.NewUser(t, "kim@example.com", false)
+	home := "/Users/kim@example.com/"
+	e.importNotebook(t, kim, home+"ok", "dbutils.notebook.exit('ok')\n")
+	e.importNotebook(t, kim, home+"load", boomNotebook)
+	settings, _ := json.Marshal(map[string]any{"name": "etl", "tasks": []any{
+		map[string]any{"task_key": "extract", "notebook_task": map[string]any{"notebook_path": home + "ok"}},
+		map[string]any{"task_key": "load", "depends_on": []any{map[string]string{"task_key": "extract"}}, "notebook_task": map[string]any{"notebook_path": home + "load"}},
+		map[string]any{"task_key": "report", "depends_on": []any{map[string]string{"task_key": "load"}}, "notebook_task": map[string]any{"notebook_path": home + "ok"}},
+	}})
+	job, err := e.Svc().CreateJob(as(kim), settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := e.Svc().RunNow(as(kim), service.RunNowParams{JobID: job.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.waitRun(t, run.ID, "finished", finished)
+	if before.ResultState != kiln.ResultFailed {
+		t.Fatalf("the run ended %s/%s, want FAILED", before.LifeCycleState, before.ResultState)
+	}
+
+	p := b.newTab(t)
+	p.signIn("kim@example.com", "user-password-123")
+	p.open(console.RunPath(job.ID, run.ID))
+	p.waitTitle("Run " + num(run.ID) + " of etl · Jobs · kiln")
+	p.waitText("FAILED")
+	if !p.present("button", "Repair run") {
+		t.Fatal("a failed run's page has no Repair run")
+	}
+	if p.present("button", "Cancel run") {
+		t.Error("a failed run's page offers Cancel run")
+	}
+	p.shot("89-failed-run")
+
+	// The fix, then the repair by keyboard, confirmed in the dialog.
+	e.importNotebook(t, kim, home+"load", "dbutils.notebook.exit('loaded')\n")
+	p.tabTo("Repair run")
+	p.keys(kb.Enter)
+	p.waitFor("dialog", "Repair run?")
+	p.waitText("(load, report)")
+	p.shot("90-repair-confirmation")
+	p.click("button", "Confirm")
+	p.waitText("Run " + num(run.ID) + " is being repaired")
+	after := e.waitRun(t, run.ID, "finished", finished)
+	if after.ResultState != kiln.ResultSuccess {
+		t.Fatalf("the repaired run ended %s/%s: %s", after.LifeCycleState, after.ResultState, after.StateMessage)
+	}
+	for i, key := range []string{"extract", "load", "report"} {
+		if kept := after.Tasks[i].ID == before.Tasks[i].ID; kept != (key == "extract") {
+			t.Errorf("task %s: id %d before, %d after the repair", key, before.Tasks[i].ID, after.Tasks[i].ID)
+		}
+	}
+	p.open(console.RunPath(job.ID, run.ID))
+	p.waitTitle("Run " + num(run.ID) + " of etl · Jobs · kiln")
+	if st, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string]("document.querySelector('.run-state').textContent")); !strings.Contains(st, "SUCCESS") {
+		t.Errorf("the repaired run's page shows %q", st)
+	}
+	p.shot("91-run-repaired")
+	if p.present("button", "Repair run") {
+		t.Error("a repaired, successful run's page still offers Repair run")
+	}
 }

@@ -430,6 +430,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("WithoutScripts", func(t *testing.T) { testWithoutScripts(t, b) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, b) })
 	t.Run("TaskGraph", func(t *testing.T) { testTaskGraph(t, b) })
+	t.Run("RepairRun", func(t *testing.T) { testRepairRun(t, b) })
 	t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, b) })
 	t.Run("TokenLifecycle", func(t *testing.T) { testTokenLifecycle(t, b) })
 	// Last: it adds more users than a page holds.

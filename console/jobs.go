@@ -580,7 +580,11 @@ type runData struct {
 	Graph       taskGraph
 	GraphLegend []graphLegendEntry
 
-	Cancel         confirmation
+	Cancel confirmation
+	// Repair is offered on a finished run with tasks that did not
+	// succeed (CanRepair).
+	Repair         confirmation
+	CanRepair      bool
 	RefreshSeconds int
 }
 
@@ -649,7 +653,7 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request) error {
 		State:   stateOf(run.LifeCycleState, run.ResultState, run.StateMessage),
 		Started: stampOf(run.Created, "—"), Ended: stampOf(run.Ended, "Not yet"),
 		Duration: span(run.Created, run.Ended, now), Cancel: cancelConfirmation(run), RefreshSeconds: refreshSeconds,
-		JobParams: v.Spec.JobParameters,
+		JobParams: v.Spec.JobParameters, Repair: repairConfirmation(v), CanRepair: repairable(run),
 	}
 	if d.Name == "" {
 		d.Name = service.DefaultJobName
@@ -848,5 +852,105 @@ func (c *Console) cancelRun(w http.ResponseWriter, r *http.Request) error {
 	}
 	c.redirectWith(w, r, runPath(run.JobID, run.ID), "ok",
 		fmt.Sprintf("Run %d is being canceled: tasks that have not started will not run, and running tasks are being stopped.", run.ID))
+	return nil
+}
+
+// repairable reports whether the console offers Repair run: the run is
+// finished and some task did not succeed.
+func repairable(run *kiln.Run) bool {
+	if run.Active() {
+		return false
+	}
+	for _, t := range run.Tasks {
+		if t.Unsuccessful() {
+			return true
+		}
+	}
+	return false
+}
+
+// repairConfirmation asks before repairing: the failed tasks and their
+// dependents run again. It carries the latest repair id the page showed,
+// so a repair made meanwhile by someone else is refused, not repeated.
+func repairConfirmation(v *service.RunView) confirmation {
+	run := v.Run
+	path := runPath(run.JobID, run.ID)
+	var failed []string
+	for _, t := range run.Tasks {
+		if t.Unsuccessful() {
+			failed = append(failed, t.TaskKey)
+		}
+	}
+	return confirmation{
+		Label: "Repair run", Title: "Repair run?", Action: path + "/repair", Back: path,
+		Fields: []field{{"latest_repair_id", strconv.FormatInt(v.LatestRepairID(), 10)}},
+		Text: fmt.Sprintf("Repair run %d? The tasks that did not succeed (%s) and the tasks that depend on them run again with the same parameters; the tasks that succeeded keep their results.",
+			run.ID, strings.Join(failed, ", ")),
+	}
+}
+
+// confirmRepairRun is the Repair run confirmation as a page, for browsers
+// without scripts.
+func (c *Console) confirmRepairRun(w http.ResponseWriter, r *http.Request) error {
+	v, err := c.visibleRun(r)
+	if err != nil {
+		return err
+	}
+	run := v.Run
+	if v.Task != nil {
+		return runMissing(v.Task.ID)
+	}
+	if !repairable(run) {
+		c.refuseRepair(w, r, run)
+		return nil
+	}
+	d := runCancelData{confirmation: repairConfirmation(v), Crumbs: runCrumbs(run, run.RunName)}
+	d.Crumbs[len(d.Crumbs)-1].Value = runPath(run.JobID, run.ID)
+	d.Crumbs = append(d.Crumbs, field{"Repair run", ""})
+	c.render(w, r, http.StatusOK, "run_cancel", &page{Title: "Repair run?", Section: jobsSection, Data: d})
+	return nil
+}
+
+// refuseRepair sends the user back to a run's page with why nothing
+// happened.
+func (c *Console) refuseRepair(w http.ResponseWriter, r *http.Request, run *kiln.Run) {
+	msg := fmt.Sprintf("Run %d has no failed tasks, so there is nothing to repair. Nothing was changed.", run.ID)
+	if run.Active() {
+		msg = fmt.Sprintf("Run %d is still active, so it cannot be repaired yet. Nothing was changed.", run.ID)
+	}
+	c.redirectWith(w, r, runPath(run.JobID, run.ID), "error", msg)
+}
+
+// repairRun repairs a finished run: its failed tasks and their dependents
+// run again (the service's rerun_all_failed_tasks), guarded by the latest
+// repair id the confirmation carried.
+func (c *Console) repairRun(w http.ResponseWriter, r *http.Request) error {
+	v, err := c.visibleRun(r)
+	if err != nil {
+		return err
+	}
+	run := v.Run
+	if v.Task != nil {
+		return runMissing(v.Task.ID)
+	}
+	if !repairable(run) {
+		c.refuseRepair(w, r, run)
+		return nil
+	}
+	latest, err := strconv.ParseInt(r.URL.Query().Get("latest_repair_id"), 10, 64)
+	if err != nil || latest < 0 {
+		return kiln.Errorf(kiln.EInvalid, "The repair form is damaged: reload the run's page and try again.")
+	}
+	_, err = c.svc.RepairRun(r.Context(), service.RepairParams{RunID: run.ID, RerunAllFailedTasks: true, LatestRepairID: latest})
+	if kiln.IsCode(err, kiln.EInvalid) && latest != v.LatestRepairID() {
+		c.redirectWith(w, r, runPath(run.JobID, run.ID), "error",
+			fmt.Sprintf("Run %d was repaired by someone else in the meantime. Nothing was changed; check its state and repair it again if needed.", run.ID))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.redirectWith(w, r, runPath(run.JobID, run.ID), "ok",
+		fmt.Sprintf("Run %d is being repaired: its failed tasks and the tasks that depend on them run again.", run.ID))
 	return nil
 }

@@ -95,5 +95,7 @@ func (c *Console) routes() http.Handler {
 	user("GET /jobs/{job}/runs/{run}/logs", c.runLogs)
 	user("GET /jobs/{job}/runs/{run}/cancel", c.confirmCancelRun)
 	user("POST /jobs/{job}/runs/{run}/cancel", c.cancelRun)
+	user("GET /jobs/{job}/runs/{run}/repair", c.confirmRepairRun)
+	user("POST /jobs/{job}/runs/{run}/repair", c.repairRun)
 	return mux
 }

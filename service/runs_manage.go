@@ -18,6 +18,39 @@ type RunView struct {
 	Run  *kiln.Run
 	Task *kiln.TaskRun
 	Spec RunSpec
+	// Repairs is the run's repair history as runs/get shows it with
+	// include_history (GetRun fills it for runs, not task runs): the
+	// ORIGINAL item, then one REPAIR item per repair.
+	Repairs []*kiln.RunRepair
+}
+
+// LatestRepairID is the id of the run's latest repair, 0 when it was
+// never repaired.
+func (v *RunView) LatestRepairID() int64 {
+	if n := len(v.Repairs); n > 0 {
+		return v.Repairs[n-1].ID
+	}
+	return 0
+}
+
+// fillRepairs reads the run's repair history; a run never repaired has
+// the one ORIGINAL item, made from the run.
+func fillRepairs(tx kiln.Tx, v *RunView) error {
+	reps, err := tx.RunRepairs(v.Run.ID)
+	if err != nil {
+		return err
+	}
+	if len(reps) == 0 {
+		r := v.Run
+		orig := &kiln.RunRepair{Type: kiln.RepairTypeOriginal, Started: r.Created, Ended: r.Ended,
+			LifeCycleState: r.LifeCycleState, ResultState: r.ResultState, StateMessage: r.StateMessage}
+		for _, t := range r.Tasks {
+			orig.TaskRunIDs = append(orig.TaskRunIDs, t.ID)
+		}
+		reps = []*kiln.RunRepair{orig}
+	}
+	v.Repairs = reps
+	return nil
 }
 
 // lookupRun reads the run or task run with the given id, if the caller
@@ -60,7 +93,8 @@ func lookupRun(tx kiln.Tx, c *kiln.Caller, id int64, need int) (*RunView, error)
 	return &RunView{Run: r, Task: task, Spec: ParseRunSpec(r)}, nil
 }
 
-// GetRun returns the run (or task run) with the given id.
+// GetRun returns the run (or task run) with the given id; a run comes
+// with its repair history.
 func (s *Service) GetRun(ctx context.Context, id int64) (*RunView, error) {
 	c, err := callerOf(ctx)
 	if err != nil {
@@ -68,8 +102,10 @@ func (s *Service) GetRun(ctx context.Context, id int64) (*RunView, error) {
 	}
 	var v *RunView
 	err = s.view(ctx, func(tx kiln.Tx) (err error) {
-		v, err = lookupRun(tx, c, id, rankView)
-		return err
+		if v, err = lookupRun(tx, c, id, rankView); err != nil || v.Task != nil {
+			return err
+		}
+		return fillRepairs(tx, v)
 	})
 	return v, err
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -84,12 +85,14 @@ func scanTask(r scanner, full bool) (*kiln.TaskRun, error) {
 	return t, nil
 }
 
-// newRunID returns a random id free among runs and task runs, which share
-// one id space: runs/get and runs/get-output accept either.
+// newRunID returns a random id free among runs, task runs (replaced ones
+// included) and repairs, which share one id space: runs/get and
+// runs/get-output accept either kind of run.
 func (t *tx) newRunID(op string) (int64, error) {
 	for range 16 {
 		id := t.s.newID()
-		found, err := t.exists(`SELECT 1 FROM runs WHERE id = ? UNION ALL SELECT 1 FROM task_runs WHERE id = ?`, id, id)
+		found, err := t.exists(`SELECT 1 FROM runs WHERE id = ? UNION ALL SELECT 1 FROM task_runs WHERE id = ?
+			UNION ALL SELECT 1 FROM replaced_task_runs WHERE id = ? UNION ALL SELECT 1 FROM run_repairs WHERE repair_id = ?`, id, id, id, id)
 		if err != nil {
 			return 0, internal(op, err)
 		}
@@ -259,9 +262,13 @@ func (t *tx) fillTasks(op string, runs []*kiln.Run) error {
 	return nil
 }
 
-// TaskRun returns one task run with its outputs, or ENotFound.
+// TaskRun returns one task run with its outputs, or ENotFound: a live
+// one, else one a repair replaced.
 func (t *tx) TaskRun(id int64) (*kiln.TaskRun, error) {
 	task, err := scanTask(t.queryRow(`SELECT `+taskCols+`, t.result, t.error_trace, t.logs FROM task_runs t WHERE t.id = ?`, id), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		task, err = scanTask(t.queryRow(`SELECT `+taskCols+`, t.result, t.error_trace, t.logs FROM replaced_task_runs t WHERE t.id = ?`, id), true)
+	}
 	if err != nil {
 		return nil, t.fail("read task run", err, runNotFound(id), nil)
 	}

@@ -57,6 +57,7 @@ func suite() []test {
 		webhookTests,
 		oauthTests,
 		runTests,
+		repairTests,
 		queueTests,
 		queueReadTests,
 		changeTests,
