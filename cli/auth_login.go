@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -146,7 +147,15 @@ func (e *clientEnv) browserSignIn(ctx context.Context, cfg *client.Config, o log
 	answers := make(chan callback, 1)
 	srv := &http.Server{Handler: callbackHandler(state, answers), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	defer srv.Close()
+	defer func() {
+		// Shutdown lets the page of the answer finish; Close is the
+		// backstop for a browser that keeps the connection.
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	}()
 
 	fmt.Fprintf(e.stdio.Err, "Sign in to %s in your browser, at:\n\n  %s\n\n", cfg.Host, authURL)
 	if !o.noBrowser {
@@ -185,6 +194,7 @@ type callback struct{ code, err string }
 // constant time: anyone on this computer can reach the port) and refuses
 // the rest.
 func callbackHandler(state string, answers chan<- callback) http.Handler {
+	var taken atomic.Bool // answers has room for the one answer taken
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -198,9 +208,7 @@ func callbackHandler(state string, answers chan<- callback) http.Handler {
 		if cb.code == "" && cb.err == "" {
 			cb.err = "the answer carried neither a code nor an error"
 		}
-		select {
-		case answers <- cb:
-		default:
+		if !taken.CompareAndSwap(false, true) {
 			w.WriteHeader(http.StatusConflict)
 			callbackPage.Execute(w, "kiln auth login already has its answer. Nothing more was saved.")
 			return
@@ -209,7 +217,14 @@ func callbackHandler(state string, answers chan<- callback) http.Handler {
 		if cb.err != "" {
 			msg = "The sign-in was refused (" + cb.err + "). You can close this tab."
 		}
+		// The page is written before the answer is handed on: once it is,
+		// kiln auth login stops the listener, and a browser still waiting
+		// for the page would see the connection drop.
 		callbackPage.Execute(w, msg)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		answers <- cb
 	})
 }
 

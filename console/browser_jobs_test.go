@@ -147,20 +147,20 @@ func testRepairRun(t *testing.T, b *browser) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Fatalf("the repair browser test runs notebooks and needs python3: %v", err)
 	}
-	kim := e.NewUser(t, "kim@example.com", false)
-	home := "/Users/kim@example.com/"
-	e.importNotebook(t, kim, home+"ok", "dbutils.notebook.exit('ok')\n")
-	e.importNotebook(t, kim, home+"load", boomNotebook)
+	rhea := e.NewUser(t, "rhea@example.com", false)
+	home := "/Users/rhea@example.com/"
+	e.importNotebook(t, rhea, home+"ok", "dbutils.notebook.exit('ok')\n")
+	e.importNotebook(t, rhea, home+"load", boomNotebook)
 	settings, _ := json.Marshal(map[string]any{"name": "etl", "tasks": []any{
 		map[string]any{"task_key": "extract", "notebook_task": map[string]any{"notebook_path": home + "ok"}},
 		map[string]any{"task_key": "load", "depends_on": []any{map[string]string{"task_key": "extract"}}, "notebook_task": map[string]any{"notebook_path": home + "load"}},
 		map[string]any{"task_key": "report", "depends_on": []any{map[string]string{"task_key": "load"}}, "notebook_task": map[string]any{"notebook_path": home + "ok"}},
 	}})
-	job, err := e.Svc().CreateJob(as(kim), settings)
+	job, err := e.Svc().CreateJob(as(rhea), settings)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := e.Svc().RunNow(as(kim), service.RunNowParams{JobID: job.ID})
+	run, err := e.Svc().RunNow(as(rhea), service.RunNowParams{JobID: job.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func testRepairRun(t *testing.T, b *browser) {
 	}
 
 	p := b.newTab(t)
-	p.signIn("kim@example.com", "user-password-123")
+	p.signIn("rhea@example.com", "user-password-123")
 	p.open(console.RunPath(job.ID, run.ID))
 	p.waitTitle("Run " + num(run.ID) + " of etl · Jobs · kiln")
 	p.waitText("FAILED")
@@ -183,7 +183,7 @@ func testRepairRun(t *testing.T, b *browser) {
 	p.shot("89-failed-run")
 
 	// The fix, then the repair by keyboard, confirmed in the dialog.
-	e.importNotebook(t, kim, home+"load", "dbutils.notebook.exit('loaded')\n")
+	e.importNotebook(t, rhea, home+"load", "dbutils.notebook.exit('loaded')\n")
 	p.tabTo("Repair run")
 	p.keys(kb.Enter)
 	p.waitFor("dialog", "Repair run?")
