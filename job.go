@@ -366,6 +366,11 @@ type RunTx interface {
 	// DeleteRun removes a finished run; ENotFound if it does not exist,
 	// EInvalid while it is active.
 	DeleteRun(id int64) error
+	// PruneRuns deletes at most limit finished runs (TERMINATED, SKIPPED,
+	// INTERNAL_ERROR) that ended before endedBefore, oldest first, with
+	// their task runs, repairs and task values, and returns their ids.
+	// Active runs are never pruned, however old.
+	PruneRuns(endedBefore time.Time, limit int) ([]int64, error)
 
 	// CountWaitingRuns counts the owner's runs that have not started:
 	// those QUEUED or PENDING.

@@ -25,6 +25,10 @@ const (
 	// ConfMaxRotationGraceDays bounds how long a rotated token keeps
 	// working beside its successor. kiln's own key.
 	ConfMaxRotationGraceDays = "kilnMaxTokenRotationGraceDays"
+	// ConfRunRetentionDays is how long finished runs are kept, with their
+	// task runs, outputs and log files ("0" forever). 60 days, as
+	// Databricks keeps run history. kiln's own key.
+	ConfRunRetentionDays = "kilnRunRetentionDays"
 )
 
 // ConfDefaults holds the value of every known key when it was never set.
@@ -36,4 +40,5 @@ var ConfDefaults = map[string]string{
 	ConfTokenInactivityDays:      "90",
 	ConfTokenExpiryWarningDays:   "14",
 	ConfMaxRotationGraceDays:     "7",
+	ConfRunRetentionDays:         "60",
 }

@@ -2,6 +2,7 @@ package kiln
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -23,10 +24,17 @@ type Store interface {
 	// Changes returns the change notices with a sequence number above
 	// after, oldest first, at most limit of them. Servers poll it to drop
 	// cached state that another process (kiln admin, another replica)
-	// changed.
+	// changed. When notices above after were pruned, the error wraps
+	// ErrChangesPruned (test it with errors.Is).
 	Changes(ctx context.Context, after int64, limit int) ([]Change, error)
-	// LastChange returns the highest change sequence number, 0 if none.
+	// LastChange returns the highest change sequence number, 0 if none
+	// (once every notice was pruned, the highest one pruned).
 	LastChange(ctx context.Context) (int64, error)
+	// PruneChanges deletes the change notices recorded before before and
+	// returns how many it deleted. A poller whose position lies in the
+	// pruned range then gets ErrChangesPruned from Changes: it missed
+	// notices and must reload everything it caches.
+	PruneChanges(ctx context.Context, before time.Time) (int64, error)
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
@@ -179,6 +187,11 @@ const (
 	// "grant:<id>".
 	ChangeOAuth ChangeKind = "oauth"
 )
+
+// ErrChangesPruned is what Store.Changes wraps when notices after the
+// position asked for were pruned: the poller must reload its whole state
+// and go on from LastChange.
+var ErrChangesPruned = errors.New("kiln: change notices were pruned past this position")
 
 // Change is one change notice.
 type Change struct {

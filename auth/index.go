@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -90,6 +91,9 @@ type Index struct {
 	// lastRefresh is when the last successful Load or Refresh began (Unix
 	// nanoseconds): how current the index is.
 	lastRefresh atomic.Int64
+	// fullReloads counts the Refreshes that found their change notices
+	// pruned and read everything afresh.
+	fullReloads atomic.Int64
 
 	// Source addresses seen since the last flush, for the store
 	// (RecordTokenAddresses); bounded by maxPendingAddrs.
@@ -388,10 +392,19 @@ func (ix *Index) TokensEnabled() bool {
 	return ix.enabled
 }
 
+// FullReloads is how many times Refresh found the change notices after
+// its position pruned and reloaded everything instead.
+func (ix *Index) FullReloads() int64 { return ix.fullReloads.Load() }
+
 // Load reads the whole state from the store, replacing what the index held.
 func (ix *Index) Load(ctx context.Context) error {
 	ix.refreshMu.Lock()
 	defer ix.refreshMu.Unlock()
+	return ix.load(ctx)
+}
+
+// load is Load with refreshMu held.
+func (ix *Index) load(ctx context.Context) error {
 	started := time.Now()
 	// Read the stamp and the change position first: a change committed
 	// while loading is then applied again by the next Refresh, which is
@@ -566,6 +579,13 @@ func (ix *Index) Refresh(ctx context.Context) error {
 	started := time.Now()
 	for {
 		changes, err := ix.store.Changes(ctx, ix.lastSeq, 500)
+		if errors.Is(err, kiln.ErrChangesPruned) {
+			// This index fell behind the notices the store still keeps
+			// (a replica down for longer than their retention): what it
+			// missed is unknown, so it reads everything afresh.
+			ix.fullReloads.Add(1)
+			return ix.load(ctx)
+		}
 		if err != nil {
 			return err
 		}

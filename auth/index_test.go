@@ -195,3 +195,49 @@ func BenchmarkCheck(b *testing.B) {
 		})
 	})
 }
+
+// TestIndexReloadsWhenItsChangesWerePruned: a process that fell behind the
+// change notices the store keeps (a replica stopped past the retention)
+// cannot know what it missed, so it reads everything afresh, and a token
+// revoked meanwhile stops working there too.
+func TestIndexReloadsWhenItsChangesWerePruned(t *testing.T) {
+	f := newFixture(t)
+	kept := f.token(t, "admin@example.com", 0)
+	revoked := f.token(t, "admin@example.com", 0)
+	other := auth.NewIndex(f.store, f.index.Key(), slog.New(slog.DiscardHandler))
+	if err := other.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// While the other process is away: a revocation, a new token, and
+	// the notices of both pruned.
+	if err := f.svc.RevokeToken(f.ctx, revoked.Info.ID); err != nil {
+		t.Fatal(err)
+	}
+	created := f.token(t, "admin@example.com", 0)
+	if _, err := f.store.PruneChanges(context.Background(), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Refresh(context.Background()); err != nil {
+		t.Fatalf("Refresh behind the pruned notices: %v", err)
+	}
+	if got := other.FullReloads(); got != 1 {
+		t.Errorf("FullReloads: got %d, want 1", got)
+	}
+	for _, tt := range []struct {
+		name  string
+		value string
+		ok    bool
+	}{{"Kept", kept.Value, true}, {"RevokedMeanwhile", revoked.Value, false}, {"CreatedMeanwhile", created.Value, true}} {
+		if c, d := other.Check(tt.value); (c != nil) != tt.ok {
+			t.Errorf("%s: caller %v, denial %+v", tt.name, c, d)
+		}
+	}
+	// Back in step: the next notice is applied as usual, without a reload.
+	later := f.token(t, "admin@example.com", 0)
+	if err := other.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := other.Check(later.Value); c == nil || other.FullReloads() != 1 {
+		t.Errorf("after catching up: caller %v, full reloads %d", c, other.FullReloads())
+	}
+}

@@ -114,7 +114,7 @@ serve has not initialised is refused, and nothing is created in it.`,
 	cmd.PersistentFlags().Set("log-level", "warn")
 	registerDatabaseURL(cmd.PersistentFlags(), &a.databaseURL)
 	cmd.AddCommand(a.usersCmd(), a.confCmd(), a.tokensCmd())
-	cmd.AddCommand(a.migrateCmd(), a.backupCmd(), a.restoreCmd(), a.migrateStoreCmd())
+	cmd.AddCommand(a.migrateCmd(), a.backupCmd(), a.restoreCmd(), a.migrateStoreCmd(), a.vacuumCmd())
 	return cmd
 }
 

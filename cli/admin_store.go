@@ -13,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/kiln-dev/kiln/runner"
 	"github.com/kiln-dev/kiln/server"
+	"github.com/kiln-dev/kiln/service"
 	"github.com/kiln-dev/kiln/sqlstore"
 )
 
@@ -305,4 +307,91 @@ func redactURL(s string) string {
 		}
 	}
 	return s
+}
+
+// compactor is what kiln admin vacuum needs of the store beyond
+// kiln.Store; both sqlstore dialects have it.
+type compactor interface {
+	Vacuum(ctx context.Context) error
+	Size(ctx context.Context) (int64, error)
+}
+
+func (a *adminEnv) vacuumCmd() *cobra.Command {
+	var (
+		taskDir         string
+		changeRetention time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "vacuum",
+		Short: "Prune what is past its retention now, and give the space back",
+		Long: `Do at once what every kiln server does each hour, then compact the database:
+
+  - delete the finished runs that ended more than kilnRunRetentionDays ago
+    (default 60; 0 keeps them forever), with their task runs, outputs,
+    repairs and task values; active runs are never touched;
+  - delete change notices older than --change-retention (a replica stopped
+    for longer reloads its whole state when it comes back);
+  - remove the log files (DATA_DIR/runs) and kept attempt directories
+    (--task-dir) of runs that no longer exist;
+  - VACUUM the database: on SQLite the file is rewritten compactly (it needs
+    as much free disk as the file and holds the write lock meanwhile); on
+    PostgreSQL VACUUM (ANALYZE) makes the space reusable.
+
+It may run while kiln serves. It prints what it removed and the database
+size before and after.`,
+		Example: `  kiln admin vacuum
+  kiln admin conf set kilnRunRetentionDays=14 && kiln admin vacuum`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withStore(cmd, func(ctx context.Context, p *server.Parts) error {
+				c, ok := p.Store.(compactor)
+				if !ok {
+					return errString("this store cannot be vacuumed")
+				}
+				before, err := c.Size(ctx)
+				if err != nil {
+					return err
+				}
+				pruned, err := p.Service.Prune(ctx, changeRetention)
+				if err != nil {
+					return err
+				}
+				dir := taskDir
+				if dir == "" {
+					dir = runner.DefaultTaskDir(a.dataDir)
+				}
+				files, err := runner.RemoveOrphanFiles(ctx, p.Store, a.dataDir, dir)
+				if err != nil {
+					return err
+				}
+				if err := c.Vacuum(ctx); err != nil {
+					return err
+				}
+				after, err := c.Size(ctx)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdio.Out, "Removed %d finished runs, %d change notices and the files of %d runs.\nDatabase size: %s before, %s after.\n",
+					pruned.Runs, pruned.Changes, files, humanBytes(before), humanBytes(after))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&taskDir, "task-dir", "", "the attempt directories' parent, as kiln serve --task-dir (default: beside the data directory)")
+	cmd.Flags().DurationVar(&changeRetention, "change-retention", service.DefaultChangeRetention, "delete change notices older than this")
+	return cmd
+}
+
+// humanBytes renders n bytes in binary units, one decimal.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

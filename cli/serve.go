@@ -12,6 +12,7 @@ import (
 
 	"github.com/kiln-dev/kiln/sandbox"
 	"github.com/kiln-dev/kiln/server"
+	"github.com/kiln-dev/kiln/service"
 )
 
 func newServeCmd(stdio IO) *cobra.Command {
@@ -125,6 +126,7 @@ kernel cannot confine them, kiln runs no task and says why.`,
 	registerDatabaseURL(f, &cfg.DatabaseURL)
 	f.DurationVar(&cfg.UnknownTokenRefresh, "unknown-token-refresh", server.DefaultUnknownTokenRefresh, "how often at most to re-read the store on meeting an unknown token, so that one just created by another replica or process works at once; 0 turns it off")
 	f.StringVar(&cfg.AdminEmail, "admin-email", "", "first admin's email, used only when initialising (default admin@kiln.local)")
+	f.DurationVar(&cfg.ChangeRetention, "change-retention", service.DefaultChangeRetention, "how long change notices are kept for replicas to catch up (a replica stopped longer reloads its whole state)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "how long to wait for in-flight requests on SIGINT/SIGTERM")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxies", nil, "load balancers or reverse proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For names the client")
 	f.Float64Var(&cfg.AuthFailureRate, "auth-failure-rate", server.DefaultAuthFailureRate, "failed authentications per second allowed per client address, after the burst")

@@ -55,3 +55,22 @@ func (s *Server) fireSchedules(ctx context.Context) {
 		return err
 	})
 }
+
+// prune removes, every PruneInterval, the finished runs past their
+// retention and old change notices (Service.Prune), then this server's
+// files of runs that no longer exist (Runner.RemoveOrphanFiles).
+func (s *Server) prune(ctx context.Context) {
+	s.every(ctx, s.Config.PruneInterval, "pruning", s.pruneOnce)
+}
+
+func (s *Server) pruneOnce(ctx context.Context) error {
+	p, err := s.Service.Prune(ctx, s.Config.ChangeRetention)
+	if err != nil {
+		return err
+	}
+	files, err := s.Runner.RemoveOrphanFiles(ctx)
+	if p.Runs > 0 || p.Changes > 0 || files > 0 {
+		s.Log.Info("pruned", "runs", p.Runs, "changes", p.Changes, "run_files", files)
+	}
+	return err
+}

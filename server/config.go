@@ -34,8 +34,11 @@ const (
 	// DefaultTokenSweepInterval is how often the inactivity policy and
 	// expiry announcements run.
 	DefaultTokenSweepInterval = time.Minute
-	DefaultAuthFailureRate    = 10.0
-	DefaultAuthFailureBurst   = 50
+	// DefaultPruneInterval is how often finished runs past their
+	// retention, their files and old change notices are pruned.
+	DefaultPruneInterval    = time.Hour
+	DefaultAuthFailureRate  = 10.0
+	DefaultAuthFailureBurst = 50
 	// DefaultMaxConcurrentRuns is how many task runs a server executes at
 	// once.
 	DefaultMaxConcurrentRuns = 4
@@ -106,6 +109,14 @@ type Config struct {
 	// kilnTokenInactivityDays and ending tokens announced to webhooks;
 	// default DefaultTokenSweepInterval.
 	TokenSweepInterval time.Duration
+	// PruneInterval is how often finished runs past kilnRunRetentionDays
+	// (with their log files and attempt directories) and change notices
+	// older than ChangeRetention are pruned; default DefaultPruneInterval.
+	PruneInterval time.Duration
+	// ChangeRetention is how long change notices are kept; default
+	// service.DefaultChangeRetention. A replica stopped for longer
+	// reloads its whole state when it comes back.
+	ChangeRetention time.Duration
 	// Clock replaces the clock of the token index and the service (tests
 	// move it to age tokens); nil is time.Now.
 	Clock func() time.Time
@@ -226,6 +237,8 @@ func (c *Config) defaults() {
 	orDefault(&c.AuditFlushInterval, DefaultAuditFlushInterval)
 	orDefault(&c.LastUseFlushInterval, DefaultLastUseFlushInterval)
 	orDefault(&c.TokenSweepInterval, DefaultTokenSweepInterval)
+	orDefault(&c.PruneInterval, DefaultPruneInterval)
+	orDefault(&c.ChangeRetention, service.DefaultChangeRetention)
 	orDefault(&c.MaxConcurrentRuns, DefaultMaxConcurrentRuns)
 	orDefault(&c.MaxQueuedRunsPerUser, DefaultMaxQueuedRunsPerUser)
 	orDefault(&c.TaskLease, DefaultTaskLease)
@@ -285,7 +298,7 @@ func (c *Config) Validate() error {
 		{"--unknown-token-refresh", c.UnknownTokenRefresh}, {"the poll interval", c.PollInterval},
 		{"--shutdown-timeout", c.ShutdownTimeout}, {"the audit flush interval", c.AuditFlushInterval},
 		{"the last-use flush interval", c.LastUseFlushInterval}, {"the token sweep interval", c.TokenSweepInterval},
-		{"--task-lease", c.TaskLease},
+		{"--task-lease", c.TaskLease}, {"the prune interval", c.PruneInterval}, {"--change-retention", c.ChangeRetention},
 	} {
 		if d.v < 0 {
 			add("%s is %v; it must not be negative", d.flag, d.v)

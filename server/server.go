@@ -420,12 +420,13 @@ func (s *Server) URL() string {
 // nothing is half-written.
 func (s *Server) Serve(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
-	s.wg.Add(6)
+	s.wg.Add(7)
 	go func() { defer s.wg.Done(); s.Index.Run(bg, s.Config.PollInterval, s.Config.LastUseFlushInterval) }()
 	go func() { defer s.wg.Done(); s.Denials.Run(bg, s.Config.AuditFlushInterval) }()
 	go func() { defer s.wg.Done(); s.sweepClusters(bg) }()
 	go func() { defer s.wg.Done(); s.sweepTokens(bg) }()
 	go func() { defer s.wg.Done(); s.Webhooks.Run(bg) }()
+	go func() { defer s.wg.Done(); s.prune(bg) }()
 	// Schedules stop first on shutdown, so no run is queued while the
 	// runner drains.
 	sched, stopSched := context.WithCancel(bg)

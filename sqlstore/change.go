@@ -42,6 +42,8 @@ func (t *tx) Notify(kind kiln.ChangeKind, ref string) error {
 
 // Changes returns the change notices with a sequence number above after,
 // oldest first, at most limit of them (DefaultChangesLimit if limit <= 0).
+// When some of them were pruned (after lies below the change floor) it
+// returns an error wrapping [kiln.ErrChangesPruned] instead.
 func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]kiln.Change, error) {
 	const op = "read changes"
 	if limit <= 0 {
@@ -67,14 +69,25 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]kiln.Cha
 	if err := rows.Err(); err != nil {
 		return nil, s.boundary(internal(op, err))
 	}
+	// The floor is read after the notices: a prune committed in between
+	// raises it, so the answer errs towards a reload, never towards
+	// notices silently missing.
+	floor, err := s.changeFloor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if after < floor {
+		return nil, errChangesPruned(after, floor)
+	}
 	return cs, nil
 }
 
 // LastChange returns the highest change sequence number, 0 if none: where
-// a new poller starts.
+// a new poller starts. Once every notice was pruned it is the change floor.
 func (s *Store) LastChange(ctx context.Context) (int64, error) {
 	var seq int64
-	err := s.read.QueryRowContext(ctx, s.d.rebind(`SELECT COALESCE(MAX(seq), 0) FROM changes`)).Scan(&seq)
+	err := s.read.QueryRowContext(ctx,
+		`SELECT COALESCE((SELECT MAX(seq) FROM changes), (SELECT through FROM change_floor WHERE id = 1), 0)`).Scan(&seq)
 	if err != nil {
 		return 0, s.boundary(internal("read last change", err))
 	}

@@ -14,7 +14,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -24,14 +23,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/kiln-dev/kiln/internal/benchproc"
 )
 
 var (
@@ -41,7 +39,7 @@ var (
 	settle  = flag.Duration("settle", 5*time.Second, "wait before reading idle memory, and after the flood")
 )
 
-const adminEmail = "admin@example.com"
+const adminEmail = benchproc.AdminEmail
 
 func main() {
 	flag.Parse()
@@ -51,13 +49,7 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(work)
-	bin := *kilnBin
-	if bin == "" {
-		bin = filepath.Join(work, "kiln")
-		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/kiln").CombinedOutput(); err != nil {
-			log.Fatalf("building kiln: %v\n%s", err, out)
-		}
-	}
+	bin := benchproc.Binary(*kilnBin, work)
 	dataDir := filepath.Join(work, "data")
 	fmt.Printf("kiln memory: %d cores, %s; %d concurrent wrong-password sign-ins x %d rounds; idle read %v after ready\n\n",
 		runtime.NumCPU(), runtime.Version(), *logins, *rounds, *settle)
@@ -69,7 +61,7 @@ func main() {
 	k := start(bin, dataDir)
 	time.Sleep(*settle)
 	k.row("idle after first start", "")
-	k.stop()
+	k.Stop()
 
 	// Restart on the initialised directory: what a server sits at.
 	k = start(bin, dataDir)
@@ -86,7 +78,7 @@ func main() {
 			case <-stopSampling:
 				return
 			case <-time.After(10 * time.Millisecond):
-				if rss, _ := k.mem(); rss > peak {
+				if rss, _ := k.Mem(); rss > peak {
 					peak = rss
 				}
 			}
@@ -103,81 +95,25 @@ func main() {
 	close(stopSampling)
 	<-sampled
 	k.row("right after the flood", fmt.Sprintf("%d sign-ins in %v (%.1f/s), answers %v; highest sampled VmRSS %s",
-		*logins**rounds, took.Round(time.Millisecond), float64(*logins**rounds)/took.Seconds(), statuses, mib(peak)))
+		*logins**rounds, took.Round(time.Millisecond), float64(*logins**rounds)/took.Seconds(), statuses, benchproc.MiB(peak)))
 	time.Sleep(*settle)
 	k.row(fmt.Sprintf("%v after the flood", *settle), "")
-	k.stop()
+	k.Stop()
 }
 
-type kiln struct {
-	cmd  *exec.Cmd
-	url  string
-	addr string
-}
+// kiln is the measured server, with the rows and the flood of this
+// benchmark.
+type kiln struct{ *benchproc.Server }
 
-func start(bin, dataDir string) *kiln {
-	addr := freeAddr()
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dataDir)
-	cmd.Env = append(os.Environ(), "KILN_ADMIN_EMAIL="+adminEmail, "KILN_ADMIN_PASSWORD=admin-password-123")
-	logs := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
-	}
-	k := &kiln{cmd: cmd, url: "http://" + addr, addr: addr}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if resp, err := http.Get(k.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return k
-			}
-		}
-		if time.Now().After(deadline) {
-			log.Fatalf("kiln did not become ready:\n%s", logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+func start(bin, dataDir string) kiln { return kiln{benchproc.Start(bin, dataDir)} }
 
-func (k *kiln) stop() {
-	k.cmd.Process.Signal(syscall.SIGTERM)
-	k.cmd.Wait()
-}
-
-// mem reads VmRSS and VmHWM, in bytes.
-func (k *kiln) mem() (rss, hwm int64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", k.cmd.Process.Pid))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (name != "VmRSS" && name != "VmHWM") {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		if err != nil {
-			log.Fatalf("%s: %q", name, v)
-		}
-		if name == "VmRSS" {
-			rss = kb << 10
-		} else {
-			hwm = kb << 10
-		}
-	}
-	return rss, hwm
-}
-
-func (k *kiln) row(phase, note string) {
-	rss, hwm := k.mem()
-	fmt.Printf("| %s | %s | %s | %s |\n", phase, mib(rss), mib(hwm), note)
+func (k kiln) row(phase, note string) {
+	rss, hwm := k.Mem()
+	fmt.Printf("| %s | %s | %s | %s |\n", phase, benchproc.MiB(rss), benchproc.MiB(hwm), note)
 }
 
 // flood sends the sign-ins of one round at once and counts the statuses.
-func (k *kiln) flood(round int) map[int]int {
+func (k kiln) flood(round int) map[int]int {
 	var mu sync.Mutex
 	statuses := map[int]int{}
 	var wg sync.WaitGroup
@@ -201,7 +137,7 @@ func (k *kiln) flood(round int) map[int]int {
 			defer wg.Done()
 			<-startGun
 			form := url.Values{"email": {email}, "password": {"not-the-password-at-all"}}
-			req, _ := http.NewRequestWithContext(context.Background(), "POST", k.url+"/login", strings.NewReader(form.Encode()))
+			req, _ := http.NewRequestWithContext(context.Background(), "POST", k.URL+"/login", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			code := 0
 			if resp, err := client.Do(req); err == nil {
@@ -218,14 +154,3 @@ func (k *kiln) flood(round int) map[int]int {
 	wg.Wait()
 	return statuses
 }
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -177,6 +177,7 @@ func TestAdminRefusesAnUninitialisedDataDirectory(t *testing.T) {
 		{"migrate"},
 		{"migrate", "--status"},
 		{"backup", filepath.Join(t.TempDir(), "copy.db")},
+		{"vacuum"},
 	}
 	for _, place := range []string{"empty", "missing"} {
 		dir := filepath.Join(t.TempDir(), "kiln-data")
@@ -263,5 +264,39 @@ func TestDataDirectoryIsPrivate(t *testing.T) {
 		if !found {
 			t.Errorf("%s not found in the data directory (saw %v): the walk checked less than it should", must, seen)
 		}
+	}
+}
+
+var vacuumRE = regexp.MustCompile(`Removed (\d+) finished runs, (\d+) change notices and the files of (\d+) runs\.\nDatabase size: .+ before, .+ after\.`)
+
+// TestAdminVacuum: kiln admin vacuum prunes the change notices beside a
+// running server, which then finds its position pruned, reloads, and goes
+// on honouring every token as before; the next change applies at once.
+func TestAdminVacuum(t *testing.T) {
+	dir := t.TempDir()
+	p := serve(t, dir, "KILN_ADMIN_EMAIL=ops@example.com")
+	admin(t, dir, "", "conf", "set", "enableTokensConfig=true")
+	kept, _ := createToken(t, dir)
+	gone, goneID := createToken(t, dir)
+	out, stderr, code := admin(t, dir, "", "vacuum", "--change-retention", "1ms")
+	m := vacuumRE.FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("vacuum: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if n, _ := strconv.Atoi(m[2]); m[1] != "0" || n < 3 {
+		t.Errorf("vacuum removed %s runs and %s notices; want 0 runs and the 3 or more notices of the conf and tokens", m[1], m[2])
+	}
+	if got := status(t, p.url, kept); got != 200 {
+		t.Errorf("a token from before the vacuum: %d", got)
+	}
+	if _, stderr, code := admin(t, dir, "", "tokens", "revoke", goneID); code != 0 {
+		t.Fatalf("revoke: exit %d: %s", code, stderr)
+	}
+	if got := status(t, p.url, gone); got != 403 {
+		t.Errorf("a token revoked after the vacuum: %d, want 403 at once", got)
+	}
+	// Again, with nothing left to prune.
+	if out, _, code := admin(t, dir, "", "vacuum", "--change-retention", "1h"); code != 0 || !strings.Contains(out, "Removed 0 finished runs, 0 change notices") {
+		t.Errorf("second vacuum: exit %d, %q", code, out)
 	}
 }

@@ -61,6 +61,7 @@ func suite() []test {
 		queueTests,
 		queueReadTests,
 		changeTests,
+		retentionTests,
 		txTests,
 		concurrencyTests,
 	)
