@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -40,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kiln-dev/kiln/internal/benchproc"
 	"github.com/kiln-dev/kiln/internal/pgtest"
 )
 
@@ -150,7 +150,7 @@ func newCluster(pg *pgtest.Server, store string, n int, env ...string) *cluster 
 	// SQLite replicas share the data directory (and so the key files);
 	// the first initialises it before the others start.
 	for i := range n {
-		addr := freeAddr()
+		addr := benchproc.FreeAddr()
 		cmd := exec.Command(kilnBin, "serve", "--addr", addr, "--log-level", "error")
 		cmd.Env = c.env
 		if store == "postgres" {
@@ -196,15 +196,6 @@ func (c *cluster) close() {
 	for _, p := range c.procs {
 		p.Wait()
 	}
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func waitReady(u string) {
