@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"strings"
@@ -79,6 +80,7 @@ func dbfsError(op dbfsOp, err error) error {
 	var (
 		ke    *kiln.Error
 		limit *kiln.DBFSHandleLimitError
+		quota *kiln.DBFSQuotaError
 		pe    *fs.PathError
 	)
 	switch {
@@ -88,6 +90,10 @@ func dbfsError(op dbfsOp, err error) error {
 		return err
 	case errors.As(err, &limit):
 		return kiln.Errorf(kiln.EQuota, "Too many open DBFS handles: close the ones you no longer use (unused handles close after %v).", limit.IdleTimeout)
+	case errors.As(err, &quota) && quota.Workspace:
+		return kiln.Errorf(kiln.EQuota, "The workspace's DBFS quota of %s is reached: delete files you no longer need, or ask an admin to raise it.", byteSize(quota.Limit))
+	case errors.As(err, &quota):
+		return kiln.Errorf(kiln.EQuota, "Your DBFS quota of %s is reached: delete files you no longer need, or ask an admin to raise it.", byteSize(quota.Limit))
 	case !errors.As(err, &pe):
 		return kiln.Internal(err)
 	}
@@ -115,6 +121,22 @@ func dbfsError(op dbfsOp, err error) error {
 		return kiln.Errorf(kiln.EInvalid, "Path %s leads outside DBFS.", clean)
 	}
 	return kiln.Internal(err)
+}
+
+// byteSize writes n bytes for a message: "1073741824 bytes (1 GiB)".
+func byteSize(n int64) string {
+	units := []string{"KiB", "MiB", "GiB", "TiB"}
+	v, u := float64(n), ""
+	for _, next := range units {
+		if v < 1024 {
+			break
+		}
+		v, u = v/1024, next
+	}
+	if u == "" {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%d bytes (%.4g %s)", n, v, u)
 }
 
 // handleError is dbfsError for an operation on handle.
@@ -158,7 +180,7 @@ func blockTooBig(what string, limit int64) error {
 // MAX_BLOCK_SIZE_EXCEEDED. Missing parent directories are created. An
 // existing file without overwrite is EConflict.
 func (s *Service) DBFSPut(ctx context.Context, p string, r io.Reader, overwrite bool, limit int64) error {
-	_, d, err := s.dbfsOf(ctx)
+	c, d, err := s.dbfsOf(ctx)
 	if err != nil {
 		return err
 	}
@@ -166,7 +188,7 @@ func (s *Service) DBFSPut(ctx context.Context, p string, r io.Reader, overwrite 
 	if err != nil {
 		return err
 	}
-	err = d.Put(ctx, clean, r, limit, overwrite)
+	err = d.Put(ctx, c.Principal.ID, clean, r, limit, overwrite)
 	if errors.Is(err, kiln.ErrDBFSTooLarge) {
 		return blockTooBig("content", limit)
 	}
