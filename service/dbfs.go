@@ -123,20 +123,18 @@ func dbfsError(op dbfsOp, err error) error {
 	return kiln.Internal(err)
 }
 
-// byteSize writes n bytes for a message: "1073741824 bytes (1 GiB)".
+// byteSize writes n bytes for a message, with the largest binary unit
+// that divides it: "1500 bytes", "10737418240 bytes (10 GiB)".
 func byteSize(n int64) string {
-	units := []string{"KiB", "MiB", "GiB", "TiB"}
-	v, u := float64(n), ""
-	for _, next := range units {
-		if v < 1024 {
-			break
+	for _, u := range []struct {
+		name  string
+		shift uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d bytes (%d %s)", n, n>>u.shift, u.name)
 		}
-		v, u = v/1024, next
 	}
-	if u == "" {
-		return fmt.Sprintf("%d bytes", n)
-	}
-	return fmt.Sprintf("%d bytes (%.4g %s)", n, v, u)
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // handleError is dbfsError for an operation on handle.
