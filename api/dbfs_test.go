@@ -311,6 +311,7 @@ func TestDBFSPathTraversal(t *testing.T) {
 		}
 	}
 }
+
 // TestDBFSCreateOnDirectory: create and put over an existing directory,
 // with or without overwrite, answer as Databricks does.
 func TestDBFSCreateOnDirectory(t *testing.T) {
