@@ -45,14 +45,20 @@ import (
 // owner: [*DBFSHandleLimitError]) and expire the ones left unused for
 // their idle timeout, dropping the upload.
 //
+// An implementation may bound the bytes stored, per owner and in all
+// (the store's tree does, when configured): a write that would go over
+// is refused with a [*DBFSQuotaError] and changes nothing. Bytes of open
+// uploads count against their owner as they are added.
+//
 // Implementations are safe for concurrent use.
 type DBFS interface {
-	// Put writes the file at path with what r yields, at most limit
-	// bytes: more is ErrDBFSTooLarge and nothing is written. A directory
-	// at path is ErrDBFSIsDir, an existing file without overwrite
-	// ErrDBFSExists, both found before r is read. An error reading r is
-	// returned as it is.
-	Put(ctx context.Context, path string, r io.Reader, limit int64, overwrite bool) error
+	// Put writes the file at path for owner (a principal id, whose quota
+	// it counts against) with what r yields, at most limit bytes: more is
+	// ErrDBFSTooLarge and nothing is written. A directory at path is
+	// ErrDBFSIsDir, an existing file without overwrite ErrDBFSExists,
+	// both found before r is read. An error reading r is returned as it
+	// is.
+	Put(ctx context.Context, owner int64, path string, r io.Reader, limit int64, overwrite bool) error
 	// CreateHandle opens a streaming upload to path for owner. It fails
 	// early as Put would (ErrDBFSIsDir, ErrDBFSExists); the file appears
 	// at CloseHandle.
@@ -147,4 +153,20 @@ type DBFSHandleLimitError struct {
 // Error says that the limit was reached and when handles free up.
 func (e *DBFSHandleLimitError) Error() string {
 	return fmt.Sprintf("dbfs: too many open handles (unused ones close after %v)", e.IdleTimeout)
+}
+
+// DBFSQuotaError is the condition (inside an *fs.PathError) of a write
+// that would bring the bytes stored over a quota: its owner's, or the
+// whole tree's when Workspace is set.
+type DBFSQuotaError struct {
+	Limit     int64 // the quota, in bytes
+	Workspace bool  // the tree's quota rather than the owner's
+}
+
+// Error names the quota that was reached.
+func (e *DBFSQuotaError) Error() string {
+	if e.Workspace {
+		return fmt.Sprintf("dbfs: the workspace's %d byte quota is reached", e.Limit)
+	}
+	return fmt.Sprintf("dbfs: the owner's %d byte quota is reached", e.Limit)
 }

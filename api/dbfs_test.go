@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kiln-dev/kiln/kilntest"
 	"github.com/kiln-dev/kiln/server"
@@ -52,6 +53,15 @@ func dbfsRead(t *testing.T, e *kilntest.Env, tok, path string, offset, length in
 		t.Fatalf("read: bytes_read %d, data %d bytes, %v", rd.BytesRead, len(b), err)
 	}
 	return b
+}
+
+func dbfsStatus(t *testing.T, e *kilntest.Env, tok, path string) fileInfo {
+	t.Helper()
+	var fi fileInfo
+	if err := json.Unmarshal(ok(t, e.Do(t, "GET", dbfs+"get-status"+q("path", path), tok, nil), "get-status "+path).Body, &fi); err != nil {
+		t.Fatal(err)
+	}
+	return fi
 }
 
 func fileNames(fs []fileInfo) []string {
@@ -189,8 +199,11 @@ func TestDBFSMultipartPut(t *testing.T) {
 	}
 	big := bytes.Repeat([]byte("0123456789"), 300_000) // 3 MB: multipart is not limited to 1 MB
 	ok(t, put([]string{"path", "/wheels/pkg.whl", "overwrite", "true"}, "contents", big), "multipart put")
-	if st, err := os.Stat(filepath.Join(server.DBFSPath(e.DataDir), "wheels", "pkg.whl")); err != nil || st.Size() != int64(len(big)) {
-		t.Fatalf("file on disk: %v %v", st, err)
+	if got := dbfsStatus(t, e, alice, "/wheels/pkg.whl"); got.FileSize != int64(len(big)) {
+		t.Fatalf("stored file: %+v", got)
+	}
+	if got := dbfsRead(t, e, alice, "/wheels/pkg.whl", 1_500_000, 1<<20); !bytes.Equal(got, big[1_500_000:1_500_000+1<<20]) {
+		t.Fatalf("read across chunks: %d bytes differ", len(got))
 	}
 	wantError(t, put([]string{"path", "/wheels/pkg.whl"}, "file", big), 409, "RESOURCE_ALREADY_EXISTS", "")
 	wantError(t, put(nil, "contents", big), 400, "INVALID_PARAMETER_VALUE", "path field before")
@@ -231,17 +244,29 @@ func TestDBFSMoveAndDelete(t *testing.T) {
 	}
 }
 
+// TestDBFSPathTraversal: no path leads outside DBFS, and symbolic links
+// planted in the local DBFS directory of an older kiln (by someone with
+// shell access) are not moved into the store at start.
 func TestDBFSPathTraversal(t *testing.T) {
-	e, admin, alice, _ := wsEnv(t)
-	root := server.DBFSPath(e.DataDir)
+	dataDir := t.TempDir()
+	root := server.DBFSPath(dataDir)
+	os.MkdirAll(filepath.Join(root, "jobs"), 0o700)
+	os.WriteFile(filepath.Join(root, "jobs", "main.py"), []byte("print(1)"), 0o600)
 	// Something outside DBFS that must stay out of reach.
-	outside := filepath.Join(e.DataDir, "outside.txt")
+	outside := filepath.Join(dataDir, "outside.txt")
 	os.WriteFile(outside, []byte("outside"), 0o600)
-	// Symbolic links planted inside DBFS by someone with shell access.
 	os.Symlink(outside, filepath.Join(root, "abs-link"))
 	os.Symlink("../outside.txt", filepath.Join(root, "rel-link"))
 	os.Symlink("..", filepath.Join(root, "up"))
 	os.Symlink("/etc", filepath.Join(root, "etc"))
+	os.Symlink("jobs/main.py", filepath.Join(root, "alias.py")) // inside, but a link all the same
+	e := kilntest.Start(t, kilntest.WithConfig(func(c *server.Config) { c.DataDir = dataDir }))
+	admin := e.AdminToken(t)
+	e.NewUser(t, "alice@example.com", false)
+	alice := e.Token(t, "alice@example.com", 0)
+	if got := dbfsRead(t, e, alice, "/jobs/main.py", 0, 0); string(got) != "print(1)" {
+		t.Errorf("the moved file: %q", got)
+	}
 
 	for _, p := range []string{"/../outside.txt", "dbfs:/../outside.txt", "/x/../../outside.txt", "/..", "../kiln.db", "kiln.db", "/a\x00b", "/.kiln-staging/x", "dbfs:/.kiln-staging"} {
 		for _, tok := range []string{admin, alice} {
@@ -257,31 +282,29 @@ func TestDBFSPathTraversal(t *testing.T) {
 			wantError(t, e.Do(t, "POST", dbfs+"move", tok, map[string]any{"source_path": "/ok", "destination_path": p}), 400, "INVALID_PARAMETER_VALUE", "")
 		}
 	}
-	// Links leading outside neither read nor write nor list.
-	for _, p := range []string{"/abs-link", "/rel-link", "/up/outside.txt", "/etc/passwd", "/up/kiln.db"} {
-		r := e.Do(t, "GET", dbfs+"read"+q("path", p), alice, nil)
-		if r.Status == 200 {
-			t.Errorf("read %s through a link: 200 %s", p, r.Body)
-		}
-		r = e.Do(t, "POST", dbfs+"put", alice, map[string]any{"path": p, "contents": b64("pwned"), "overwrite": true})
-		if r.Status == 200 {
-			t.Errorf("put %s through a link: 200", p)
-		}
+	// The links were left behind: their paths name nothing in DBFS, and
+	// what is written there is an ordinary file of DBFS, never one outside.
+	for _, p := range []string{"/abs-link", "/rel-link", "/up/outside.txt", "/etc/passwd", "/up/kiln.db", "/alias.py"} {
+		wantError(t, e.Do(t, "GET", dbfs+"get-status"+q("path", p), alice, nil), 404, "RESOURCE_DOES_NOT_EXIST", "")
+		wantError(t, e.Do(t, "GET", dbfs+"read"+q("path", p), alice, nil), 404, "RESOURCE_DOES_NOT_EXIST", "")
 	}
-	if r := e.Do(t, "POST", dbfs+"put", alice, map[string]any{"path": "/up/new.txt", "contents": b64("pwned")}); r.Status == 200 {
-		t.Errorf("put of a new file through a link: 200")
+	for _, p := range []string{"/abs-link", "/up/outside.txt", "/up/kiln.db"} {
+		ok(t, e.Do(t, "POST", dbfs+"put", alice, map[string]any{"path": p, "contents": b64("pwned"), "overwrite": true}), "put "+p)
 	}
-	if got := fileNames(dbfsList(t, e, alice, "/")); slices.Contains(got, "/abs-link") || slices.Contains(got, "/etc") {
-		t.Errorf("escaping links listed: %v", got)
+	if got := fileNames(dbfsList(t, e, alice, "/")); !slices.Equal(got, []string{"/abs-link", "/jobs", "/up"}) {
+		t.Errorf("after the move and the puts: %v, want /abs-link, /jobs and /up", got)
 	}
 	if b, _ := os.ReadFile(outside); string(b) != "outside" {
 		t.Errorf("the file outside DBFS changed: %q", b)
 	}
-	if _, err := os.Stat(filepath.Join(e.DataDir, "new.txt")); err == nil {
-		t.Errorf("a put through a link wrote outside DBFS")
+	if _, err := os.Lstat(root); err == nil {
+		t.Errorf("the old DBFS directory is still at %s", root)
 	}
-	// The runner's reader refuses them too.
-	for _, p := range []string{"dbfs:/abs-link", "/rel-link", "/up/outside.txt", "dbfs:/../outside.txt", "/nope.py", "/"} {
+	if b, err := os.ReadFile(filepath.Join(root+".migrated", "jobs", "main.py")); err != nil || string(b) != "print(1)" {
+		t.Errorf("the old directory, renamed: %q, %v", b, err)
+	}
+	// The runner's reader refuses what names no file.
+	for _, p := range []string{"dbfs:/rel-link", "/alias.py", "dbfs:/../outside.txt", "/nope.py", "/", "/jobs"} {
 		if f, err := e.Svc().DBFSOpenForRun(t.Context(), p); err == nil {
 			f.Close()
 			t.Errorf("DBFSOpenForRun(%s) succeeded, want an error", p)
@@ -306,5 +329,103 @@ func TestDBFSCreateOnDirectory(t *testing.T) {
 	} {
 		wantError(t, e.Do(t, "POST", dbfs+c.verb, admin, c.body), 409, "RESOURCE_ALREADY_EXISTS",
 			"A file or directory already exists at the input path /tmp/dir.")
+	}
+}
+
+// TestDBFSQuota: --dbfs-quota-per-user and --dbfs-quota refuse the put or
+// block that would go over with 400 QUOTA_EXCEEDED, count open uploads,
+// and free up as files are deleted or shrink.
+func TestDBFSQuota(t *testing.T) {
+	e := kilntest.Start(t, kilntest.WithConfig(func(c *server.Config) { c.DBFSQuotaPerUser, c.DBFSQuota = 1000, 1500 }))
+	e.EnableTokens(t)
+	e.NewUser(t, "alice@example.com", false)
+	e.NewUser(t, "bob@example.com", false)
+	alice, bob := e.Token(t, "alice@example.com", 0), e.Token(t, "bob@example.com", 0)
+	put := func(tok, p string, n int, overwrite bool) kilntest.Response {
+		return e.Do(t, "POST", dbfs+"put", tok, map[string]any{"path": p, "contents": base64.StdEncoding.EncodeToString(make([]byte, n)), "overwrite": overwrite})
+	}
+	const mine, theirs = "Your DBFS quota of 1000 bytes is reached", "The workspace's DBFS quota of 1500 bytes is reached"
+	ok(t, put(alice, "/alice/800", 800, false), "a put within the quota")
+	wantError(t, put(alice, "/alice/300", 300, false), 400, "QUOTA_EXCEEDED", mine)
+	wantError(t, e.Do(t, "GET", dbfs+"get-status"+q("path", "/alice/300"), alice, nil), 404, "RESOURCE_DOES_NOT_EXIST", "")
+
+	h := ok(t, e.Do(t, "POST", dbfs+"create", alice, map[string]any{"path": "/alice/up"}), "create").JSON(t)["handle"]
+	ok(t, e.Do(t, "POST", dbfs+"add-block", alice, map[string]any{"handle": h, "data": b64(strings.Repeat("x", 150))}), "a block within the quota")
+	wantError(t, e.Do(t, "POST", dbfs+"add-block", alice, map[string]any{"handle": h, "data": b64(strings.Repeat("x", 100))}), 400, "QUOTA_EXCEEDED", mine)
+	ok(t, e.Do(t, "POST", dbfs+"close", alice, map[string]any{"handle": h}), "close after a refused block")
+	if got := dbfsStatus(t, e, alice, "/alice/up"); got.FileSize != 150 {
+		t.Errorf("the upload kept %d bytes, want the 150 accepted", got.FileSize)
+	}
+
+	// Alice has 950 bytes: bob's 600 would bring the workspace to 1550.
+	wantError(t, put(bob, "/bob/600", 600, false), 400, "QUOTA_EXCEEDED", theirs)
+	ok(t, put(bob, "/bob/500", 500, false), "a put within both quotas")
+	ok(t, put(alice, "/alice/800", 100, true), "a shrinking overwrite")
+	ok(t, e.Do(t, "POST", dbfs+"delete", alice, map[string]any{"path": "/alice/up"}), "delete")
+	ok(t, put(alice, "/alice/300", 300, false), "a put once room is freed")
+}
+
+// TestDBFSLocalTreeMovesIntoTheStore: the dbfs/ directory of an older kiln
+// is moved into the store at start (contents, empty directories,
+// modification times) and renamed dbfs.migrated; a later start with a new
+// dbfs/ keeps what the store has and moves only the rest.
+func TestDBFSLocalTreeMovesIntoTheStore(t *testing.T) {
+	dataDir := t.TempDir()
+	root := server.DBFSPath(dataDir)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 200_000) // 3.2 MB: several chunks
+	old := time.Date(2024, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
+	for p, content := range map[string][]byte{"FileStore/jobs/main.py": []byte("print(1)"), "wheels/pkg.whl": big} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o700)
+		os.WriteFile(filepath.Join(root, p), content, 0o600)
+		os.Chtimes(filepath.Join(root, p), old, old)
+	}
+	os.MkdirAll(filepath.Join(root, "empty", "dir"), 0o700)
+	cfg := func(c *server.Config) { c.DataDir = dataDir }
+	e := kilntest.Start(t, kilntest.WithConfig(cfg))
+	admin := e.AdminToken(t)
+	if got := dbfsRead(t, e, admin, "/FileStore/jobs/main.py", 0, 0); string(got) != "print(1)" {
+		t.Errorf("main.py: %q", got)
+	}
+	var got []byte
+	for off := 0; off < len(big); off += 1 << 20 {
+		got = append(got, dbfsRead(t, e, admin, "/wheels/pkg.whl", off, 1<<20)...)
+	}
+	if !bytes.Equal(got, big) {
+		t.Errorf("pkg.whl: %d bytes, not the original", len(got))
+	}
+	if fi := dbfsStatus(t, e, admin, "/wheels/pkg.whl"); fi.ModificationTime != old.UnixMilli() || fi.FileSize != int64(len(big)) {
+		t.Errorf("pkg.whl: %+v, want modified at %d", fi, old.UnixMilli())
+	}
+	if fi := dbfsStatus(t, e, admin, "/empty/dir"); !fi.IsDir {
+		t.Errorf("the empty directory: %+v", fi)
+	}
+	if _, err := os.Lstat(root); err == nil {
+		t.Fatal("dbfs/ is still there")
+	}
+	if _, err := os.Stat(filepath.Join(root+".migrated", "wheels", "pkg.whl")); err != nil {
+		t.Fatalf("dbfs.migrated: %v", err)
+	}
+	ok(t, e.Do(t, "POST", dbfs+"put", admin, map[string]any{"path": "/FileStore/jobs/main.py", "contents": b64("print(2)"), "overwrite": true}), "put")
+	e.Stop()
+
+	// A restart without dbfs/ changes nothing; one with a new dbfs/ keeps
+	// the store's main.py.
+	os.MkdirAll(filepath.Join(root, "FileStore", "jobs"), 0o700)
+	os.WriteFile(filepath.Join(root, "FileStore", "jobs", "main.py"), []byte("stale"), 0o600)
+	os.WriteFile(filepath.Join(root, "FileStore", "jobs", "new.py"), []byte("new"), 0o600)
+	e = kilntest.Start(t, kilntest.WithConfig(cfg))
+	admin = e.AdminToken(t)
+	if got := dbfsRead(t, e, admin, "/FileStore/jobs/main.py", 0, 0); string(got) != "print(2)" {
+		t.Errorf("main.py after the second move: %q, want the store's", got)
+	}
+	if got := dbfsRead(t, e, admin, "/FileStore/jobs/new.py", 0, 0); string(got) != "new" {
+		t.Errorf("new.py: %q", got)
+	}
+	matches, _ := filepath.Glob(root + ".migrated-*")
+	if _, err := os.Lstat(root); err == nil || len(matches) != 1 {
+		t.Errorf("after the second move: dbfs/ %v, renamed %v", err, matches)
+	}
+	if got := fileNames(dbfsList(t, e, admin, "/")); !slices.Equal(got, []string{"/FileStore", "/empty", "/wheels"}) {
+		t.Errorf("List(/): %v", got)
 	}
 }

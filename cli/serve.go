@@ -21,6 +21,8 @@ func newServeCmd(stdio IO) *cobra.Command {
 		logs           logFlags
 		tasks          taskFlags
 		oidcSecretFile string
+		// No DBFS quota unless one is set.
+		dbfsQuotaPerUser, dbfsQuota = sizeValue(-1), sizeValue(-1)
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -66,6 +68,7 @@ kernel cannot confine them, kiln runs no task and says why.`,
 			if err := tasks.apply(&cfg); err != nil {
 				return err
 			}
+			cfg.DBFSQuotaPerUser, cfg.DBFSQuota = int64(dbfsQuotaPerUser), int64(dbfsQuota)
 			log, err := logs.logger(stdio.Err)
 			if err != nil {
 				return err
@@ -119,7 +122,7 @@ kernel cannot confine them, kiln runs no task and says why.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "address to listen on")
-	f.StringVar(&cfg.DataDir, "data-dir", server.DefaultDataDir, "directory holding the SQLite database, token.key, secrets.key, the DBFS tree and run working directories")
+	f.StringVar(&cfg.DataDir, "data-dir", server.DefaultDataDir, "directory holding the SQLite database (and with it DBFS), token.key, secrets.key and the servers' refresh sockets")
 	f.StringVar(&cfg.BaseURL, "base-url", "", "public URL of this server, used in links (default: the listener address each connection reached; the Host header is never trusted)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
@@ -133,6 +136,8 @@ kernel cannot confine them, kiln runs no task and says why.`,
 	f.IntVar(&cfg.AuthFailureBurst, "auth-failure-burst", server.DefaultAuthFailureBurst, "failed authentications a client address may make before being slowed down with 429s; -1 turns the throttle off")
 	f.IntVar(&cfg.MaxConcurrentRuns, "max-concurrent-runs", server.DefaultMaxConcurrentRuns, "how many job task runs this server executes at once; the others wait, QUEUED")
 	f.IntVar(&cfg.MaxQueuedRunsPerUser, "max-queued-runs-per-user", server.DefaultMaxQueuedRunsPerUser, "how many runs one user may have waiting to start; more are refused with 429 RESOURCE_EXHAUSTED (-1: no limit)")
+	f.Var(&dbfsQuotaPerUser, "dbfs-quota-per-user", "bytes of DBFS one user or service principal may take, files and open uploads (e.g. 10GiB); writes over it get 400 QUOTA_EXCEEDED (-1: no limit)")
+	f.Var(&dbfsQuota, "dbfs-quota", "bytes of DBFS the whole workspace may take (e.g. 500GiB); writes over it get 400 QUOTA_EXCEEDED (-1: no limit)")
 	f.BoolVar(&cfg.NoAPI, "no-api", false, "executor-only node (with --database-url): execute runs from the shared store; serve only /healthz and /readyz")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics on a listener of their own, such as 127.0.0.1:9090 (KILN_METRICS_TOKEN[_FILE] serves them on the main listener too, behind that bearer token)")
 	f.DurationVar(&cfg.TaskLease, "task-lease", server.DefaultTaskLease, "how long a running task's lease lasts unless renewed: the tasks of a server that died are retried or failed by the others after about this long")

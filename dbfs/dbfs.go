@@ -282,7 +282,7 @@ func (d *Disk) writeStaged(op, clean string, r io.Reader, limit int64) (string, 
 }
 
 // Put implements kiln.DBFS.
-func (d *Disk) Put(_ context.Context, p string, r io.Reader, limit int64, overwrite bool) error {
+func (d *Disk) Put(_ context.Context, _ int64, p string, r io.Reader, limit int64, overwrite bool) error {
 	const op = "put"
 	rel, err := rel(op, p)
 	if err != nil {

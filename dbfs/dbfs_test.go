@@ -55,7 +55,7 @@ func TestStagingFilesGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Put(ctx, "/big", strings.NewReader("12345"), 4, false)
+	d.Put(ctx, 1, "/big", strings.NewReader("12345"), 4, false)
 	if n := staged(t, dir); n != 1 {
 		t.Fatalf("staging files with one open handle: %d, want 1", n)
 	}
@@ -91,7 +91,7 @@ func TestSymbolicLinks(t *testing.T) {
 	d, dir := open(t)
 	outside := filepath.Join(filepath.Dir(dir), "outside.txt")
 	os.WriteFile(outside, []byte("outside"), 0o600)
-	if err := d.Put(ctx, "/jobs/main.py", strings.NewReader("print(1)"), 1<<10, false); err != nil {
+	if err := d.Put(ctx, 1, "/jobs/main.py", strings.NewReader("print(1)"), 1<<10, false); err != nil {
 		t.Fatal(err)
 	}
 	// Links planted inside the tree by someone with shell access.
@@ -115,11 +115,11 @@ func TestSymbolicLinks(t *testing.T) {
 		if _, err := d.Open(ctx, p); !errors.Is(err, kiln.ErrDBFSOutside) {
 			t.Errorf("Open(%s): %v, want ErrDBFSOutside", p, err)
 		}
-		if err := d.Put(ctx, p, strings.NewReader("pwned"), 1<<10, true); err == nil {
+		if err := d.Put(ctx, 1, p, strings.NewReader("pwned"), 1<<10, true); err == nil {
 			t.Errorf("Put(%s) through a link succeeded", p)
 		}
 	}
-	if err := d.Put(ctx, "/up/new.txt", strings.NewReader("pwned"), 1<<10, false); err == nil {
+	if err := d.Put(ctx, 1, "/up/new.txt", strings.NewReader("pwned"), 1<<10, false); err == nil {
 		t.Errorf("Put of a new file through a link succeeded")
 	}
 	list, err := d.List(ctx, "/")

@@ -63,8 +63,8 @@ type Config struct {
 	// Addr is the listen address; default DefaultAddr. Port 0 picks a
 	// free port (tests).
 	Addr string
-	// DataDir holds kiln.db, token.key, secrets.key and the DBFS tree
-	// dbfs/; default DefaultDataDir.
+	// DataDir holds kiln.db (and in it DBFS), token.key and secrets.key;
+	// default DefaultDataDir.
 	DataDir string
 	// BaseURL is the public URL, used in links; empty, links name the
 	// listener address each connection reached (see api.Config.BaseURL).
@@ -148,6 +148,11 @@ type Config struct {
 	// get 429 RESOURCE_EXHAUSTED until some start. 0 means the default,
 	// DefaultMaxQueuedRunsPerUser; negative, no limit.
 	MaxQueuedRunsPerUser int
+	// DBFSQuotaPerUser bounds the bytes of the DBFS files and open
+	// uploads of one principal, DBFSQuota those of the whole workspace;
+	// a write that would go over is refused with 400 QUOTA_EXCEEDED. 0 or
+	// negative: no bound.
+	DBFSQuotaPerUser, DBFSQuota int64
 	// Runner, when set, adjusts the executor's configuration (tests use
 	// it for short leases and grace periods).
 	Runner func(*runner.Config)
@@ -381,7 +386,9 @@ func KeyPath(dataDir string) string { return filepath.Join(dataDir, "token.key")
 // SecretsKeyPath is the secrets key file inside a data directory.
 func SecretsKeyPath(dataDir string) string { return filepath.Join(dataDir, "secrets.key") }
 
-// DBFSPath is the DBFS tree inside a data directory.
+// DBFSPath is where kiln before DBFS moved into the store kept the DBFS
+// tree inside a data directory; a server moves what it finds there into
+// the store at start and renames it dbfs.migrated.
 func DBFSPath(dataDir string) string { return filepath.Join(dataDir, "dbfs") }
 
 // sharedStoreProblems refuses a PostgreSQL configuration without shared

@@ -30,7 +30,6 @@ import (
 	"github.com/kiln-dev/kiln/auth"
 	"github.com/kiln-dev/kiln/clientip"
 	"github.com/kiln-dev/kiln/console"
-	"github.com/kiln-dev/kiln/dbfs"
 	"github.com/kiln-dev/kiln/metrics"
 	"github.com/kiln-dev/kiln/runner"
 	"github.com/kiln-dev/kiln/service"
@@ -43,7 +42,7 @@ import (
 type Parts struct {
 	Store    kiln.Store
 	Key      *auth.Key
-	DBFS     kiln.DBFS // the DBFS tree in DataDir/dbfs; nil when Offline
+	DBFS     kiln.DBFS // the DBFS tree, in the store; nil when Offline
 	Index    *auth.Index
 	Service  *service.Service
 	Denials  *service.Denials
@@ -220,10 +219,11 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 		return nil, fmt.Errorf("secrets key: %w", err)
 	}
 	var store kiln.Store
-	store, err = sqlstore.Open(ctx, c.dsn())
+	sqlStore, err := sqlstore.Open(ctx, c.dsn())
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
+	store = sqlStore
 	if c.WrapStore != nil {
 		store = c.WrapStore(store)
 	}
@@ -252,16 +252,18 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 		store.Close()
 		return nil, fmt.Errorf("initialising secrets: %s", kiln.ErrorMessage(err))
 	}
-	// Offline commands never touch DBFS, nor create it: their service has
-	// none (a nil kiln.DBFS, not a nil *dbfs.Disk).
+	// Offline commands never touch DBFS: their service has none (a nil
+	// kiln.DBFS, not a nil *sqlstore.DBFS). A server keeps DBFS in the
+	// store, so that replicas share it, after moving in the local tree
+	// of an older kiln once.
 	var tree kiln.DBFS
 	if !c.Offline {
-		disk, err := dbfs.Open(DBFSPath(c.DataDir), dbfs.Options{})
-		if err != nil {
+		d := sqlStore.DBFS(sqlstore.DBFSOptions{QuotaPerOwner: c.DBFSQuotaPerUser, Quota: c.DBFSQuota, Now: c.Clock})
+		if err := migrateLocalDBFS(ctx, DBFSPath(c.DataDir), d, c.Log); err != nil {
 			store.Close()
-			return nil, fmt.Errorf("opening DBFS: %w", err)
+			return nil, fmt.Errorf("moving the local DBFS directory %s into the store: %w", DBFSPath(c.DataDir), err)
 		}
-		tree = disk
+		tree = d
 	}
 	index := auth.NewIndex(store, key, c.Log)
 	if c.Clock != nil {

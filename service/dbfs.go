@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"strings"
@@ -79,6 +80,7 @@ func dbfsError(op dbfsOp, err error) error {
 	var (
 		ke    *kiln.Error
 		limit *kiln.DBFSHandleLimitError
+		quota *kiln.DBFSQuotaError
 		pe    *fs.PathError
 	)
 	switch {
@@ -88,6 +90,10 @@ func dbfsError(op dbfsOp, err error) error {
 		return err
 	case errors.As(err, &limit):
 		return kiln.Errorf(kiln.EQuota, "Too many open DBFS handles: close the ones you no longer use (unused handles close after %v).", limit.IdleTimeout)
+	case errors.As(err, &quota) && quota.Workspace:
+		return kiln.Errorf(kiln.EQuota, "The workspace's DBFS quota of %s is reached: delete files you no longer need, or ask an admin to raise it.", byteSize(quota.Limit))
+	case errors.As(err, &quota):
+		return kiln.Errorf(kiln.EQuota, "Your DBFS quota of %s is reached: delete files you no longer need, or ask an admin to raise it.", byteSize(quota.Limit))
 	case !errors.As(err, &pe):
 		return kiln.Internal(err)
 	}
@@ -115,6 +121,20 @@ func dbfsError(op dbfsOp, err error) error {
 		return kiln.Errorf(kiln.EInvalid, "Path %s leads outside DBFS.", clean)
 	}
 	return kiln.Internal(err)
+}
+
+// byteSize writes n bytes for a message, with the largest binary unit
+// that divides it: "1500 bytes", "10737418240 bytes (10 GiB)".
+func byteSize(n int64) string {
+	for _, u := range []struct {
+		name  string
+		shift uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d bytes (%d %s)", n, n>>u.shift, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // handleError is dbfsError for an operation on handle.
@@ -158,7 +178,7 @@ func blockTooBig(what string, limit int64) error {
 // MAX_BLOCK_SIZE_EXCEEDED. Missing parent directories are created. An
 // existing file without overwrite is EConflict.
 func (s *Service) DBFSPut(ctx context.Context, p string, r io.Reader, overwrite bool, limit int64) error {
-	_, d, err := s.dbfsOf(ctx)
+	c, d, err := s.dbfsOf(ctx)
 	if err != nil {
 		return err
 	}
@@ -166,7 +186,7 @@ func (s *Service) DBFSPut(ctx context.Context, p string, r io.Reader, overwrite 
 	if err != nil {
 		return err
 	}
-	err = d.Put(ctx, clean, r, limit, overwrite)
+	err = d.Put(ctx, c.Principal.ID, clean, r, limit, overwrite)
 	if errors.Is(err, kiln.ErrDBFSTooLarge) {
 		return blockTooBig("content", limit)
 	}

@@ -89,7 +89,7 @@ const (
 
 func (s *suite) put(t *testing.T, p, content string) {
 	t.Helper()
-	if err := s.d.Put(ctx, p, strings.NewReader(content), 1<<20, false); err != nil {
+	if err := s.d.Put(ctx, alice, p, strings.NewReader(content), 1<<20, false); err != nil {
 		t.Fatalf("Put(%s): %v", p, err)
 	}
 }
@@ -150,7 +150,7 @@ func testPutReadStatus(t *testing.T, s *suite) {
 			t.Errorf("Status(%s): %+v, %v; want a directory", dir, fi, err)
 		}
 	}
-	if err := s.d.Put(ctx, "/FileStore/jobs/pi.py", strings.NewReader("v2"), 1<<20, true); err != nil {
+	if err := s.d.Put(ctx, alice, "/FileStore/jobs/pi.py", strings.NewReader("v2"), 1<<20, true); err != nil {
 		t.Fatalf("Put with overwrite: %v", err)
 	}
 	if got := s.content(t, "/FileStore/jobs/pi.py"); got != "v2" {
@@ -180,25 +180,25 @@ func (r failingReader) Read([]byte) (int, error) {
 
 func testPutRefusals(t *testing.T, s *suite) {
 	s.put(t, "/a/file", "original")
-	err := s.d.Put(ctx, "/a/file", failingReader{t: t}, 1<<20, false)
+	err := s.d.Put(ctx, alice, "/a/file", failingReader{t: t}, 1<<20, false)
 	want(t, "Put onto a file without overwrite", err, kiln.ErrDBFSExists, "/a/file")
-	err = s.d.Put(ctx, "/a", failingReader{t: t}, 1<<20, true)
+	err = s.d.Put(ctx, alice, "/a", failingReader{t: t}, 1<<20, true)
 	want(t, "Put onto a directory", err, kiln.ErrDBFSIsDir, "/a")
-	err = s.d.Put(ctx, "/a/file/under", strings.NewReader("x"), 1<<20, false)
+	err = s.d.Put(ctx, alice, "/a/file/under", strings.NewReader("x"), 1<<20, false)
 	want(t, "Put under a file", err, kiln.ErrDBFSNotDir, "/a/file/under")
 	if got := s.content(t, "/a/file"); got != "original" {
 		t.Errorf("refused puts changed the file: %q", got)
 	}
 
-	err = s.d.Put(ctx, "/big", strings.NewReader("12345"), 4, false)
+	err = s.d.Put(ctx, alice, "/big", strings.NewReader("12345"), 4, false)
 	want(t, "Put over the limit", err, kiln.ErrDBFSTooLarge, "/big")
 	s.missing(t, "/big")
-	if err := s.d.Put(ctx, "/exact", strings.NewReader("1234"), 4, false); err != nil {
+	if err := s.d.Put(ctx, alice, "/exact", strings.NewReader("1234"), 4, false); err != nil {
 		t.Errorf("Put of exactly the limit: %v", err)
 	}
 
 	bodyErr := errors.New("the request body broke")
-	err = s.d.Put(ctx, "/broken", io.MultiReader(strings.NewReader("half"), failingReader{err: bodyErr}), 1<<20, false)
+	err = s.d.Put(ctx, alice, "/broken", io.MultiReader(strings.NewReader("half"), failingReader{err: bodyErr}), 1<<20, false)
 	if err != bodyErr {
 		t.Errorf("Put with a failing reader: got %v, want the reader's error as it is", err)
 	}
@@ -465,7 +465,7 @@ func testConcurrentPuts(t *testing.T, s *suite) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			errs[i] = s.d.Put(ctx, "/race", bytes.NewReader(bytes.Repeat([]byte{'a' + byte(i)}, 64<<10)), 1<<20, false)
+			errs[i] = s.d.Put(ctx, alice, "/race", bytes.NewReader(bytes.Repeat([]byte{'a' + byte(i)}, 64<<10)), 1<<20, false)
 		})
 	}
 	wg.Wait()
