@@ -84,4 +84,3 @@ func TestDBFSAcrossReplicas(t *testing.T) {
 		t.Errorf("left in the store: %d handles, %d blobs; want none and pi.py's", handles, blobs)
 	}
 }
-
