@@ -187,10 +187,12 @@ func (c *Console) dbfsDownload(w http.ResponseWriter, r *http.Request) error {
 
 // dbfsMkdirs is New folder: name, inside the listed directory dir.
 func (c *Console) dbfsMkdirs(w http.ResponseWriter, r *http.Request) error {
-	dir := r.PostFormValue("dir")
+	dir, _, err := service.CleanDBFSPath(r.PostFormValue("dir"))
+	if err != nil {
+		return err
+	}
 	name := truncate(strings.TrimSpace(r.PostFormValue("name")), 1024)
 	d := &dbfsData{Folder: name}
-	var err error
 	if name == "" {
 		err = kiln.Errorf(kiln.EInvalid, "Enter a name for the new folder.")
 	} else if strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
@@ -299,6 +301,10 @@ func (c *Console) dbfsUpload(w http.ResponseWriter, r *http.Request) error {
 		case "file":
 			if dir == "" {
 				return kiln.Errorf(kiln.EInvalid, "The upload names no folder: send it with the Upload form.")
+			}
+			// Clean the folder first: joining would resolve a ".." in it.
+			if dir, _, err = service.CleanDBFSPath(dir); err != nil {
+				return err
 			}
 			name = part.FileName()
 			if name == "" {
