@@ -17,7 +17,7 @@ import (
 // up to dbfsMultipartLimit.
 const (
 	blockBodyLimit     = service.DBFSMaxBlock/3*4 + 64<<10
-	dbfsMultipartLimit = 256 << 20
+	dbfsMultipartLimit = service.DBFSMaxUpload
 )
 
 // fileInfoJSON is the DBFS API's FileInfo; every field is always sent.

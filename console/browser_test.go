@@ -432,6 +432,8 @@ func TestBrowser(t *testing.T) {
 	t.Run("TaskGraph", func(t *testing.T) { testTaskGraph(t, b) })
 	t.Run("RepairRun", func(t *testing.T) { testRepairRun(t, b) })
 	t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, b) })
+	t.Run("Secrets", func(t *testing.T) { testSecrets(t, b) })
+	t.Run("DBFS", func(t *testing.T) { testDBFS(t, b) })
 	t.Run("TokenLifecycle", func(t *testing.T) { testTokenLifecycle(t, b) })
 	// Last: it adds more users than a page holds.
 	t.Run("Paging", func(t *testing.T) { testPaging(t, b) })

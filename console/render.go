@@ -34,6 +34,7 @@ var pageNames = []string{
 	"settings", "token_new", "password", "apps",
 	"access_control", "policy_preview", "users", "user_password", "service_principals", "sp_secrets", "authorize", "tokens", "webhooks", "audit",
 	"jobs", "job", "run", "run_cancel",
+	"secrets", "secrets_scope", "dbfs",
 }
 
 // sharedTemplates are parsed into every page.
@@ -117,6 +118,12 @@ var templateFuncs = template.FuncMap{
 		}
 		return target
 	},
+	// scopePath and dbfsPath are the addresses of a secret scope's page
+	// and of a DBFS directory's listing (secrets.go, dbfs.go).
+	"scopePath": scopePath,
+	"dbfsPath":  dbfsPath,
+	// bytes renders a size for people: 1.5 MB.
+	"bytes": humanBytes,
 	// secret bundles the arguments of the "secret" template.
 	"secret": func(id, label, value string) secretField { return secretField{ID: id, Label: label, Value: value} },
 }

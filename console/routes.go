@@ -97,5 +97,28 @@ func (c *Console) routes() http.Handler {
 	user("POST /jobs/{job}/runs/{run}/cancel", c.cancelRun)
 	user("GET /jobs/{job}/runs/{run}/repair", c.confirmRepairRun)
 	user("POST /jobs/{job}/runs/{run}/repair", c.repairRun)
+
+	// Secrets (secrets.go): the service decides what each user may see
+	// and change, by the scope's ACL.
+	user("GET /secrets", c.secretsPage)
+	user("POST /secrets", c.createSecretScope)
+	user("GET /secrets/{scope}", c.scopePage)
+	user("GET /secrets/{scope}/delete", c.confirmDeleteScope)
+	user("POST /secrets/{scope}/delete", c.deleteSecretScope)
+	user("POST /secrets/{scope}/secrets", c.putSecret)
+	user("GET /secrets/{scope}/secrets/{key}/delete", c.confirmDeleteSecret)
+	user("POST /secrets/{scope}/secrets/{key}/delete", c.deleteSecret)
+	user("POST /secrets/{scope}/acls", c.grantSecretACL)
+	user("GET /secrets/{scope}/acls/revoke", c.confirmRevokeSecretACL)
+	user("POST /secrets/{scope}/acls/revoke", c.revokeSecretACL)
+
+	// DBFS (dbfs.go): every signed-in user, as in the API. Upload streams
+	// its multipart body under its own bound (adaptUpload).
+	user("GET /dbfs", c.dbfsPage)
+	user("GET /dbfs/download", c.dbfsDownload)
+	user("POST /dbfs/mkdirs", c.dbfsMkdirs)
+	user("GET /dbfs/delete", c.confirmDBFSDelete)
+	user("POST /dbfs/delete", c.dbfsDelete)
+	handle("POST /dbfs/upload", c.requireUser(c.adaptUpload(c.dbfsUpload)))
 	return mux
 }

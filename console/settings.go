@@ -30,6 +30,9 @@ const (
 type confirmation struct {
 	// Label is the text of the button that asks: "Revoke", "Enable".
 	Label string
+	// Name, when set, is the button's accessible name where Label alone
+	// is ambiguous, as in a list of rows ("Delete report.csv").
+	Name  string
 	Title string
 	Text  string
 	// Action is the path both the confirmation page (GET) and the action

@@ -29,6 +29,9 @@ const (
 	DBFSMaxBlock = 1 << 20
 	// DBFSDefaultReadLength is read's length when none is given.
 	DBFSDefaultReadLength = 512 << 10
+	// DBFSMaxUpload bounds one streamed upload of a whole file: the API's
+	// multipart put and the console's Upload.
+	DBFSMaxUpload = 256 << 20
 )
 
 // The error_code values DBFS sends for its own conditions.
@@ -379,6 +382,16 @@ func (s *Service) DBFSOpenForRun(ctx context.Context, p string) (io.ReadCloser, 
 		return nil, dbfsError(dbfsReading, err)
 	}
 	return f, nil
+}
+
+// DBFSOpen opens the regular file at p for the caller to read whole (the
+// console's Download): DBFSOpenForRun with a caller required. ENotFound
+// when there is no such file, EInvalid for a directory.
+func (s *Service) DBFSOpen(ctx context.Context, p string) (io.ReadCloser, error) {
+	if _, _, err := s.dbfsOf(ctx); err != nil {
+		return nil, err
+	}
+	return s.DBFSOpenForRun(ctx, p)
 }
 
 // DBFSPutBytes is DBFSPut of a JSON put's decoded contents.

@@ -499,3 +499,79 @@ func (s *Service) ListSecretACLs(ctx context.Context, scope string) ([]kiln.Secr
 	})
 	return out, err
 }
+
+// SecretScopeAccess is a scope with the caller's permission on it.
+type SecretScopeAccess struct {
+	// Scope is the scope; its ACL is left empty unless Permission is
+	// MANAGE, the level that may read it.
+	Scope *kiln.SecretScope
+	// Permission is the caller's level: READ, WRITE or MANAGE.
+	Permission string
+}
+
+// ReadableSecretScopes returns the scopes the caller holds at least READ
+// on (every scope, for admins), ordered by name, each with the caller's
+// level: what the console lists. The API's scope list names every scope
+// instead, as on Databricks.
+func (s *Service) ReadableSecretScopes(ctx context.Context) ([]SecretScopeAccess, error) {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []SecretScopeAccess
+	err = s.view(ctx, func(tx kiln.Tx) error {
+		all, err := tx.SecretScopes()
+		if err != nil {
+			return err
+		}
+		admin := isAdmin(c)
+		for _, sc := range all {
+			level := scopePermission(c.Principal, admin, sc)
+			if level == 0 {
+				continue
+			}
+			if level < secretLevel(kiln.SecretManage) {
+				sc.ACL = nil
+			}
+			out = append(out, SecretScopeAccess{Scope: sc, Permission: levelName(level)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SecretScopePermission returns the caller's level on scope (READ, WRITE
+// or MANAGE), or "" when the caller holds none. Errors: ENotFound for a
+// missing scope; EInvalid without a name.
+func (s *Service) SecretScopePermission(ctx context.Context, scope string) (string, error) {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return "", err
+	}
+	if scope == "" {
+		return "", kiln.Errorf(kiln.EInvalid, "scope is required.")
+	}
+	var level int
+	err = s.view(ctx, func(tx kiln.Tx) error {
+		sc, err := tx.SecretScope(scope)
+		if err != nil {
+			return err
+		}
+		level = scopePermission(c.Principal, isAdmin(c), sc)
+		return nil
+	})
+	return levelName(level), err
+}
+
+// levelName is the permission name of a secretLevel rank; "" for none.
+func levelName(level int) string {
+	switch level {
+	case 1:
+		return kiln.SecretRead
+	case 2:
+		return kiln.SecretWrite
+	case 3:
+		return kiln.SecretManage
+	}
+	return ""
+}
