@@ -14,6 +14,9 @@ type cell struct {
 	Notebook string `json:"notebook"`
 	Index    int    `json:"index"`
 	Source   string `json:"source"`
+	// Kind is "shell" for a %sh cell, whose Source is a shell script the
+	// runtime hands to /bin/sh -c; empty for Python.
+	Kind string `json:"kind,omitempty"`
 }
 
 // maxRunDepth bounds nested %run: deeper is almost surely a cycle the
@@ -27,11 +30,12 @@ type loadNotebook func(path string) (kiln.Language, []byte, error)
 // cells to execute. The cells are the notebook package's (titles dropped,
 // MAGIC lines read); empty cells are skipped and not numbered; a cell
 // with a magic command is run by it: %md and %md-sandbox cells are
-// documentation and skipped, a %python cell runs, "%run <path>" runs that
-// notebook's cells in place (a relative path is resolved against the
-// notebook's directory), and any other magic (%scala, %r, %sql, %sh,
-// %pip, …) fails the task with a message naming the cell, before any
-// cell runs. Any other cell is Python and runs.
+// documentation and skipped, a %python cell runs, a %sh cell runs its
+// lines with /bin/sh in the task's sandbox (a non-zero status fails the
+// task), "%run <path>" runs that notebook's cells in place (a relative
+// path is resolved against the notebook's directory), and any other magic
+// (%scala, %r, %sql, %pip, …) fails the task with a message naming the
+// cell, before any cell runs. Any other cell is Python and runs.
 //
 // Errors are EInvalid with a message for the run's state_message.
 func notebookCells(nbPath string, load loadNotebook) ([]cell, error) {
@@ -73,7 +77,10 @@ func expandNotebook(nbPath string, load loadNotebook, stack []string) ([]cell, e
 		case "%md", "%md-sandbox":
 			continue
 		case "%python":
-			c.Source = pythonSource(arg, body)
+			c.Source = magicBody(arg, body)
+			out = append(out, c)
+		case "%sh":
+			c.Kind, c.Source = "shell", magicBody(arg, body)
 			out = append(out, c)
 		case "%run":
 			target, err := runTarget(nbPath, arg, c.Index)
@@ -94,7 +101,7 @@ func expandNotebook(nbPath string, load loadNotebook, stack []string) ([]cell, e
 
 // pythonSource is the code of a %python cell: any code on the command
 // line ("%python x = 1"), then the cell's other lines.
-func pythonSource(arg, body string) string {
+func magicBody(arg, body string) string {
 	var lines []string
 	for _, l := range []string{arg, body} {
 		if l != "" {

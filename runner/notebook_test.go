@@ -28,7 +28,7 @@ func TestNotebookCells(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name, src string
-		want      []string // notebook:index:source
+		want      []string // notebook:index:source, shell cells "sh:" before the source
 		err       string
 	}{
 		{"PlainCells", "# Databricks notebook source\nx = 1\n\n# COMMAND ----------\n\nprint(x)\n",
@@ -52,6 +52,9 @@ func TestNotebookCells(t *testing.T) {
 		{"ScalaCell", "# Databricks notebook source\nx = 1\n# COMMAND ----------\n# MAGIC %scala\n# MAGIC val x = 1\n", nil,
 			"Cell 2 of notebook /Shared/main is a %scala cell, which kiln cannot run"},
 		{"SQLCell", "# MAGIC %sql\n# MAGIC SELECT 1\n", nil, "is a %sql cell"},
+		{"ShellCellRuns", "# Databricks notebook source\n# MAGIC %sh\n# MAGIC ls -l\n# MAGIC echo done\n\n# COMMAND ----------\n\nx = 1\n",
+			[]string{"/Shared/main:1:sh:ls -l\necho done\n", "/Shared/main:2:x = 1\n"}, ""},
+		{"ShellCommandOnTheMagicLine", "# MAGIC %sh echo one\n", []string{"/Shared/main:1:sh:echo one\n"}, ""},
 		{"PipCell", "# MAGIC %pip install requests\n", nil, "is a %pip cell"},
 		{"TitledMarkdownSkipped", "# Databricks notebook source\n# DBTITLE 0,Intro\n# MAGIC %md\n# MAGIC hi\n\n# COMMAND ----------\n\nx = 1\n",
 			[]string{"/Shared/main:2:x = 1\n"}, ""},
@@ -74,7 +77,11 @@ func TestNotebookCells(t *testing.T) {
 			}
 			var got []string
 			for _, cl := range cells {
-				got = append(got, fmt.Sprintf("%s:%d:%s", cl.Notebook, cl.Index, cl.Source))
+				src := cl.Source
+				if cl.Kind == "shell" {
+					src = "sh:" + src
+				}
+				got = append(got, fmt.Sprintf("%s:%d:%s", cl.Notebook, cl.Index, src))
 			}
 			if strings.Join(got, "|") != strings.Join(c.want, "|") {
 				t.Errorf("got  %q\nwant %q", got, c.want)

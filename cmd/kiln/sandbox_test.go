@@ -130,6 +130,19 @@ r = [blocked("kill", lambda: os.kill(%d, signal.SIGKILL))]`, serverPID)},
 			t.Log(result)
 		})
 	}
+	t.Run("ShellCellIsConfined", func(t *testing.T) {
+		// A %sh cell is a child of the sandboxed runtime: the same rules
+		// hold for it, and its failure fails the task.
+		state, out := e.run(t, "probe-shell", fmt.Sprintf("# Databricks notebook source\n# MAGIC %%sh\n# MAGIC cat %s/token.key && echo LEAKED\n", d))
+		errMsg, _ := out["error"].(string)
+		logs, _ := out["logs"].(string)
+		if state["result_state"] != "FAILED" || !strings.Contains(errMsg, "the %sh command exited with status 1") {
+			t.Fatalf("state %v, error %q, logs %q", state, errMsg, logs)
+		}
+		if strings.Contains(logs, "LEAKED") || !strings.Contains(logs, "Permission denied") {
+			t.Fatalf("logs %q: want cat refused and nothing after it", logs)
+		}
+	})
 	t.Run("ServerStillHealthy", func(t *testing.T) {
 		if status(t, e.p.url, e.token) != 200 {
 			t.Fatal("the server stopped answering")
@@ -212,6 +225,8 @@ func TestOrdinaryTasksUnderTheSandbox(t *testing.T) {
 		"content": b64("# Databricks notebook source\n# MAGIC %run ./lib\n\n# COMMAND ----------\n\n" +
 			"dbutils.widgets.text('n', '1')\nv = dbutils.secrets.get('team', 'pw')\nprint('secret', v)\n" +
 			"dbutils.notebook.exit('twice %s; secret %s' % (twice(int(dbutils.widgets.get('n'))), v))\n")})
+	api(t, e.p.url, e.token, "POST", "/api/2.0/workspace/import", map[string]any{"path": home + "/shell", "format": "SOURCE", "language": "PYTHON", "overwrite": true,
+		"content": b64("# Databricks notebook source\nprint('python first', flush=True)\n\n# COMMAND ----------\n\n# MAGIC %sh\n# MAGIC echo \"shell $((6 * 7)) in $(basename \"$PWD\")\"\n")})
 	api(t, e.p.url, e.token, "POST", "/api/2.0/workspace/import", map[string]any{"path": home + "/job.py", "format": "RAW", "overwrite": true,
 		"content": b64("import sys\nprint('workspace file', sys.argv[1:])\n")})
 	api(t, e.p.url, e.token, "POST", "/api/2.0/dbfs/put", map[string]any{"path": "/FileStore/mallory/job.py", "overwrite": true,
@@ -223,6 +238,7 @@ func TestOrdinaryTasksUnderTheSandbox(t *testing.T) {
 	}{
 		{"Notebook", map[string]any{"notebook_task": map[string]any{"notebook_path": home + "/main", "base_parameters": map[string]any{"n": "21"}}}, "twice 42; secret [REDACTED]"},
 		{"WorkspaceFile", map[string]any{"spark_python_task": map[string]any{"python_file": home + "/job.py", "parameters": []any{"a"}}}, "workspace file ['a']"},
+		{"ShellCell", map[string]any{"notebook_task": map[string]any{"notebook_path": home + "/shell"}}, "shell 42 in "},
 		{"DBFSFile", map[string]any{"spark_python_task": map[string]any{"python_file": "dbfs:/FileStore/mallory/job.py", "parameters": []any{"b"}}}, "dbfs file ['b']"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -50,6 +50,23 @@ class _Channel(object):
         return json.loads(line)
 
 
+class ShellCellError(Exception):
+    """A %sh cell's command ended with a non-zero status."""
+
+
+def _run_shell(source, where):
+    # The shell is a child of this process, so it runs under the same
+    # sandbox (filesystem rules, system-call filter, limits) and in the
+    # task's directory; it inherits no descriptor but stdin, stdout and
+    # stderr (close_fds), so it cannot talk to kiln on the task's channel.
+    import subprocess
+    sys.stdout.flush()
+    sys.stderr.flush()
+    status = subprocess.run(["/bin/sh", "-c", source], stdin=subprocess.DEVNULL).returncode
+    if status != 0:
+        raise ShellCellError("%s: the %%sh command exited with status %d" % (where, status))
+
+
 class NotebookExit(BaseException):
     """Raised by dbutils.notebook.exit: ends the notebook successfully.
 
@@ -411,6 +428,9 @@ def main():
             sys.argv = [spec["path"]]
             for cell in spec["cells"]:
                 where = "<notebook %s, cell %d>" % (cell.get("notebook") or spec["path"], cell["index"])
+                if cell.get("kind") == "shell":
+                    _run_shell(cell["source"], where)
+                    continue
                 code = compile(cell["source"], where, "exec")
                 exec(code, names)
         else:
