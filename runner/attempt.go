@@ -106,6 +106,7 @@ func (r *Runner) attempt(ctx context.Context, run *kiln.Run, task *kiln.TaskRun)
 	asks := map[string]func([]byte) []byte{
 		"fs":        func(line []byte) []byte { return r.answerFS(ctx, run, line) },
 		"taskvalue": func(line []byte) []byte { return r.answerTaskValue(ctx, run, task, line) },
+		"notebook":  func(line []byte) []byte { return r.answerNotebook(ctx, run, line) },
 	}
 	stopPublishing := r.publishLogs(task.ID, capture, handed)
 	res, err := runProcess(actx, procSpec{

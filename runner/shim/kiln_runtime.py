@@ -25,7 +25,9 @@ import errno
 import json
 import os
 import runpy
+import signal
 import sys
+import time
 import traceback
 
 _SHIM_FILE = os.path.abspath(__file__)
@@ -129,15 +131,62 @@ class _Widgets(object):
         self._defaults.clear()
 
 
+class NotebookRunTimeout(Exception):
+    """dbutils.notebook.run's notebook ran longer than timeout_seconds."""
+
+
 class _Notebook(object):
-    def __init__(self, limit):
+    # How deep dbutils.notebook.run may nest: deeper is almost surely a
+    # notebook that runs itself.
+    max_depth = 8
+
+    def __init__(self, limit, channel=None, depth=0):
         self._limit = limit
+        self._channel = channel
+        self._depth = depth
+        self.current = None  # the path of the notebook running now
 
     def exit(self, value):
         raise NotebookExit("" if value is None else str(value))
 
     def run(self, path, timeout_seconds=0, arguments=None):
-        raise NotImplementedError("kiln does not support dbutils.notebook.run yet: run the notebook as a task of the job instead")
+        """Run another notebook and return the value it passed to
+        dbutils.notebook.exit ("" without one). It runs in this task's
+        process and sandbox, in a namespace of its own whose widgets are
+        arguments; its exceptions reach the caller."""
+        if self._channel is None:
+            raise NotImplementedError("dbutils.notebook.run is not available here")
+        if self._depth >= self.max_depth:
+            raise RuntimeError("dbutils.notebook.run is nested more than %d deep" % self.max_depth)
+        answer = self._channel.ask({"type": "notebook", "path": str(path), "from": self.current or ""})
+        if "error" in answer:
+            raise Exception(answer["error"])
+        params = dict((str(k), str(v)) for k, v in (arguments or {}).items())
+        child = DBUtils(self._channel, params, self._limit, self._depth + 1)
+        names = _namespace(child)
+        timeout = float(timeout_seconds or 0)
+        if timeout > 0:
+            # An enclosing run's timer is put back, less the time spent.
+            outer_left = signal.getitimer(signal.ITIMER_REAL)[0]
+            if outer_left > 0:
+                timeout = min(timeout, outer_left)
+            started = time.monotonic()
+
+            def expire(signum, frame):
+                raise NotebookRunTimeout("dbutils.notebook.run: %s ran longer than %s seconds" % (path, timeout_seconds))
+            previous = signal.signal(signal.SIGALRM, expire)
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            _run_cells(answer.get("cells") or [], names, str(path), child)
+        except NotebookExit as e:
+            return e.value
+        finally:
+            if timeout > 0:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                if outer_left > 0:
+                    signal.setitimer(signal.ITIMER_REAL, max(outer_left - (time.monotonic() - started), 0.001))
+        return ""
 
 
 class _Secrets(object):
@@ -272,9 +321,9 @@ class _Unsupported(object):
 
 
 class DBUtils(object):
-    def __init__(self, channel, params, limit):
+    def __init__(self, channel, params, limit, depth=0):
         self.widgets = _Widgets(params)
-        self.notebook = _Notebook(limit)
+        self.notebook = _Notebook(limit, channel, depth)
         self.secrets = _Secrets(channel)
         self.fs = _FS(channel)
         self.jobs = _Jobs(channel)
@@ -393,7 +442,6 @@ def _await_memory_limit(limit):
     if not limit:
         return
     import resource
-    import time
 
     deadline = time.monotonic() + 10
     while True:
@@ -406,15 +454,9 @@ def _await_memory_limit(limit):
         time.sleep(0.001)
 
 
-def main():
-    with open(sys.argv[1], encoding="utf-8") as f:
-        spec = json.load(f)
-    _await_memory_limit(int(spec.get("memory_limit") or 0))
-    channel = _Channel()
-    _watch_process_limit(channel)
-    limit = int(spec.get("result_limit", 5 * 1024 * 1024))
-    dbutils = DBUtils(channel, spec.get("params"), limit)
-    names = {
+def _namespace(dbutils):
+    """The globals a notebook (or a Python file task) starts with."""
+    return {
         "__name__": "__main__",
         "dbutils": dbutils,
         "display": display,
@@ -423,16 +465,35 @@ def main():
         "spark": _Unsupported("spark (there is no Spark session)"),
         "sc": _Unsupported("sc (there is no SparkContext)"),
     }
+
+
+def _run_cells(cells, names, path, dbutils):
+    """Run a notebook's cells in names, in order: Python compiled under a
+    name that tracebacks show, %sh cells through the shell."""
+    for cell in cells:
+        notebook = cell.get("notebook") or path
+        dbutils.notebook.current = notebook
+        where = "<notebook %s, cell %d>" % (notebook, cell["index"])
+        if cell.get("kind") == "shell":
+            _run_shell(cell["source"], where)
+            continue
+        code = compile(cell["source"], where, "exec")
+        exec(code, names)
+
+
+def main():
+    with open(sys.argv[1], encoding="utf-8") as f:
+        spec = json.load(f)
+    _await_memory_limit(int(spec.get("memory_limit") or 0))
+    channel = _Channel()
+    _watch_process_limit(channel)
+    limit = int(spec.get("result_limit", 5 * 1024 * 1024))
+    dbutils = DBUtils(channel, spec.get("params"), limit)
+    names = _namespace(dbutils)
     try:
         if spec["kind"] == "notebook":
             sys.argv = [spec["path"]]
-            for cell in spec["cells"]:
-                where = "<notebook %s, cell %d>" % (cell.get("notebook") or spec["path"], cell["index"])
-                if cell.get("kind") == "shell":
-                    _run_shell(cell["source"], where)
-                    continue
-                code = compile(cell["source"], where, "exec")
-                exec(code, names)
+            _run_cells(spec["cells"], names, spec["path"], dbutils)
         else:
             sys.argv = [spec["file"]] + list(spec.get("args") or [])
             sys.path.insert(0, os.path.dirname(os.path.abspath(spec["file"])))
