@@ -476,3 +476,23 @@ type RunTx interface {
 	// ENotFound if the run does not exist.
 	RunRepairs(runID int64) ([]*RunRepair, error)
 }
+
+// MaxRunJobDepth bounds how deeply run_job_task runs nest: a run that a
+// run_job_task triggered is one level deeper than the run of that task,
+// and a run_job_task of a run already at the bound fails instead of
+// triggering another. Without it a job that runs itself (directly or
+// through others) would trigger runs forever.
+const MaxRunJobDepth = 5
+
+// RunJobRequest is what a run_job_task asks of the service: a run of
+// JobID with JobParameters, triggered for the task run TaskRunID
+// (attempt Attempt) of run RunID, as OwnerID, the principal that run runs
+// as.
+type RunJobRequest struct {
+	OwnerID       int64
+	RunID         int64
+	TaskRunID     int64
+	Attempt       int
+	JobID         int64
+	JobParameters map[string]string
+}
