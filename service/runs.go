@@ -447,6 +447,9 @@ func (s *Service) RunJobForRun(ctx context.Context, req kiln.RunJobRequest) (int
 		if err != nil {
 			return err
 		}
+		if err := checkNoSelfWait(tx, parent, j); err != nil {
+			return err
+		}
 		_, runAsID, _, err := runAsFor(tx, j)
 		if err != nil {
 			return err
@@ -473,4 +476,46 @@ func (s *Service) RunJobForRun(ctx context.Context, req kiln.RunJobRequest) (int
 		s.wake()
 	}
 	return run.ID, nil
+}
+
+// checkNoSelfWait refuses a run of job j that could never start: when
+// the runs waiting on it (parent, and the runs whose run_job_task
+// triggered parent, up the chain) are runs of j that alone fill its
+// max_concurrent_runs, the new run would queue behind its own ancestors
+// for ever.
+func checkNoSelfWait(tx kiln.Tx, parent *kiln.Run, j *kiln.Job) error {
+	st, _, err := parseSettings(j.Settings, legacyTaskKey(j.Name))
+	if err != nil {
+		return err
+	}
+	limit := int64(1)
+	if st.MaxConcurrentRuns != nil {
+		limit = max(*st.MaxConcurrentRuns, 1)
+	}
+	waiting := int64(0)
+	for r, hops := parent, 0; r != nil && hops <= kiln.MaxRunJobDepth; hops++ {
+		if r.RunType == kiln.RunTypeJob && r.JobID == j.ID {
+			waiting++
+		}
+		up := ParseRunSpec(r).ParentTaskRunID
+		if up == 0 {
+			break
+		}
+		task, err := tx.TaskRun(up)
+		if kiln.IsCode(err, kiln.ENotFound) {
+			break
+		} else if err != nil {
+			return err
+		}
+		if r, err = tx.Run(task.RunID); kiln.IsCode(err, kiln.ENotFound) {
+			break
+		} else if err != nil {
+			return err
+		}
+	}
+	if waiting >= limit {
+		return kiln.Errorf(kiln.EInvalid, "run_job_task cannot run job %d: it allows %d concurrent runs, and %d of its runs are waiting for this task, so the new run could never start. Raise the job's max_concurrent_runs.",
+			j.ID, limit, waiting)
+	}
+	return nil
 }
