@@ -161,6 +161,11 @@ type TaskRun struct {
 	// runs once they are done.
 	DependsOn []string
 	RunIf     string
+	// DependsOnOutcome holds, for the dependencies that are condition
+	// tasks and name one (depends_on[].outcome), the outcome ("true" or
+	// "false") they must reach for this task to run; a dependency that
+	// reaches the other counts as EXCLUDED for this task. Keyed by task key.
+	DependsOnOutcome map[string]string
 	// Definition is the task object as submitted (JSON), for rendering.
 	Definition []byte
 	// Exec is what the executor runs, resolved when the run was created.
@@ -189,6 +194,11 @@ type TaskRun struct {
 	ErrorTrace    string
 	Logs          string
 	LogsTruncated bool
+	// Outcome is a condition task's result, "true" or "false" ("" until it
+	// succeeds); ChildRunID is the run a run_job_task triggered (0 until
+	// it triggers one). Unlike Result they are read with every run.
+	Outcome    string
+	ChildRunID int64
 
 	// LeaseOwner and LeaseUntil mark a task being executed: an executor
 	// renews its lease while the task runs, so a task whose lease expired
@@ -201,10 +211,30 @@ type TaskRun struct {
 // dbutils.jobs.taskValues.set, as on Databricks.
 const MaxTaskValues = 250
 
-// Task kinds the executor runs.
+// Task kinds the executor runs. The control kinds (condition, run_job)
+// run inside the server, never in the sandbox: they run no user code.
 const (
 	ExecNotebook   = "notebook"    // notebook_task
 	ExecPythonFile = "python_file" // spark_python_task
+	ExecCondition  = "condition"   // condition_task
+	ExecRunJob     = "run_job"     // run_job_task
+)
+
+// Operators of a condition task (condition_task.op), as Databricks names
+// them. EQUAL_TO and NOT_EQUAL compare strings; the others numbers.
+const (
+	OpEqualTo            = "EQUAL_TO"
+	OpNotEqual           = "NOT_EQUAL"
+	OpGreaterThan        = "GREATER_THAN"
+	OpGreaterThanOrEqual = "GREATER_THAN_OR_EQUAL"
+	OpLessThan           = "LESS_THAN"
+	OpLessThanOrEqual    = "LESS_THAN_OR_EQUAL"
+)
+
+// Outcomes of a condition task.
+const (
+	OutcomeTrue  = "true"
+	OutcomeFalse = "false"
 )
 
 // TaskExec is what a task runs, resolved by the service when the run is
@@ -223,7 +253,18 @@ type TaskExec struct {
 	// (cluster_instance): its existing_cluster_id, known to kiln or not,
 	// else kiln.LocalClusterID. Every cluster is the local executor.
 	ClusterID string `json:"cluster_id,omitempty"`
+	// Op is a condition's operator (Args holds its left and right
+	// operands); JobID is the job a run_job task runs (Params holds its
+	// job_parameters).
+	Op    string `json:"op,omitempty"`
+	JobID int64  `json:"job_id,omitempty"`
 }
+
+// Control reports whether the task is one the server evaluates itself
+// (a condition, a run_job) rather than a program run in the sandbox: it
+// takes no executor slot, so a run_job task waiting for its child run
+// cannot starve the child of the slots it needs.
+func (e TaskExec) Control() bool { return e.Kind == ExecCondition || e.Kind == ExecRunJob }
 
 // TaskOutcome is how an execution attempt ended, as the executor reports
 // it to FinishTask.
@@ -242,6 +283,9 @@ type TaskOutcome struct {
 	ErrorTrace    string
 	Logs          string
 	LogsTruncated bool
+	// Outcome and ChildRunID are TaskRun's (condition and run_job tasks).
+	Outcome    string
+	ChildRunID int64
 }
 
 // RunFilter selects runs, newest first (by Seq). Zero fields do not
@@ -436,4 +480,24 @@ type RunTx interface {
 	// item per repair, the last one showing the run's current state.
 	// ENotFound if the run does not exist.
 	RunRepairs(runID int64) ([]*RunRepair, error)
+}
+
+// MaxRunJobDepth bounds how deeply run_job_task runs nest: a run that a
+// run_job_task triggered is one level deeper than the run of that task,
+// and a run_job_task of a run already at the bound fails instead of
+// triggering another. Without it a job that runs itself (directly or
+// through others) would trigger runs forever.
+const MaxRunJobDepth = 5
+
+// RunJobRequest is what a run_job_task asks of the service: a run of
+// JobID with JobParameters, triggered for the task run TaskRunID
+// (attempt Attempt) of run RunID, as OwnerID, the principal that run runs
+// as.
+type RunJobRequest struct {
+	OwnerID       int64
+	RunID         int64
+	TaskRunID     int64
+	Attempt       int
+	JobID         int64
+	JobParameters map[string]string
 }

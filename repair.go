@@ -66,6 +66,7 @@ func (r *Run) Repair(keys []string, now time.Time) {
 		t.Started, t.Ended = time.Time{}, time.Time{}
 		t.LeaseOwner, t.LeaseUntil = "", time.Time{}
 		t.Result, t.Truncated, t.Error, t.ErrorTrace, t.Logs, t.LogsTruncated = "", false, "", "", "", false
+		t.Outcome, t.ChildRunID = "", 0
 		if len(t.DependsOn) == 0 {
 			t.LifeCycleState, t.ReadyAt = LifeCycleQueued, now
 		} else {

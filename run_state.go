@@ -35,6 +35,10 @@ const (
 	// MsgExcluded is the state message of a task whose run_if condition
 	// was not met.
 	MsgExcluded = "The task's run_if condition was not met."
+	// MsgExcludedByCondition is the state message of a task excluded
+	// because every dependency it has was excluded, or an upstream
+	// condition task reached the other outcome than the one it names.
+	MsgExcludedByCondition = "The task's dependencies were excluded or did not reach the outcome it depends on."
 	// MsgExcludedByOnly is the state message of a task left out of a run
 	// by run-now's "only".
 	MsgExcludedByOnly = "The task was not selected to run."
@@ -127,6 +131,7 @@ func (r *Run) Claim(t *TaskRun, owner string, until, now time.Time) {
 	t.LeaseOwner, t.LeaseUntil = owner, until
 	t.Started, t.Ended, t.ReadyAt = now, time.Time{}, time.Time{}
 	t.Result, t.Truncated, t.Error, t.ErrorTrace, t.Logs, t.LogsTruncated = "", false, "", "", "", false
+	t.Outcome, t.ChildRunID = "", 0
 	if r.Started.IsZero() {
 		r.Started = now
 	}
@@ -153,6 +158,7 @@ func (r *Run) Finish(t *TaskRun, o TaskOutcome, now time.Time) {
 		// The failed attempt's error stays visible until the next one ends.
 		t.Result, t.Truncated, t.Error, t.ErrorTrace = o.Result, o.Truncated, o.Error, o.ErrorTrace
 		t.Logs, t.LogsTruncated = o.Logs, o.LogsTruncated
+		t.ChildRunID = o.ChildRunID
 		r.Settle(now)
 		return
 	}
@@ -167,6 +173,10 @@ func (r *Run) Finish(t *TaskRun, o TaskOutcome, now time.Time) {
 	t.end(now, lifeCycle, result, msg)
 	t.Result, t.Truncated, t.Error, t.ErrorTrace = o.Result, o.Truncated, o.Error, o.ErrorTrace
 	t.Logs, t.LogsTruncated = o.Logs, o.LogsTruncated
+	t.ChildRunID = o.ChildRunID
+	if result == ResultSuccess {
+		t.Outcome = o.Outcome
+	}
 	r.Settle(now)
 }
 
@@ -227,12 +237,16 @@ func (r *Run) Settle(now time.Time) {
 					continue // validated away on creation; a missing one cannot block
 				}
 				done = done && d.Done()
-				deps = append(deps, d)
+				deps = append(deps, dependencyAs(d, t.DependsOnOutcome[k]))
 			}
 			if !done {
 				continue
 			}
 			moved = true
+			if allExcluded(deps) {
+				t.end(now, LifeCycleTerminated, ResultExcluded, MsgExcludedByCondition)
+				continue
+			}
 			if runIfMet(t.RunIf, deps) {
 				t.LifeCycleState, t.ReadyAt = LifeCycleQueued, now
 				continue
@@ -321,6 +335,32 @@ func (r *Run) outcome() (lifeCycle, result, message string) {
 		}
 	}
 	return lifeCycle, result, message
+}
+
+// dependencyAs is how a finished dependency counts for a task that
+// depends on it with outcome (depends_on[].outcome, "" for none): as it
+// is, or, when it is a condition that succeeded with the other outcome,
+// as EXCLUDED.
+func dependencyAs(d *TaskRun, outcome string) *TaskRun {
+	if outcome == "" || d.ResultState != ResultSuccess || d.Outcome == outcome {
+		return d
+	}
+	view := *d
+	view.ResultState, view.StateMessage = ResultExcluded, MsgExcludedByCondition
+	return &view
+}
+
+// allExcluded reports whether every dependency was excluded by a
+// condition or a run_if, which excludes the task whatever its run_if (as
+// on Databricks). Tasks that run-now's "only" left out do not count:
+// their dependents run as if they had succeeded.
+func allExcluded(deps []*TaskRun) bool {
+	for _, d := range deps {
+		if d.ResultState != ResultExcluded || d.StateMessage == MsgExcludedByOnly {
+			return false
+		}
+	}
+	return len(deps) > 0
 }
 
 // runIfMet decides a run_if condition over finished dependencies.

@@ -36,6 +36,10 @@ var booleanKeys = keySet("retry_on_timeout", "enabled", "active_only", "complete
 var stringMapKeys = keySet("base_parameters", "notebook_params", "sql_params", "python_named_params",
 	"named_parameters", "spark_conf", "spark_env_vars", "custom_tags", "tags", "job_parameters")
 
+// scalarStringKeys are strings that clients may send as bare numbers or
+// booleans: a job parameter's default, a condition's operands.
+var scalarStringKeys = keySet("default", "left", "right")
+
 // stringListKeys are lists of strings (command lines).
 var stringListKeys = keySet("parameters", "python_params", "jar_params", "spark_submit_params", "dbt_commands")
 
@@ -137,9 +141,9 @@ func canonical(key string, v any) (any, error) {
 			return nil, kiln.Errorf(kiln.EInvalid, "Invalid value for %s: %.40q is not true or false.", key, x)
 		}
 		return x, nil
-	case json.Number:
-		if key == "default" { // a job parameter's default is a string
-			return x.String(), nil
+	case json.Number, bool:
+		if scalarStringKeys[key] {
+			return scalarString(x), nil
 		}
 		return x, nil
 	}

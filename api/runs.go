@@ -180,6 +180,9 @@ func (s *Server) getRunOutput(version string) handlerFunc {
 			}
 			out["notebook_output"] = nb
 		}
+		if t.Exec.Kind == kiln.ExecRunJob && t.ChildRunID != 0 {
+			out["run_job_output"] = map[string]any{"run_id": t.ChildRunID}
+		}
 		if t.Error != "" {
 			out["error"] = t.Error
 		}
@@ -350,6 +353,9 @@ func (s *Server) runJSON(r *http.Request, run *kiln.Run, spec service.RunSpec, v
 	if len(spec.JobParameters) > 0 {
 		out["job_parameters"] = spec.JobParameters
 	}
+	if spec.ParentTaskRunID != 0 {
+		out["trigger"], out["trigger_info"] = "RUN_JOB_TASK", map[string]any{"run_id": spec.ParentTaskRunID}
+	}
 	durations(out, run.Created, run.Started, run.Ended)
 	if version == "2.0" && len(run.Tasks) == 1 {
 		t := run.Tasks[0]
@@ -409,10 +415,24 @@ func (s *Server) taskJSON(r *http.Request, run *kiln.Run, t *kiln.TaskRun) map[s
 	out["start_time"], out["end_time"] = kiln.MillisOf(t.Started), kiln.MillisOf(t.Ended)
 	out["run_page_url"] = s.runPageURL(r, run.JobID, t.ID)
 	durations(out, run.Created, t.Started, t.Ended)
-	if !t.Started.IsZero() {
+	if !t.Started.IsZero() && !t.Exec.Control() {
 		out["cluster_instance"] = clusterInstance(run, t)
 	}
+	if t.Exec.Kind == kiln.ExecCondition && t.Outcome != "" {
+		out["condition_task"] = withField(out["condition_task"], "outcome", t.Outcome)
+	}
 	return out
+}
+
+// withField returns a task type object of a definition (raw JSON) with
+// one more field: what the run adds to it, such as a condition's outcome.
+func withField(def any, key string, value any) map[string]any {
+	obj := map[string]any{}
+	if raw, ok := def.(json.RawMessage); ok {
+		json.Unmarshal(raw, &obj)
+	}
+	obj[key] = value
+	return obj
 }
 
 // taskAsRun renders a task run as a run of its own (runs/get on a task

@@ -113,7 +113,9 @@ type Config struct {
 	// Workspace reads notebooks and files as the run's owner may;
 	// required.
 	Workspace Workspace
-	Log       *slog.Logger
+	// Jobs queues the runs of run_job_task tasks; nil fails them.
+	Jobs Jobs
+	Log  *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -424,6 +426,17 @@ func (r *Runner) dispatch() {
 			continue
 		}
 		r.tasks.Add(1)
+		if task.Exec.Control() {
+			// Evaluated here, with no slot: a run_job_task holding one
+			// while it waits could starve its own child run.
+			<-r.slots
+			go func() {
+				defer r.tasks.Done()
+				defer r.Wake()
+				r.execute(run, task)
+			}()
+			continue
+		}
 		go func() {
 			defer r.tasks.Done()
 			defer func() { <-r.slots; r.Wake() }()

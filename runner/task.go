@@ -30,7 +30,12 @@ func (r *Runner) execute(run *kiln.Run, task *kiln.TaskRun) {
 	renewed := make(chan struct{})
 	go func() { defer close(renewed); r.renew(ctx, task.ID, stop) }()
 
-	o := r.attempt(tctx, run, task)
+	var o kiln.TaskOutcome
+	if task.Exec.Control() {
+		o = r.control(tctx, run, task)
+	} else {
+		o = r.attempt(tctx, run, task)
+	}
 
 	switch cause := context.Cause(ctx); {
 	case errors.Is(cause, errLeaseLost):

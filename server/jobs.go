@@ -66,7 +66,8 @@ func newRunner(p *Parts) (*runner.Runner, error) {
 		Store: p.Store, DataDir: p.Config.DataDir, Workers: p.Config.MaxConcurrentRuns,
 		TaskDir: p.Config.TaskDir, KeepTaskDirs: p.Config.KeepTaskDirs, Sandbox: p.Config.Sandbox, MaxOutput: p.Config.TaskMaxOutput,
 		Python:  p.Config.TaskPython,
-		Secrets: p.Service, DBFS: p.Service, TaskFS: p.Service, Workspace: p.Service, Log: p.Log.With("component", "runner"),
+		Secrets: p.Service, DBFS: p.Service, TaskFS: p.Service, Workspace: p.Service, Jobs: p.Service,
+		Log: p.Log.With("component", "runner"),
 	}
 	// Renewed every third of the lease; swept every sixth, so that a dead
 	// replica's task is resolved within about 1.2 leases.

@@ -34,7 +34,7 @@ var taskTypes = []string{"notebook_task", "spark_python_task", "python_wheel_tas
 	"for_each_task", "clean_rooms_notebook_task", "dashboard_task", "power_bi_task", "gen_ai_compute_task"}
 
 // runnable says which task types kiln executes.
-var runnable = map[string]bool{"notebook_task": true, "spark_python_task": true}
+var runnable = map[string]bool{"notebook_task": true, "spark_python_task": true, "condition_task": true, "run_job_task": true}
 
 // settings is the part of JobSettings (and of a SubmitRun body) kiln
 // interprets.
@@ -75,6 +75,8 @@ type task struct {
 	RunIf             string          `json:"run_if"`
 	NotebookTask      *notebookTask   `json:"notebook_task"`
 	SparkPythonTask   *pythonTask     `json:"spark_python_task"`
+	ConditionTask     *conditionTask  `json:"condition_task"`
+	RunJobTask        *runJobTask     `json:"run_job_task"`
 	ExistingClusterID string          `json:"existing_cluster_id"`
 	JobClusterKey     string          `json:"job_cluster_key"`
 	NewCluster        json.RawMessage `json:"new_cluster"`
@@ -89,7 +91,36 @@ type task struct {
 
 type dependency struct {
 	TaskKey string `json:"task_key"`
+	// Outcome, on a dependency on a condition task, is the outcome
+	// ("true" or "false") the condition must reach for the task to run.
+	Outcome string `json:"outcome"`
 }
+
+// conditionTask is a Databricks ConditionTask: left op right, evaluated by
+// the server. The operands are pointers so that a missing one is told
+// apart from an empty string.
+type conditionTask struct {
+	Op    string  `json:"op"`
+	Left  *string `json:"left"`
+	Right *string `json:"right"`
+}
+
+// conditionOps are the operators of a condition task.
+var conditionOps = []string{kiln.OpEqualTo, kiln.OpGreaterThan, kiln.OpGreaterThanOrEqual, kiln.OpLessThan,
+	kiln.OpLessThanOrEqual, kiln.OpNotEqual}
+
+// runJobTask is a Databricks RunJobTask. kiln passes job_parameters; the
+// legacy per-task-type parameters are refused (see checkTaskBody).
+type runJobTask struct {
+	JobID         int64             `json:"job_id"`
+	JobParameters map[string]string `json:"job_parameters"`
+	legacyParams  []string
+}
+
+// runJobLegacyParams are the RunJobTask fields of the legacy parameter
+// styles, which kiln does not pass on.
+var runJobLegacyParams = []string{"notebook_params", "python_params", "jar_params", "python_named_params",
+	"spark_submit_params", "sql_params", "dbt_commands", "pipeline_params"}
 
 type notebookTask struct {
 	NotebookPath   string            `json:"notebook_path"`
@@ -178,6 +209,15 @@ func parseTask(raw json.RawMessage, where string) (*task, error) {
 	var obj map[string]json.RawMessage
 	json.Unmarshal(raw, &obj)
 	t.kind, t.raw = taskKind(obj), raw
+	if t.RunJobTask != nil {
+		var fields map[string]json.RawMessage
+		json.Unmarshal(obj["run_job_task"], &fields)
+		for _, f := range runJobLegacyParams {
+			if v, ok := fields[f]; ok && string(v) != "null" {
+				t.RunJobTask.legacyParams = append(t.RunJobTask.legacyParams, f)
+			}
+		}
+	}
 	return &t, nil
 }
 
@@ -273,8 +313,16 @@ func checkTasks(s *settings, tasks []*task) error {
 	}
 	for _, t := range tasks {
 		for _, d := range t.DependsOn {
-			if keys[d.TaskKey] == nil {
+			dep := keys[d.TaskKey]
+			if dep == nil {
 				return kiln.Errorf(kiln.EInvalid, "Task %s depends on %s, which is not a task of this job.", t.TaskKey, d.TaskKey)
+			}
+			switch {
+			case d.Outcome == "":
+			case dep.kind != "condition_task":
+				return kiln.Errorf(kiln.EInvalid, "Task %s: depends_on %s names an outcome, but only a dependency on a condition_task can.", t.TaskKey, d.TaskKey)
+			case d.Outcome != kiln.OutcomeTrue && d.Outcome != kiln.OutcomeFalse:
+				return kiln.Errorf(kiln.EInvalid, "Task %s: the outcome of depends_on %s is %q; use \"true\" or \"false\".", t.TaskKey, d.TaskKey, d.Outcome)
 			}
 		}
 	}
@@ -301,6 +349,28 @@ func checkTaskBody(t *task, git bool) error {
 		}
 		if _, err := kiln.CleanObjectPath(nb.NotebookPath); err != nil {
 			return kiln.Errorf(kiln.EInvalid, "Task %s: notebook_path: %s", t.TaskKey, kiln.ErrorMessage(err))
+		}
+	case "condition_task":
+		c := t.ConditionTask
+		if !slices.Contains(conditionOps, c.Op) {
+			if c.Op == "" {
+				return kiln.Errorf(kiln.EInvalid, "Task %s: condition_task.op is required: one of %s.", t.TaskKey, strings.Join(conditionOps, ", "))
+			}
+			return kiln.Errorf(kiln.EInvalid, "Task %s: condition_task.op %q is not one of %s.", t.TaskKey, c.Op, strings.Join(conditionOps, ", "))
+		}
+		if c.Left == nil || c.Right == nil {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: condition_task.left and condition_task.right are required.", t.TaskKey)
+		}
+		if t.MaxRetries != 0 {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: a condition_task cannot be retried (max_retries).", t.TaskKey)
+		}
+	case "run_job_task":
+		rj := t.RunJobTask
+		if rj.JobID <= 0 {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: run_job_task.job_id is required.", t.TaskKey)
+		}
+		if len(rj.legacyParams) > 0 {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: kiln's run_job_task passes job_parameters only, not %s.", t.TaskKey, strings.Join(rj.legacyParams, ", "))
 		}
 	case "spark_python_task":
 		if t.SparkPythonTask.PythonFile == "" {
@@ -363,7 +433,7 @@ func checkRunnable(tasks []*task) error {
 	}
 	for _, t := range tasks {
 		if !runnable[t.kind] {
-			return kiln.Errorf(kiln.EInvalid, "Task %s is a %s, which kiln cannot run: kiln runs notebook_task and spark_python_task.", t.TaskKey, t.kind)
+			return kiln.Errorf(kiln.EInvalid, "Task %s is a %s, which kiln cannot run: kiln runs notebook_task, spark_python_task, condition_task and run_job_task.", t.TaskKey, t.kind)
 		}
 	}
 	return nil
@@ -381,6 +451,14 @@ type RunParams struct {
 	JobParameters map[string]string
 	// Only runs just these tasks; the others are EXCLUDED.
 	Only []string
+	// parent is the run_job_task that asks for the run, if one does.
+	parent *runParent
+}
+
+// runParent is the run_job_task a run is queued for.
+type runParent struct {
+	taskRunID int64
+	depth     int
 }
 
 // JobParameterValue is a job parameter as a run resolved it.
@@ -416,8 +494,24 @@ func runTasks(s *settings, tasks []*task, p RunParams) ([]*kiln.TaskRun, []JobPa
 		}
 		for _, d := range t.DependsOn {
 			tr.DependsOn = append(tr.DependsOn, d.TaskKey)
+			if d.Outcome != "" {
+				if tr.DependsOnOutcome == nil {
+					tr.DependsOnOutcome = map[string]string{}
+				}
+				tr.DependsOnOutcome[d.TaskKey] = d.Outcome
+			}
 		}
 		switch t.kind {
+		case "condition_task":
+			c := t.ConditionTask
+			tr.Exec = kiln.TaskExec{Kind: kiln.ExecCondition, Op: c.Op,
+				Args: []string{substituteJobParams(*c.Left, refs), substituteJobParams(*c.Right, refs)}}
+		case "run_job_task":
+			params := make(map[string]string, len(t.RunJobTask.JobParameters))
+			for k, v := range t.RunJobTask.JobParameters {
+				params[k] = substituteJobParams(v, refs)
+			}
+			tr.Exec = kiln.TaskExec{Kind: kiln.ExecRunJob, JobID: t.RunJobTask.JobID, Params: params}
 		case "notebook_task":
 			widgets := map[string]string{}
 			for k, v := range t.NotebookTask.BaseParameters {
@@ -441,9 +535,12 @@ func runTasks(s *settings, tasks []*task, p RunParams) ([]*kiln.TaskRun, []JobPa
 			}
 			tr.Exec = kiln.TaskExec{Kind: kiln.ExecPythonFile, Path: t.SparkPythonTask.PythonFile, Args: resolved}
 		}
-		tr.Exec.ClusterID = t.ExistingClusterID
-		if tr.Exec.ClusterID == "" {
-			tr.Exec.ClusterID = kiln.LocalClusterID
+		// Control tasks run in the server itself, on no cluster.
+		if !tr.Exec.Control() {
+			tr.Exec.ClusterID = t.ExistingClusterID
+			if tr.Exec.ClusterID == "" {
+				tr.Exec.ClusterID = kiln.LocalClusterID
+			}
 		}
 		out = append(out, tr)
 	}

@@ -112,6 +112,11 @@ type RunSpec struct {
 	// OverridingParameters are run-now's parameters, as given.
 	OverridingParameters *OverridingParameters `json:"overriding_parameters,omitempty"`
 	JobParameters        []JobParameterValue   `json:"job_parameters,omitempty"`
+	// ParentTaskRunID is the run_job_task task run that triggered this
+	// run (0 for none; Databricks' trigger_info.run_id), and Depth how
+	// many such triggers lead to it (see kiln.MaxRunJobDepth).
+	ParentTaskRunID int64 `json:"parent_task_run_id,omitempty"`
+	Depth           int   `json:"run_job_depth,omitempty"`
 }
 
 // OverridingParameters are the parameters run-now overrode.
@@ -232,6 +237,9 @@ func (s *Service) queueJobRun(tx kiln.Tx, j *kiln.Job, p RunParams, token string
 	spec := RunSpec{Format: formatOf(st), JobParameters: jobParams}
 	if p.NotebookParams != nil || p.PythonParams != nil {
 		spec.OverridingParameters = &OverridingParameters{NotebookParams: p.NotebookParams, PythonParams: p.PythonParams}
+	}
+	if p.parent != nil {
+		spec.ParentTaskRunID, spec.Depth = p.parent.taskRunID, p.parent.depth
 	}
 	maxConcurrent := int64(1)
 	if st.MaxConcurrentRuns != nil {
@@ -399,4 +407,115 @@ func (s *Service) SubmitRun(ctx context.Context, body json.RawMessage) (*kiln.Ru
 		s.wake()
 	}
 	return run, nil
+}
+
+// AuditRunJobTask is the audit action of a run a run_job_task triggered.
+const AuditRunJobTask = "jobs.runJobTask"
+
+// RunJobForRun queues the run a run_job_task asks for (see
+// kiln.RunJobRequest) and returns its id. It acts as the principal the
+// task's run runs as, who needs CAN_MANAGE_RUN on the job, as for
+// run-now; the new run runs as that job's run_as or owner. The request
+// is idempotent per task attempt: asked again (an executor retrying after
+// a store error), it returns the run it queued the first time. A task
+// whose run is already kiln.MaxRunJobDepth run_job_task triggers deep is
+// refused (EInvalid), so that jobs running each other cannot recurse
+// without end.
+func (s *Service) RunJobForRun(ctx context.Context, req kiln.RunJobRequest) (int64, error) {
+	ctx, err := s.RunContext(ctx, req.OwnerID)
+	if err != nil {
+		return 0, err
+	}
+	c, err := callerOf(ctx)
+	if err != nil {
+		return 0, err
+	}
+	token := fmt.Sprintf("kiln-run-job-task-%d-%d", req.TaskRunID, req.Attempt)
+	var run *kiln.Run
+	created := false
+	err = s.store.Update(ctx, func(tx kiln.Tx) error {
+		parent, err := tx.Run(req.RunID)
+		if err != nil {
+			return err
+		}
+		depth := ParseRunSpec(parent).Depth + 1
+		if depth > kiln.MaxRunJobDepth {
+			return kiln.Errorf(kiln.EInvalid, "run_job_task cannot run job %d: this run is already %d run_job_task triggers deep, the most kiln allows (does a job run itself?).",
+				req.JobID, depth-1)
+		}
+		j, err := jobFor(tx, c, req.JobID, rankManageRun)
+		if err != nil {
+			return err
+		}
+		if err := checkNoSelfWait(tx, parent, j); err != nil {
+			return err
+		}
+		_, runAsID, _, err := runAsFor(tx, j)
+		if err != nil {
+			return err
+		}
+		if prev, err := tx.RunByIdempotencyToken(runAsID, token); err == nil {
+			run = prev
+			return nil
+		} else if !kiln.IsCode(err, kiln.ENotFound) {
+			return err
+		}
+		p := RunParams{JobParameters: req.JobParameters, parent: &runParent{taskRunID: req.TaskRunID, depth: depth}}
+		if run, err = s.queueJobRun(tx, j, p, token, time.Time{}); err != nil {
+			return err
+		}
+		created = run.LifeCycleState != kiln.LifeCycleSkipped
+		ev := auditEvent(c, AuditRunJobTask, runTarget(run.ID))
+		ev.Detail = map[string]string{"job_id": strconv.FormatInt(j.ID, 10), "task_run_id": strconv.FormatInt(req.TaskRunID, 10)}
+		return tx.Audit(ev)
+	})
+	if err != nil {
+		return 0, err
+	}
+	if created {
+		s.wake()
+	}
+	return run.ID, nil
+}
+
+// checkNoSelfWait refuses a run of job j that could never start: when
+// the runs waiting on it (parent, and the runs whose run_job_task
+// triggered parent, up the chain) are runs of j that alone fill its
+// max_concurrent_runs, the new run would queue behind its own ancestors
+// for ever.
+func checkNoSelfWait(tx kiln.Tx, parent *kiln.Run, j *kiln.Job) error {
+	st, _, err := parseSettings(j.Settings, legacyTaskKey(j.Name))
+	if err != nil {
+		return err
+	}
+	limit := int64(1)
+	if st.MaxConcurrentRuns != nil {
+		limit = max(*st.MaxConcurrentRuns, 1)
+	}
+	waiting := int64(0)
+	for r, hops := parent, 0; r != nil && hops <= kiln.MaxRunJobDepth; hops++ {
+		if r.RunType == kiln.RunTypeJob && r.JobID == j.ID {
+			waiting++
+		}
+		up := ParseRunSpec(r).ParentTaskRunID
+		if up == 0 {
+			break
+		}
+		task, err := tx.TaskRun(up)
+		if kiln.IsCode(err, kiln.ENotFound) {
+			break
+		} else if err != nil {
+			return err
+		}
+		if r, err = tx.Run(task.RunID); kiln.IsCode(err, kiln.ENotFound) {
+			break
+		} else if err != nil {
+			return err
+		}
+	}
+	if waiting >= limit {
+		return kiln.Errorf(kiln.EInvalid, "run_job_task cannot run job %d: it allows %d concurrent runs, and %d of its runs are waiting for this task, so the new run could never start. Raise the job's max_concurrent_runs.",
+			j.ID, limit, waiting)
+	}
+	return nil
 }

@@ -288,9 +288,9 @@ func (t *tx) persistRun(op string, r *kiln.Run, outputs *kiln.TaskRun) error {
 	}
 	if outputs != nil {
 		if _, err := t.exec(`UPDATE task_runs SET result = ?, truncated = ?, error = ?, error_trace = ?,
-			logs = ?, logs_truncated = ? WHERE id = ?`,
+			logs = ?, logs_truncated = ?, outcome = ?, child_run_id = ? WHERE id = ?`,
 			outputs.Result, outputs.Truncated, outputs.Error, outputs.ErrorTrace,
-			outputs.Logs, outputs.LogsTruncated, outputs.ID); err != nil {
+			outputs.Logs, outputs.LogsTruncated, outputs.Outcome, outputs.ChildRunID, outputs.ID); err != nil {
 			return internal(op, err)
 		}
 	}

@@ -17,7 +17,8 @@ import (
 const replacedCols = `id, run_id, position, task_key, depends_on, run_if, definition, exec,
 	timeout_ms, max_retries, min_retry_interval_ms, retry_on_timeout, attempt,
 	state, result_state, state_message, ready_at, started_at, ended_at,
-	result, truncated, error, error_trace, logs, logs_truncated, lease_owner, lease_until`
+	result, truncated, error, error_trace, logs, logs_truncated, lease_owner, lease_until,
+	depends_outcome, outcome, child_run_id`
 
 // RepairRun reruns the tasks s names in a finished run under new task run
 // ids and records the repair.
@@ -94,7 +95,7 @@ func (t *tx) RepairRun(s kiln.RepairSpec) (*kiln.RunRepair, error) {
 			return nil, internal(op, err)
 		}
 		if _, err := t.exec(`UPDATE task_runs SET id = ?, exec = ?, result = '', truncated = ?, error = '', error_trace = '',
-			logs = '', logs_truncated = ? WHERE id = ?`, newID, string(exec), false, false, task.ID); err != nil {
+			logs = '', logs_truncated = ?, outcome = '', child_run_id = 0 WHERE id = ?`, newID, string(exec), false, false, task.ID); err != nil {
 			return nil, internal(op, err)
 		}
 		task.ID = newID

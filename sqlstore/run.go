@@ -23,7 +23,8 @@ const runSelect = `SELECT r.id, r.seq, r.job_id, r.owner_id, COALESCE(p.user_nam
 const taskCols = `t.id, t.run_id, t.position, t.task_key, t.depends_on, t.run_if, t.definition, t.exec,
 	t.timeout_ms, t.max_retries, t.min_retry_interval_ms, t.retry_on_timeout, t.attempt,
 	t.state, t.result_state, t.state_message, t.ready_at, t.started_at, t.ended_at,
-	t.truncated, t.error, t.logs_truncated, t.lease_owner, t.lease_until`
+	t.truncated, t.error, t.logs_truncated, t.lease_owner, t.lease_until,
+	t.depends_outcome, t.outcome, t.child_run_id`
 
 // activeStates are the life cycle states of a run that is not finished.
 const activeStates = `('QUEUED', 'PENDING', 'BLOCKED', 'WAITING_FOR_RETRY', 'RUNNING', 'TERMINATING')`
@@ -58,13 +59,14 @@ func scanRun(r scanner) (*kiln.Run, error) {
 // scanTask reads taskCols, plus the bulky outputs when full.
 func scanTask(r scanner, full bool) (*kiln.TaskRun, error) {
 	t := &kiln.TaskRun{}
-	var deps, def, exec string
+	var deps, def, exec, depOutcomes string
 	var timeoutMS, intervalMS int64
 	var ready, started, ended, leaseUntil sql.NullInt64
 	dest := []any{&t.ID, &t.RunID, &t.Position, &t.TaskKey, &deps, &t.RunIf, &def, &exec,
 		&timeoutMS, &t.MaxRetries, &intervalMS, &t.RetryOnTimeout, &t.Attempt,
 		&t.LifeCycleState, &t.ResultState, &t.StateMessage, &ready, &started, &ended,
-		&t.Truncated, &t.Error, &t.LogsTruncated, &t.LeaseOwner, &leaseUntil}
+		&t.Truncated, &t.Error, &t.LogsTruncated, &t.LeaseOwner, &leaseUntil,
+		&depOutcomes, &t.Outcome, &t.ChildRunID}
 	if full {
 		dest = append(dest, &t.Result, &t.ErrorTrace, &t.Logs)
 	}
@@ -76,6 +78,12 @@ func scanTask(r scanner, full bool) (*kiln.TaskRun, error) {
 	}
 	if err := json.Unmarshal([]byte(exec), &t.Exec); err != nil {
 		return nil, fmt.Errorf("task run %d exec: %w", t.ID, err)
+	}
+	if err := json.Unmarshal([]byte(depOutcomes), &t.DependsOnOutcome); err != nil {
+		return nil, fmt.Errorf("task run %d depends_outcome: %w", t.ID, err)
+	}
+	if len(t.DependsOnOutcome) == 0 {
+		t.DependsOnOutcome = nil
 	}
 	t.Definition = []byte(def)
 	t.Timeout = time.Duration(timeoutMS) * time.Millisecond
@@ -185,13 +193,17 @@ func (t *tx) CreateRun(r *kiln.Run) error {
 		if err != nil {
 			return internal(op, err)
 		}
+		depOutcomes, err := json.Marshal(task.DependsOnOutcome)
+		if err != nil || task.DependsOnOutcome == nil {
+			depOutcomes = []byte("{}")
+		}
 		if _, err := t.exec(`INSERT INTO task_runs (id, run_id, position, task_key, depends_on, run_if, definition, exec,
 			timeout_ms, max_retries, min_retry_interval_ms, retry_on_timeout, attempt, state, result_state, state_message,
-			ready_at, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			ready_at, started_at, ended_at, depends_outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			task.ID, task.RunID, task.Position, task.TaskKey, string(deps), task.RunIf, jsonText(task.Definition), string(exec),
 			task.Timeout.Milliseconds(), task.MaxRetries, task.MinRetryInterval.Milliseconds(), task.RetryOnTimeout,
 			task.Attempt, task.LifeCycleState, task.ResultState, task.StateMessage,
-			nullMillis(task.ReadyAt), nullMillis(task.Started), nullMillis(task.Ended)); err != nil {
+			nullMillis(task.ReadyAt), nullMillis(task.Started), nullMillis(task.Ended), string(depOutcomes)); err != nil {
 			return t.fail(op, err, nil, kiln.Errorf(kiln.EInvalid, "Task key %s is used more than once.", task.TaskKey))
 		}
 	}

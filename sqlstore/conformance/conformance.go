@@ -59,6 +59,7 @@ func suite() []test {
 		runTests,
 		repairTests,
 		queueTests,
+		controlTests,
 		queueReadTests,
 		changeTests,
 		retentionTests,
