@@ -135,8 +135,8 @@ func TestWorkspaceNotebookRendersMarkdownInert(t *testing.T) {
 		t.Fatalf("notebook page: %d\n%s", r.Status, r.Body)
 	}
 	mustContain(t, r.Body,
-		"<h1>Daily <strong>report</strong></h1>",  // Markdown rendered
-		`href="https://example.com/docs"`,         // a safe link kept
+		"<h1>Daily <strong>report</strong></h1>", // Markdown rendered
+		`href="https://example.com/docs"`,        // a safe link kept
 		`aria-label="Cell 2"`, `<h2 class="cell-title">Load</h2>`,
 		`<pre class="code"><code>rows = [&#34;&lt;b&gt;not bold&lt;/b&gt;&#34;]`, // code as text
 		`cell-magic">%sql</span>`, "SELECT 1",
@@ -178,7 +178,7 @@ func TestWorkspaceActions(t *testing.T) {
 	// an .ipynb a notebook; SOURCE makes a plain .py a notebook.
 	for _, c := range []struct {
 		file, content, format, want string
-		typ                        kiln.ObjectType
+		typ                         kiln.ObjectType
 	}{
 		{"job.py", "# Databricks notebook source\nprint(1)\n", "AUTO", "/etl/job", kiln.ObjectNotebook},
 		{"util.py", "def f():\n    return 1\n", "AUTO", "/etl/util.py", kiln.ObjectFile},
@@ -267,7 +267,9 @@ func TestWorkspaceBadInputIsAClearClientError(t *testing.T) {
 		{"delete in another home", func() response { return e.post(t, "/workspace/Users/bob@example.com/b?op=delete", nil, ck) }, 403, "permission"},
 		{"delete what is not there", func() response { return e.post(t, home+"/missing?op=delete", nil, ck) }, 404, "Path (/Users/ann@example.com/missing) doesn"},
 		{"move onto an existing name", func() response { return e.post(t, home+"/nb?op=move", url.Values{"to": {"other"}}, ck) }, 409, "already exists"},
-		{"move into itself", func() response { return e.post(t, home+"/dir?op=move", url.Values{"to": {"/Users/ann@example.com/dir/sub/dir"}}, ck) }, 400, "cannot be moved into itself"},
+		{"move into itself", func() response {
+			return e.post(t, home+"/dir?op=move", url.Values{"to": {"/Users/ann@example.com/dir/sub/dir"}}, ck)
+		}, 400, "cannot be moved into itself"},
 		{"move to the same path", func() response { return e.post(t, home+"/nb?op=move", url.Values{"to": {"nb"}}, ck) }, 400, "the same as the old one"},
 		{"move into another home", func() response {
 			return e.post(t, home+"/nb?op=move", url.Values{"to": {"/Users/bob@example.com/nb"}}, ck)
@@ -281,7 +283,9 @@ func TestWorkspaceBadInputIsAClearClientError(t *testing.T) {
 		{"export of a folder", func() response { return e.get(t, home+"/dir?export=SOURCE", ck) }, 400, "is a folder"},
 		{"export in an unknown format", func() response { return e.get(t, home+"/nb?export=PDF", ck) }, 400, "Invalid format"},
 		{"import without multipart", func() response { return e.post(t, home+"?op=import", url.Values{"file": {"x"}}, ck) }, 400, "multipart/form-data"},
-		{"import without a file", func() response { return e.postFile(t, home+"?op=import", "", nil, map[string]string{"format": "AUTO"}, ck) }, 400, "Choose a file to import."},
+		{"import without a file", func() response {
+			return e.postFile(t, home+"?op=import", "", nil, map[string]string{"format": "AUTO"}, ck)
+		}, 400, "Choose a file to import."},
 		{"import over the size limit", func() response { return e.postFile(t, home+"?op=import", "big.txt", big, nil, ck) }, 400, "larger than the 10 MB limit"},
 		{"import over an existing notebook", func() response {
 			return e.postFile(t, home+"?op=import", "nb.py", []byte("# Databricks notebook source\n1\n"), nil, ck)
@@ -329,11 +333,15 @@ func TestWorkspaceForgedPostsRefused(t *testing.T) {
 	home := "/workspace/Users/ann@example.com"
 	for _, h := range [][2]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "http://evil.example"}} {
 		for _, send := range []func() response{
-			func() response { return e.request(t, http.MethodPost, home+"/nb?op=delete", url.Values{}, ck, h[0], h[1]) },
+			func() response {
+				return e.request(t, http.MethodPost, home+"/nb?op=delete", url.Values{}, ck, h[0], h[1])
+			},
 			func() response {
 				return e.request(t, http.MethodPost, home+"/nb?op=move", url.Values{"to": {"/Shared/stolen"}}, ck, h[0], h[1])
 			},
-			func() response { return e.request(t, http.MethodPost, home+"?op=mkdir", url.Values{"name": {"x"}}, ck, h[0], h[1]) },
+			func() response {
+				return e.request(t, http.MethodPost, home+"?op=mkdir", url.Values{"name": {"x"}}, ck, h[0], h[1])
+			},
 			func() response { return e.postFile(t, home+"?op=import", "evil.py", []byte("1"), nil, ck, h[0], h[1]) },
 		} {
 			r := send()
