@@ -149,6 +149,7 @@ func TestWorkspaceNotebookRendersMarkdownInert(t *testing.T) {
 	// The download is an attachment, named after the notebook.
 	d := e.get(t, "/workspace/Users/ann@example.com/report?export=SOURCE", e.sessionFor(ann))
 	if d.Status != http.StatusOK || d.Header.Get("Content-Disposition") != `attachment; filename=report.py` ||
+		d.Header.Get("X-Content-Type-Options") != "nosniff" || d.Header.Get("Content-Type") != "application/octet-stream" ||
 		!strings.HasPrefix(d.Body, "# Databricks notebook source") {
 		t.Errorf("download: %d %q %.40q", d.Status, d.Header.Get("Content-Disposition"), d.Body)
 	}
