@@ -108,6 +108,7 @@ const (
 	AuditObjectImport = "workspace.import"
 	AuditObjectMkdirs = "workspace.mkdirs"
 	AuditObjectDelete = "workspace.delete"
+	AuditObjectMove   = "workspace.move"
 )
 
 // CleanObjectPath returns the canonical form of a workspace path, or an
@@ -213,4 +214,11 @@ type ObjectTx interface {
 	// non-empty directory without recursive is EInvalid with Reason
 	// DIRECTORY_NOT_EMPTY; the root is EInvalid.
 	DeleteObject(path string, recursive bool) error
+	// MoveObject moves the object at from to the path to, a directory
+	// with everything below it: ids, owners, content and times stay (so
+	// grants, which name object ids, move with them), only paths change.
+	// ENotFound if from does not exist or the parent of to does not;
+	// EConflict if to exists; EInvalid if the parent of to is not a
+	// directory, if to is from or lies below it, or if from is the root.
+	MoveObject(from, to string) error
 }

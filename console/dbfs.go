@@ -258,17 +258,25 @@ type uploadReader struct{ r io.Reader }
 func (u uploadReader) Read(p []byte) (int, error) {
 	n, err := u.r.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
-		err = uploadError(err)
+		err = uploadError(err, dbfsUploadTooLarge())
 	}
 	return n, err
 }
 
-func uploadError(err error) error {
+// uploadError turns an error reading a multipart upload into a clear
+// client error: tooLarge when the body went over its bound, else a
+// request to try again (the body was cut short or malformed).
+func uploadError(err, tooLarge error) error {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return kiln.Errorf(kiln.EInvalid, "The file is larger than the %s limit of one upload.", humanBytes(service.DBFSMaxUpload))
+		return tooLarge
 	}
 	return kiln.Errorf(kiln.EInvalid, "The upload could not be read to the end. Try again.")
+}
+
+// dbfsUploadTooLarge refuses a DBFS upload over its bound.
+func dbfsUploadTooLarge() error {
+	return kiln.Errorf(kiln.EInvalid, "The file is larger than the %s limit of one upload.", humanBytes(service.DBFSMaxUpload))
 }
 
 // dbfsUpload is Upload: the fields dir and overwrite, then the file part,
@@ -285,7 +293,7 @@ func (c *Console) dbfsUpload(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 		if err != nil {
-			return uploadError(err)
+			return uploadError(err, dbfsUploadTooLarge())
 		}
 		switch part.FormName() {
 		case "dir", "overwrite":

@@ -1,13 +1,13 @@
 package console_test
 
 import (
-	"bytes"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kiln-dev/kiln/kilntest"
 	"github.com/kiln-dev/kiln/service"
@@ -17,36 +17,15 @@ import (
 // file part named name (none when name is empty), as a browser sends it.
 func (e *env) upload(t *testing.T, ck *http.Cookie, dir, name, contents string, overwrite bool, hdr ...string) response {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("dir", dir)
+	fields := map[string]string{"dir": dir}
 	if overwrite {
-		mw.WriteField("overwrite", "1")
+		fields["overwrite"] = "1"
 	}
+	var content []byte
 	if name != "" {
-		fw, err := mw.CreateFormFile("file", name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(fw, contents)
+		content = []byte(contents)
 	}
-	mw.Close()
-	req, err := http.NewRequest(http.MethodPost, e.URL+"/dbfs/upload", &body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.AddCookie(ck)
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := e.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
+	return e.postFile(t, "/dbfs/upload", name, content, fields, ck, hdr...)
 }
 
 func TestDBFSPages(t *testing.T) {
@@ -186,7 +165,11 @@ func TestDBFSUploadLimit(t *testing.T) {
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.AddCookie(ck)
-	resp, err := e.client.Do(req)
+	// 256 MiB go into the store before the refusal: on a loaded machine
+	// under -race that takes longer than the usual client's timeout.
+	slow := *e.client
+	slow.Timeout = 5 * time.Minute
+	resp, err := slow.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,10 +35,11 @@ var pageNames = []string{
 	"access_control", "policy_preview", "users", "user_password", "service_principals", "sp_secrets", "authorize", "tokens", "webhooks", "audit",
 	"jobs", "job", "run", "run_cancel",
 	"secrets", "secrets_scope", "dbfs",
+	"workspace", "workspace_notebook", "workspace_file", "workspace_move",
 }
 
 // sharedTemplates are parsed into every page.
-var sharedTemplates = []string{"templates/layout.html", "templates/partials.html", "templates/jobs_partials.html", "templates/run_graph.html"}
+var sharedTemplates = []string{"templates/layout.html", "templates/partials.html", "templates/jobs_partials.html", "templates/run_graph.html", "templates/workspace_partials.html"}
 
 // parsePages parses each page with the shared templates into its own set,
 // so that every page can define the blocks "content" and "dialogs".

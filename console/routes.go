@@ -120,5 +120,13 @@ func (c *Console) routes() http.Handler {
 	user("GET /dbfs/delete", c.confirmDBFSDelete)
 	user("POST /dbfs/delete", c.dbfsDelete)
 	handle("POST /dbfs/upload", c.requireUser(c.adaptUpload(c.dbfsUpload)))
+	// Workspace (workspace_browser.go): the tree at /workspace/<path>, an
+	// object's actions at its own address with ?op= (Import is multipart,
+	// so its posts bypass adapt's form limit); the service decides what
+	// each user may read and change.
+	user("GET /workspace", c.workspacePage)
+	user("GET /workspace/{path...}", c.workspacePage)
+	handle("POST /workspace", c.requireUser(c.workspacePost()))
+	handle("POST /workspace/{path...}", c.requireUser(c.workspacePost()))
 	return mux
 }

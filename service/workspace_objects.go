@@ -609,3 +609,49 @@ func (s *Service) WorkspaceObjectForRun(ctx context.Context, ownerID int64, p st
 	})
 	return o, err
 }
+
+// MoveObject moves (or, within one folder, renames) the notebook, file or
+// folder at from to the path to, whose parent folder must exist; a folder
+// moves with everything below it. Objects keep their ids, and so their
+// grants. It needs what a delete of from needs (CAN_MANAGE, or the path
+// rules' write access) and what an import at to needs (CAN_EDIT). The
+// folders kiln provides (/, /Users, /Shared and every home folder) are
+// never moved. Workspace API 2.0 has no move: the console uses it.
+func (s *Service) MoveObject(ctx context.Context, from, to string) error {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return err
+	}
+	src, err := kiln.CleanObjectPath(from)
+	if err != nil {
+		return err
+	}
+	dst, err := kiln.CleanObjectPath(to)
+	if err != nil {
+		return err
+	}
+	if src == "/" || src == kiln.UsersPath || src == kiln.SharedPath || kiln.ParentPath(src) == kiln.UsersPath {
+		return kiln.Errorf(kiln.EPermission, "The folder %s cannot be moved or renamed.", src)
+	}
+	if ok, err := s.mayAccess(ctx, nil, c, src, objectRanks[kiln.LevelCanManage]); err != nil {
+		return err
+	} else if !ok {
+		return writeDenied(src)
+	}
+	if ok, err := s.mayAccess(ctx, nil, c, dst, objectRanks[LevelCanEdit]); err != nil {
+		return err
+	} else if !ok {
+		return writeDenied(dst)
+	}
+	return s.store.Update(ctx, func(tx kiln.Tx) error {
+		if err := ensureTree(tx, c, dst); err != nil {
+			return err
+		}
+		if err := tx.MoveObject(src, dst); err != nil {
+			return err
+		}
+		ev := auditEvent(c, kiln.AuditObjectMove, "workspace:"+src)
+		ev.Detail = map[string]string{"to": dst}
+		return tx.Audit(ev)
+	})
+}

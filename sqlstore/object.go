@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/kiln-dev/kiln"
 )
@@ -217,6 +219,60 @@ func (t *tx) DeleteObject(path string, recursive bool) error {
 	}
 	if _, err := t.exec(`DELETE FROM workspace_objects WHERE id = ?`, o.ID); err != nil {
 		return internal(op, err)
+	}
+	return nil
+}
+
+// MoveObject moves the object at from, and for a directory its subtree,
+// to the path to, in place: every row keeps its id, so grants follow. See
+// [kiln.ObjectTx].
+func (t *tx) MoveObject(from, to string) error {
+	const op = "move workspace object"
+	if err := t.writable(op); err != nil {
+		return err
+	}
+	if from == "/" {
+		return kiln.Errorf(kiln.EInvalid, "The root folder cannot be moved.")
+	}
+	o, err := t.StatObject(from)
+	if err != nil {
+		return err
+	}
+	if to == from || strings.HasPrefix(to, from+"/") {
+		return kiln.Errorf(kiln.EInvalid, "%s cannot be moved into itself.", from)
+	}
+	parent := kiln.ParentPath(to)
+	if parent == "" {
+		return objectExists(to)
+	}
+	var ptype string
+	if err := t.queryRow(`SELECT type FROM workspace_objects WHERE path = ?`, parent).Scan(&ptype); err != nil {
+		return t.fail(op, err, kiln.Errorf(kiln.ENotFound, "The parent folder (%s) does not exist.", parent), nil)
+	}
+	if kiln.ObjectType(ptype) != kiln.ObjectDirectory {
+		return kiln.Errorf(kiln.EInvalid, "The parent (%s) is not a folder.", parent)
+	}
+	if taken, err := t.exists(`SELECT 1 FROM workspace_objects WHERE path = ?`, to); err != nil {
+		return internal(op, err)
+	} else if taken {
+		return objectExists(to)
+	}
+	if o.Type == kiln.ObjectDirectory {
+		// Every path below from starts with from+"/": its tail after from
+		// is kept and to put in front. SUBSTR counts characters in both
+		// dialects, hence the rune count. No new path can collide: each
+		// starts with to+"/", and nothing is below to, which is free.
+		lo, hi := subtreeRange(from)
+		tail := utf8.RuneCountInString(from) + 1
+		if _, err := t.exec(`UPDATE workspace_objects SET path = CAST(? AS TEXT) || SUBSTR(path, ?),
+			parent = CAST(? AS TEXT) || SUBSTR(parent, ?) WHERE path > ? AND path < ?`,
+			to, tail, to, tail, lo, hi); err != nil {
+			return internal(op, fmt.Errorf("subtree of %s: %w", from, err))
+		}
+	}
+	if _, err := t.exec(`UPDATE workspace_objects SET path = ?, parent = ?, modified_at = ? WHERE id = ?`,
+		to, parent, t.now.UnixMilli(), o.ID); err != nil {
+		return t.fail(op, err, nil, objectExists(to))
 	}
 	return nil
 }

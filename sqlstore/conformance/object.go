@@ -292,6 +292,62 @@ var objectTests = []test{
 			t.Errorf("empty directory still there")
 		}
 	}},
+	{"Object/MoveKeepsIDsAndSubtree", func(t *testing.T, s kiln.Store) {
+		d, sub, f, nb := dir("/d"), dir("/d/sub"), file("/d/sub/f", []byte("x")), notebook("/d/nb", "print(1)\n")
+		createObjects(t, s, d, sub, f, nb, dir("/d-keep"), file("/d-keep/f", nil), dir("/d0"), dir("/t"))
+		update(t, s, func(tx kiln.Tx) error { return tx.MoveObject("/d", "/t/é") })
+		all := []string{"/d", "/d/sub", "/d/sub/f", "/d/nb", "/d-keep", "/d-keep/f", "/d0", "/t/é", "/t/é/sub", "/t/é/sub/f", "/t/é/nb"}
+		want := []string{"/d-keep", "/d-keep/f", "/d0", "/t/é", "/t/é/sub", "/t/é/sub/f", "/t/é/nb"}
+		if got := existingPaths(t, s, all...); !slices.Equal(got, want) {
+			t.Errorf("after moving /d to /t/é: got %v, want %v", got, want)
+		}
+		view(t, s, func(tx kiln.Tx) error {
+			for _, o := range []*kiln.WorkspaceObject{d, sub, f, nb} {
+				got, err := tx.StatObjectByID(o.ID)
+				if err != nil || got.Path != "/t/é"+o.Path[2:] {
+					t.Errorf("object %d after the move: %+v, %v; want it at /t/é%s", o.ID, got, err, o.Path[2:])
+				}
+			}
+			kids, err := tx.ListObjects("/t/é")
+			if got := objectPaths(kids); err != nil || !slices.Equal(got, []string{"/t/é/nb", "/t/é/sub"}) {
+				t.Errorf("ListObjects(/t/é) = %v, %v", got, err)
+			}
+			got, err := tx.ObjectByPath("/t/é/nb")
+			if err != nil || string(got.Content) != "print(1)\n" {
+				t.Errorf("moved notebook: %+v, %v", got, err)
+			}
+			return nil
+		})
+		// A rename of a file in place.
+		update(t, s, func(tx kiln.Tx) error { return tx.MoveObject("/d-keep/f", "/d-keep/g") })
+		if got := existingPaths(t, s, "/d-keep/f", "/d-keep/g"); !slices.Equal(got, []string{"/d-keep/g"}) {
+			t.Errorf("after renaming /d-keep/f: got %v", got)
+		}
+	}},
+	{"Object/MoveRefusals", func(t *testing.T, s kiln.Store) {
+		createObjects(t, s, dir("/d"), dir("/d/sub"), file("/f", nil), dir("/e"))
+		for _, c := range []struct {
+			from, to string
+			code     kiln.Code
+		}{
+			{"/missing", "/x", kiln.ENotFound},
+			{"/d", "/nowhere/d", kiln.ENotFound},
+			{"/d", "/e", kiln.EConflict},
+			{"/d", "/d", kiln.EInvalid},
+			{"/d", "/d/sub/d", kiln.EInvalid},
+			{"/d", "/f/d", kiln.EInvalid},
+			{"/", "/root", kiln.EInvalid},
+		} {
+			err := s.Update(ctx(t), func(tx kiln.Tx) error { return tx.MoveObject(c.from, c.to) })
+			wantCode(t, "MoveObject("+c.from+", "+c.to+")", err, c.code)
+		}
+		if err := s.View(ctx(t), func(tx kiln.Tx) error { return tx.MoveObject("/f", "/g") }); err == nil {
+			t.Error("MoveObject in a View: got nil error")
+		}
+		if got := existingPaths(t, s, "/d", "/d/sub", "/f", "/e", "/g"); len(got) != 4 {
+			t.Errorf("after refused moves: got %v, want /d, /d/sub, /f, /e", got)
+		}
+	}},
 	{"Object/RootCannotBeDeleted", func(t *testing.T, s kiln.Store) {
 		createObjects(t, s, dir("/d"))
 		for _, recursive := range []bool{false, true} {
