@@ -222,3 +222,18 @@ type ObjectTx interface {
 	// directory, if to is from or lies below it, or if from is the root.
 	MoveObject(from, to string) error
 }
+
+// PathPrefixes returns the ancestors of the clean path p below the root,
+// then p itself: "/a", "/a/b", "/a/b/c" for "/a/b/c", and none for "/".
+func PathPrefixes(p string) []string {
+	var out []string
+	for i := 1; i < len(p); i++ {
+		if p[i] == '/' {
+			out = append(out, p[:i])
+		}
+	}
+	if p != "/" {
+		out = append(out, p)
+	}
+	return out
+}

@@ -129,26 +129,11 @@ type wsCrumb struct{ Name, URL string }
 
 func workspaceCrumbs(p string) []wsCrumb {
 	crumbs := []wsCrumb{{"Workspace", workspaceRoute}}
-	for _, pre := range pathPrefixes(p) {
+	for _, pre := range kiln.PathPrefixes(p) {
 		crumbs = append(crumbs, wsCrumb{path.Base(pre), workspaceURL(pre)})
 	}
 	crumbs[len(crumbs)-1].URL = ""
 	return crumbs
-}
-
-// pathPrefixes returns the ancestors of clean path p below the root, then
-// p itself.
-func pathPrefixes(p string) []string {
-	var out []string
-	for i := 1; i < len(p); i++ {
-		if p[i] == '/' {
-			out = append(out, p[:i])
-		}
-	}
-	if p != "/" {
-		out = append(out, p)
-	}
-	return out
 }
 
 // treeNode is a folder in the tree beside each page; the folders on the
@@ -166,7 +151,7 @@ type treeNode struct {
 // and in each folder on the way to dir, its own. Each level is one
 // ListObjects as the user, so the tree holds only what they may read.
 func (c *Console) folderTree(r *http.Request, dir string) ([]treeNode, int, error) {
-	chain := append([]string{"/"}, pathPrefixes(dir)...)
+	chain := append([]string{"/"}, kiln.PathPrefixes(dir)...)
 	var build func(level int) ([]treeNode, int, error)
 	build = func(level int) ([]treeNode, int, error) {
 		objs, err := c.svc.ListObjects(r.Context(), chain[level], time.Time{})

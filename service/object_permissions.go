@@ -98,7 +98,7 @@ func objectPermissions(tx kiln.Tx, o *kiln.WorkspaceObject) ([]Permission, Objec
 	typ := objectTypeOf(o.Type)
 	ref := ObjectPermissionsRef{ObjectID: "/" + typ + "/" + strconv.FormatInt(o.ID, 10), ObjectType: singularType[typ]}
 	out := []Permission{{ACLEntry: kiln.ACLEntry{GroupName: kiln.GroupAdmins, Level: kiln.LevelCanManage}, Inherited: true, InheritedFrom: []string{"/directories/"}}}
-	for _, anc := range pathPrefixes(o.Path) {
+	for _, anc := range kiln.PathPrefixes(o.Path) {
 		if anc == o.Path {
 			continue
 		}
@@ -134,7 +134,7 @@ func objectPermissions(tx kiln.Tx, o *kiln.WorkspaceObject) ([]Permission, Objec
 func grantedOnPath(tx kiln.Tx, c *kiln.Caller, p string) (int, error) {
 	who := kiln.Grantees(c.Principal)
 	best := 0
-	for _, q := range append([]string{"/"}, pathPrefixes(p)...) {
+	for _, q := range append([]string{"/"}, kiln.PathPrefixes(p)...) {
 		o, err := tx.StatObject(q)
 		if kiln.IsCode(err, kiln.ENotFound) {
 			continue

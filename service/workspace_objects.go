@@ -504,7 +504,7 @@ func (s *Service) Mkdirs(ctx context.Context, p string) error {
 			return err
 		}
 		created := false
-		for _, d := range pathPrefixes(clean) {
+		for _, d := range kiln.PathPrefixes(clean) {
 			o, err := tx.StatObject(d)
 			switch {
 			case kiln.IsCode(err, kiln.ENotFound):
@@ -523,21 +523,6 @@ func (s *Service) Mkdirs(ctx context.Context, p string) error {
 		}
 		return tx.Audit(auditEvent(c, kiln.AuditObjectMkdirs, "workspace:"+clean))
 	})
-}
-
-// pathPrefixes returns the ancestors of clean path p below the root, then
-// p itself: "/a", "/a/b", "/a/b/c" for "/a/b/c".
-func pathPrefixes(p string) []string {
-	var out []string
-	for i := 1; i < len(p); i++ {
-		if p[i] == '/' {
-			out = append(out, p[:i])
-		}
-	}
-	if p != "/" {
-		out = append(out, p)
-	}
-	return out
 }
 
 // DeleteObject deletes the object at p; a folder with content needs
