@@ -89,16 +89,23 @@ type response struct {
 // posted as a urlencoded body.
 func (e *env) request(t *testing.T, method, path string, form url.Values, ck *http.Cookie, hdr ...string) response {
 	t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	if form == nil {
+		return e.send(t, method, path, nil, "", ck, hdr...)
 	}
+	return e.send(t, method, path, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded", ck, hdr...)
+}
+
+// send sends one request to the console with body of contentType (none
+// when empty), the session cookie ck when not nil and the header pairs
+// hdr, and reads the whole answer.
+func (e *env) send(t *testing.T, method, path string, body io.Reader, contentType string, ck *http.Cookie, hdr ...string) response {
+	t.Helper()
 	req, err := http.NewRequest(method, e.URL+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if ck != nil {
 		req.AddCookie(ck)

@@ -34,23 +34,7 @@ func (e *env) postFile(t *testing.T, path, filename string, content []byte, fiel
 		fw.Write(content)
 	}
 	mw.Close()
-	req, err := http.NewRequest(http.MethodPost, e.URL+path, &body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.AddCookie(ck)
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := e.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	b.ReadFrom(resp.Body)
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: b.String()}
+	return e.send(t, http.MethodPost, path, &body, mw.FormDataContentType(), ck, hdr...)
 }
 
 // exists reports whether the workspace object at p exists (as an admin
