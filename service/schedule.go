@@ -299,6 +299,51 @@ func (s *Service) syncSchedule(tx kiln.Tx, j *kiln.Job, now time.Time) error {
 	return tx.SetJobSchedule(kiln.JobSchedule{JobID: j.ID, Spec: t.spec, NextFire: next})
 }
 
+// AdoptSchedules gives a firing state to every job whose settings have
+// an active schedule, periodic trigger or continuous setting and no
+// state in the store (saved by a kiln older than schedules, or written
+// around the service), and returns how many it adopted. States kept
+// already are left alone, so every replica may call it at start.
+func (s *Service) AdoptSchedules(ctx context.Context) (int, error) {
+	adopted := 0
+	after := kiln.JobFilter{Limit: 500}
+	for {
+		var jobs []*kiln.Job
+		if err := s.view(ctx, func(tx kiln.Tx) (err error) { jobs, err = tx.Jobs(after); return err }); err != nil {
+			return adopted, err
+		}
+		for _, j := range jobs {
+			st, _, err := parseSettings(j.Settings, legacyTaskKey(j.Name))
+			if err != nil || (st.Schedule == nil && st.Trigger == nil && st.Continuous == nil) {
+				continue // a job kiln cannot read fires nothing
+			}
+			err = s.store.Update(ctx, func(tx kiln.Tx) error {
+				if _, err := tx.JobSchedule(j.ID); !kiln.IsCode(err, kiln.ENotFound) {
+					return err // kept already, or the read failed
+				}
+				if err := s.syncSchedule(tx, j, tx.Now()); err != nil {
+					return err
+				}
+				_, err := tx.JobSchedule(j.ID)
+				if err == nil {
+					adopted++
+				} else if kiln.IsCode(err, kiln.ENotFound) {
+					err = nil // paused, or a schedule that ended
+				}
+				return err
+			})
+			if err != nil && !kiln.IsCode(err, kiln.EInvalid) {
+				return adopted, err
+			}
+		}
+		if len(jobs) < after.Limit {
+			return adopted, nil
+		}
+		last := jobs[len(jobs)-1]
+		after.AfterCreated, after.AfterID = last.Created, last.ID
+	}
+}
+
 // FireSchedules queues the runs of the ticks due now (the service's
 // clock), each exactly once across every server sharing the store, and
 // returns how many it queued. A server that finds nothing due only reads.
