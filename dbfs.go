@@ -152,6 +152,23 @@ const (
 	DBFSMaxHandlesPerOwner = 32
 )
 
+// DBFSUsage is what a tree's files and open uploads take, with the quotas
+// that bound them.
+type DBFSUsage struct {
+	// Mine is the bytes of one owner's files and open uploads, All those
+	// of everyone's together.
+	Mine, All int64
+	// QuotaPerOwner bounds Mine and Quota bounds All; 0 is no bound.
+	QuotaPerOwner, Quota int64
+}
+
+// DBFSAccounts is implemented by a [DBFS] that keeps account of the bytes
+// stored (the store's tree does).
+type DBFSAccounts interface {
+	// Usage returns the usage of owner and of everyone, with the quotas.
+	Usage(ctx context.Context, owner int64) (DBFSUsage, error)
+}
+
 // DBFSHandleLimitError is CreateHandle's error when the owner, or everyone
 // together, holds the most open handles the implementation allows. Handles
 // left unused for IdleTimeout close by themselves.

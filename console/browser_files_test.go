@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/kiln-dev/kiln/kilntest"
@@ -130,6 +131,39 @@ func testDBFS(t *testing.T, b *browser) {
 	if fi, err := e.Svc().DBFSStatus(kilntest.Offline(), "/jobs/train.py"); err != nil || fi.Size != int64(len(script)) {
 		t.Errorf("the uploaded file: %+v, %v", fi, err)
 	}
+	u.waitText("18 B of your 64.0 MB quota")
+	u.waitFor("meter", "Your DBFS quota used")
+
+	// A large upload shows its progress: the network is slowed to 1 MiB/s
+	// so that a 3 MiB file takes seconds.
+	big := filepath.Join(t.TempDir(), "data.bin")
+	if err := os.WriteFile(big, make([]byte, 3<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u.do("slowing uploads", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			MatchedNetworkConditions: []*network.Conditions{{DownloadThroughput: -1, UploadThroughput: 1 << 20}}})
+		return err
+	}))
+	u.chooseFile("File", big)
+	u.click("button", "Upload")
+	u.waitFor("progressbar", "Upload progress")
+	if err := u.eventually(`(() => { const p = document.getElementById('upload-progress'); return !!p && p.value > 0 && p.value < 100 &&
+		document.body.innerText.includes('Uploading… ' + p.value + '%'); })()`); err != nil {
+		t.Fatalf("the upload's progress was never shown part way: %v", err)
+	}
+	u.shot("99-dbfs-progress")
+	u.waitText("data.bin was uploaded.")
+	u.waitFor("link", "Download data.bin")
+	u.waitText("3.0 MB of your 64.0 MB quota")
+	if title, _ := chromedp.Run(u.ctx, chromedp.Evaluate[string]("document.title")); title != "/jobs · DBFS · kiln" {
+		t.Errorf("after the upload the page is titled %q", title)
+	}
+	u.do("restoring the network", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			MatchedNetworkConditions: []*network.Conditions{}})
+		return err
+	}))
 
 	// The breadcrumbs lead back up; Delete asks first.
 	u.click("link", "DBFS")

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kiln-dev/kiln/console"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,7 +30,9 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/kiln-dev/kiln"
+	"github.com/kiln-dev/kiln/console"
 	"github.com/kiln-dev/kiln/kilntest"
+	"github.com/kiln-dev/kiln/server"
 )
 
 // chromiumPath finds the browser, failing the test when it is missing.
@@ -416,7 +417,8 @@ var tokenPattern = regexp.MustCompile(`^dapi[0-9a-f]{32}$`)
 func TestBrowser(t *testing.T) {
 	start := time.Now()
 	chromium := chromiumPath(t)
-	e := startEnv(t)
+	// A DBFS quota, for the DBFS page's Storage card.
+	e := startEnv(t, kilntest.WithConfig(func(c *server.Config) { c.DBFSQuotaPerUser = 64 << 20 }))
 	b := startBrowser(t, e, chromium)
 	t.Logf("screenshots: %s", b.shots)
 

@@ -70,6 +70,9 @@ type dbfsData struct {
 	Error   string
 	Folder  string
 	MaxSize string
+	// Usage is the bytes stored, against the quotas; nil when the tree
+	// keeps no account.
+	Usage *kiln.DBFSUsage
 }
 
 func deleteDBFSConfirmation(fi kiln.DBFSFileInfo) confirmation {
@@ -109,6 +112,11 @@ func (c *Console) renderDBFS(w http.ResponseWriter, r *http.Request, dir string,
 		return err
 	}
 	d.Path, d.MaxSize = dir, humanBytes(service.DBFSMaxUpload)
+	if u, ok, err := c.svc.DBFSUsage(r.Context()); err != nil {
+		return err
+	} else if ok {
+		d.Usage = &u
+	}
 	d.Crumbs = []crumb{{Name: "DBFS", Href: dbfsPath("/")}}
 	if dir != "/" {
 		at := ""

@@ -71,6 +71,11 @@ func TestDBFSPages(t *testing.T) {
 	wantStatus(t, "the folder", r, http.StatusOK)
 	mustContain(t, r.Body, "q1.csv", "22 B", `<a href="/dbfs?path=%2Freports" aria-current="page">reports</a>`, `aria-label="Download q1.csv"`, `aria-label="Delete q1.csv"`)
 	mustContain(t, e.get(t, "/dbfs", ck).Body, `<a href="/dbfs?path=%2Freports">reports/</a>`)
+	// Storage: what the user's files take, no quota meter without a quota.
+	mustContain(t, r.Body, "<dt>Your files</dt>", "<dd>22 B</dd>", `data-upload-progress`, `<progress id="upload-progress"`)
+	if strings.Contains(r.Body, "<meter") {
+		t.Error("a quota meter without a quota")
+	}
 	// A file's address lists its folder.
 	if r := e.get(t, "/dbfs?path=/reports/q1.csv", ck); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/dbfs?path=%2Freports" {
 		t.Errorf("a file's listing: %d %s", r.Status, r.Header.Get("Location"))

@@ -125,6 +125,13 @@ var templateFuncs = template.FuncMap{
 	"dbfsPath":  dbfsPath,
 	// bytes renders a size for people: 1.5 MB.
 	"bytes": humanBytes,
+	// percent renders part of whole as a whole percentage: 42%.
+	"percent": func(part, whole int64) string {
+		if whole <= 0 {
+			return "0%"
+		}
+		return strconv.FormatInt(part*100/whole, 10) + "%"
+	},
 	// secret bundles the arguments of the "secret" template.
 	"secret": func(id, label, value string) secretField { return secretField{ID: id, Label: label, Value: value} },
 }

@@ -176,6 +176,22 @@ func blockTooBig(what string, limit int64) error {
 		WithReason(ReasonMaxBlockSize)
 }
 
+// DBFSUsage returns the bytes the caller's DBFS files and open uploads
+// take, and everyone's, with the quotas; ok is false when the tree keeps
+// no account of them.
+func (s *Service) DBFSUsage(ctx context.Context) (u kiln.DBFSUsage, ok bool, err error) {
+	c, d, err := s.dbfsOf(ctx)
+	if err != nil {
+		return u, false, err
+	}
+	a, ok := d.(kiln.DBFSAccounts)
+	if !ok {
+		return u, false, nil
+	}
+	u, err = a.Usage(ctx, c.Principal.ID)
+	return u, err == nil, err
+}
+
 // DBFSPut writes the file at p from r, at most limit bytes (DBFSMaxBlock
 // for a JSON put's contents; more for a multipart upload); larger is
 // MAX_BLOCK_SIZE_EXCEEDED. Missing parent directories are created. An

@@ -62,7 +62,10 @@ type DBFS struct {
 	lastSweep time.Time // of staging blobs left behind; guarded by mu
 }
 
-var _ kiln.DBFS = (*DBFS)(nil)
+var (
+	_ kiln.DBFS         = (*DBFS)(nil)
+	_ kiln.DBFSAccounts = (*DBFS)(nil)
+)
 
 // DBFS returns the DBFS tree kept in s, bounded by o. The tree lives as
 // long as s: its Close releases nothing, and open handles stay for the
@@ -235,9 +238,9 @@ func (t *tx) dbfsCheckTarget(op, p string, overwrite bool) (dbfsEntry, bool, err
 	return e, false, err
 }
 
-// usage returns the bytes owner's files and open uploads take, and those
-// of everyone's, as far as the configured quotas need them.
-func (d *DBFS) usage(t *tx, owner int64) (mine, all int64, err error) {
+// usage returns the bytes owner's files and open uploads take (when
+// needMine), and those of everyone's (when needAll).
+func (d *DBFS) usage(t *tx, owner int64, needMine, needAll bool) (mine, all int64, err error) {
 	const op = "dbfs usage"
 	sum := func(q string, args ...any) (int64, error) {
 		var n int64
@@ -246,7 +249,7 @@ func (d *DBFS) usage(t *tx, owner int64) (mine, all int64, err error) {
 		}
 		return n, nil
 	}
-	if d.opt.QuotaPerOwner > 0 {
+	if needMine {
 		files, err := sum(`SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM dbfs_files WHERE owner = ?`, owner)
 		if err != nil {
 			return 0, 0, err
@@ -257,7 +260,7 @@ func (d *DBFS) usage(t *tx, owner int64) (mine, all int64, err error) {
 		}
 		mine = files + ups
 	}
-	if d.opt.Quota > 0 {
+	if needAll {
 		files, err := sum(`SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM dbfs_files`)
 		if err != nil {
 			return 0, 0, err
@@ -271,6 +274,16 @@ func (d *DBFS) usage(t *tx, owner int64) (mine, all int64, err error) {
 	return mine, all, nil
 }
 
+// Usage implements [kiln.DBFSAccounts].
+func (d *DBFS) Usage(ctx context.Context, owner int64) (kiln.DBFSUsage, error) {
+	u := kiln.DBFSUsage{QuotaPerOwner: max(d.opt.QuotaPerOwner, 0), Quota: max(d.opt.Quota, 0)}
+	err := d.view(ctx, func(t *tx) (err error) {
+		u.Mine, u.All, err = d.usage(t, owner, true, true)
+		return err
+	})
+	return u, err
+}
+
 // checkQuota refuses a write about p that adds growMine bytes to owner's
 // usage and growAll to everyone's, when that goes over a quota. A write
 // that adds nothing always passes, so that an owner over a lowered quota
@@ -279,7 +292,7 @@ func (d *DBFS) checkQuota(t *tx, op, p string, owner, growMine, growAll int64) e
 	if (d.opt.QuotaPerOwner <= 0 || growMine <= 0) && (d.opt.Quota <= 0 || growAll <= 0) {
 		return nil
 	}
-	mine, all, err := d.usage(t, owner)
+	mine, all, err := d.usage(t, owner, d.opt.QuotaPerOwner > 0, d.opt.Quota > 0)
 	if err != nil {
 		return err
 	}

@@ -187,6 +187,14 @@ func TestDBFSQuotas(t *testing.T) {
 			}
 			quota(t, "a block over the owner's quota", d.AddBlock(ctx, 1, h, make([]byte, 20)), 100, false)
 			quota(t, "a put while the upload holds the quota", put(1, "/a/x", 11, false), 100, false)
+			usage := func(owner int64, mine, all int64) {
+				t.Helper()
+				u, err := d.Usage(ctx, owner)
+				if want := (kiln.DBFSUsage{Mine: mine, All: all, QuotaPerOwner: 100, Quota: 150}); err != nil || u != want {
+					t.Errorf("Usage(%d) = %+v, %v; want %+v", owner, u, err, want)
+				}
+			}
+			usage(1, 90, 90) // the file's 10 bytes and the upload's 80
 			if err := d.CloseHandle(ctx, 1, h); err != nil {
 				t.Fatal(err)
 			}
@@ -194,6 +202,8 @@ func TestDBFSQuotas(t *testing.T) {
 			if err := put(2, "/b/60", 60, false); err != nil {
 				t.Fatal(err)
 			}
+			usage(1, 90, 150)
+			usage(2, 60, 150)
 			quota(t, "a put over the tree's quota", put(2, "/b/1", 1, false), 150, true)
 			if err := d.Delete(ctx, "/a", true); err != nil {
 				t.Fatal(err)

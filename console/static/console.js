@@ -11,6 +11,10 @@
 // - A form with data-done leaves a page that shows a secret: the value is
 //   cleared and the page is replaced in history, so Back cannot bring the
 //   secret back. A dialog with data-done-on-cancel does the same on Escape.
+// - A form with data-upload-progress sends its file in the background,
+//   showing how much is sent in its [data-progress] element, then shows
+//   the page the server answers with (the listing, or the form with its
+//   error) in place of <main>. Without scripts it is an ordinary post.
 "use strict";
 
 (function () {
@@ -35,12 +39,64 @@
     return true;
   }
 
+  // showAnswer puts the page in xhr's answer in place of this one's main
+  // content and title, at the address it came from.
+  function showAnswer(xhr) {
+    var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+    var main = doc.getElementById("main");
+    if (!main) {
+      window.location.assign(xhr.responseURL || window.location.href);
+      return;
+    }
+    document.title = doc.title;
+    document.getElementById("main").replaceWith(main);
+    if (xhr.responseURL) {
+      window.history.replaceState(null, "", xhr.responseURL);
+    }
+    main.focus();
+  }
+
+  function uploadWithProgress(form) {
+    var box = form.querySelector("[data-progress]");
+    if (!box || typeof FormData !== "function" || typeof XMLHttpRequest !== "function") {
+      return false;
+    }
+    var bar = box.querySelector("progress");
+    var text = box.querySelector("[data-progress-text]");
+    var submit = form.querySelector("button[type=submit]");
+    var show = function (percent) {
+      bar.value = percent;
+      text.textContent = "Uploading… " + percent + "%";
+    };
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.upload.addEventListener("progress", function (e) {
+      if (e.lengthComputable) {
+        show(Math.floor(e.loaded * 100 / e.total));
+      }
+    });
+    xhr.addEventListener("load", function () { showAnswer(xhr); });
+    xhr.addEventListener("error", function () {
+      submit.disabled = false;
+      text.textContent = "The upload failed: check your connection and try again.";
+    });
+    box.hidden = false;
+    submit.disabled = true;
+    show(0);
+    xhr.send(new FormData(form));
+    return true;
+  }
+
   document.addEventListener("submit", function (e) {
     var form = e.target;
     if (!(form instanceof HTMLFormElement)) {
       return;
     }
-    if (form.dataset.dialog) {
+    if (form.hasAttribute("data-upload-progress")) {
+      if (uploadWithProgress(form)) {
+        e.preventDefault();
+      }
+    } else if (form.dataset.dialog) {
       var dialog = document.getElementById(form.dataset.dialog);
       if (dialog && typeof dialog.showModal === "function") {
         e.preventDefault();
