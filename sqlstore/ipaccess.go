@@ -70,23 +70,7 @@ func (t *tx) IPAccessList(id string) (*kiln.IPAccessList, error) {
 // IPAccessLists returns every list, oldest first.
 func (t *tx) IPAccessLists() ([]*kiln.IPAccessList, error) {
 	const op = "list ip access lists"
-	rows, err := t.query(`SELECT ` + ipListCols + ` FROM ip_access_lists ORDER BY created_at, id`)
-	if err != nil {
-		return nil, internal(op, err)
-	}
-	defer rows.Close()
-	ls := []*kiln.IPAccessList{}
-	for rows.Next() {
-		l, err := scanIPList(rows)
-		if err != nil {
-			return nil, internal(op, err)
-		}
-		ls = append(ls, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal(op, err)
-	}
-	return ls, nil
+	return collect(t, op, `SELECT `+ipListCols+` FROM ip_access_lists ORDER BY created_at, id`, scanIPList)
 }
 
 // UpdateIPAccessList replaces the list's mutable fields.

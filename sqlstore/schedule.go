@@ -60,24 +60,8 @@ func (t *tx) JobSchedule(jobID int64) (*kiln.JobSchedule, error) {
 // DueSchedules returns the schedules due at now, earliest first.
 func (t *tx) DueSchedules(now time.Time, limit int) ([]*kiln.JobSchedule, error) {
 	const op = "list due schedules"
-	rows, err := t.query(`SELECT job_id, spec, next_fire FROM job_schedules WHERE next_fire <= ?
-		ORDER BY next_fire, job_id LIMIT ?`, kiln.MillisOf(now), pageLimit(limit))
-	if err != nil {
-		return nil, internal(op, err)
-	}
-	defer rows.Close()
-	var ss []*kiln.JobSchedule
-	for rows.Next() {
-		s, err := scanSchedule(rows)
-		if err != nil {
-			return nil, internal(op, err)
-		}
-		ss = append(ss, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal(op, err)
-	}
-	return ss, nil
+	return collect(t, op, `SELECT job_id, spec, next_fire FROM job_schedules WHERE next_fire <= ?
+		ORDER BY next_fire, job_id LIMIT ?`, scanSchedule, kiln.MillisOf(now), pageLimit(limit))
 }
 
 // AdvanceJobSchedule moves next_fire from from to to if it is still from;

@@ -73,23 +73,10 @@ func (t *tx) SecretScope(name string) (*kiln.SecretScope, error) {
 // SecretScopes returns every scope with its ACL, ordered by name.
 func (t *tx) SecretScopes() ([]*kiln.SecretScope, error) {
 	const op = "list secret scopes"
-	rows, err := t.query(`SELECT ` + scopeCols + ` FROM secret_scopes ORDER BY name`)
+	scs, err := collect(t, op, `SELECT `+scopeCols+` FROM secret_scopes ORDER BY name`, scanScope)
 	if err != nil {
-		return nil, internal(op, err)
+		return nil, err
 	}
-	defer rows.Close()
-	scs := []*kiln.SecretScope{}
-	for rows.Next() {
-		sc, err := scanScope(rows)
-		if err != nil {
-			return nil, internal(op, err)
-		}
-		scs = append(scs, sc)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal(op, err)
-	}
-	rows.Close()
 	if err := t.fillScopeACLs(op, scs); err != nil {
 		return nil, err
 	}
@@ -262,25 +249,13 @@ func (t *tx) Secrets(scope string) ([]*kiln.Secret, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := t.query(`SELECT key, updated_at FROM secrets WHERE scope_id = ? ORDER BY key`, id)
-	if err != nil {
-		return nil, internal(op, err)
-	}
-	defer rows.Close()
-	ss := []*kiln.Secret{}
-	for rows.Next() {
+	return collect(t, op, `SELECT key, updated_at FROM secrets WHERE scope_id = ? ORDER BY key`, func(r scanner) (*kiln.Secret, error) {
 		s := &kiln.Secret{Scope: scope}
 		var updated int64
-		if err := rows.Scan(&s.Key, &updated); err != nil {
-			return nil, internal(op, err)
-		}
+		err := r.Scan(&s.Key, &updated)
 		s.Updated = kiln.TimeOfMillis(updated)
-		ss = append(ss, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal(op, err)
-	}
-	return ss, nil
+		return s, err
+	}, id)
 }
 
 // DeleteSecret removes one secret.

@@ -120,23 +120,7 @@ func scanDelivery(r scanner) (*kiln.WebhookDelivery, error) {
 
 // deliveries runs a SELECT of deliveryCols and scans every row.
 func (t *tx) deliveries(op, query string, args ...any) ([]*kiln.WebhookDelivery, error) {
-	rows, err := t.query(query, args...)
-	if err != nil {
-		return nil, internal(op, err)
-	}
-	defer rows.Close()
-	ds := []*kiln.WebhookDelivery{}
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, internal(op, err)
-		}
-		ds = append(ds, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal(op, err)
-	}
-	return ds, nil
+	return collect(t, op, query, scanDelivery, args...)
 }
 
 // ClaimDeliveries leases due deliveries. Updates run one at a time on
