@@ -190,6 +190,29 @@ func TestPythonWheelTask(t *testing.T) {
 		}
 	}
 
+	// A wheel's dependency is another wheel of the task; run-now's
+	// python_named_params replace the named parameters.
+	dep := buildWheel(t, append([]wheelEntry{{"shout/__init__.py", "def shout(s):\n    return s.upper() + '!'\n"}}, distInfo("shout", "")...))
+	app := buildWheel(t, append([]wheelEntry{{"app/__init__.py", "import sys\nfrom shout import shout\n\ndef main():\n    print(shout('app'), sys.argv[1:])\n"}},
+		distInfo("my-app", "[console_scripts]\nrun = app:main\n")...))
+	ok(t, cliWrite(t, e, admin, "/Shared/wheels/shout-1.0-py3-none-any.whl", dep, true), "dependency wheel")
+	ok(t, cliWrite(t, e, admin, "/Shared/wheels/my_app-1.0-py3-none-any.whl", app, true), "app wheel")
+	job = idOf(t, call(t, e, admin, "POST", "/api/2.2/jobs/create", map[string]any{"name": "deps", "tasks": []any{
+		wheelTask("app", "My_App", "run", append(whl("/Shared/wheels/my_app-1.0-py3-none-any.whl"), whl("/Shared/wheels/shout-1.0-py3-none-any.whl")...),
+			map[string]any{"named_parameters": map[string]any{"who": "job"}}),
+	}}), "job_id")
+	runID2 := idOf(t, call(t, e, admin, "POST", "/api/2.2/jobs/run-now", map[string]any{"job_id": job,
+		"python_named_params": map[string]any{"who": "run-now"}}), "run_id")
+	run2 := pollRun(t, e, admin, "2.2", runID2, 60*time.Second)
+	appTask := tasksOf(t, run2)[0]
+	out := call(t, e, admin, "GET", fmt.Sprintf("/api/2.2/jobs/runs/get-output?run_id=%d", idOf(t, appTask, "run_id")), nil)
+	if logs, _ := out["logs"].(string); stateOf(appTask) != "TERMINATED/SUCCESS" || !strings.Contains(logs, "APP! ['--who=run-now']") {
+		t.Errorf("app with a dependency: %s %s", stateOf(appTask), asJSON(out))
+	}
+	if op, _ := run2["overriding_parameters"].(map[string]any); asJSON(op["python_named_params"]) != `{"who":"run-now"}` {
+		t.Errorf("overriding_parameters: %v", run2["overriding_parameters"])
+	}
+
 	// Nothing of the hostile wheels was written: not outside the attempt
 	// directories, and not even their harmless first entries inside.
 	taskDir := runner.DefaultTaskDir(e.DataDir)

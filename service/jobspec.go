@@ -525,6 +525,9 @@ func clusterNotFound(id string) *kiln.Error {
 type RunParams struct {
 	NotebookParams map[string]string
 	PythonParams   []string
+	// PythonNamedParams replace the named_parameters (and parameters) of
+	// the run's wheel tasks, as --name=value.
+	PythonNamedParams map[string]string
 	// JobParameters override the job's parameters' defaults.
 	JobParameters map[string]string
 	// Only runs just these tasks; the others are EXCLUDED.
@@ -615,7 +618,10 @@ func runTasks(s *settings, tasks []*task, p RunParams) ([]*kiln.TaskRun, []JobPa
 		case "python_wheel_task":
 			w := t.PythonWheelTask
 			args := wheelArgs(w)
-			if p.PythonParams != nil {
+			switch {
+			case p.PythonNamedParams != nil:
+				args = wheelArgs(&wheelTask{NamedParameters: p.PythonNamedParams})
+			case p.PythonParams != nil:
 				args = p.PythonParams
 			}
 			resolved := make([]string, len(args))

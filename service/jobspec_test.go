@@ -129,7 +129,8 @@ func TestGitSourcesAreRefused(t *testing.T) {
 
 // TestWheelTaskArguments: a wheel task's parameters, or its
 // named_parameters as --name=value sorted by name, with job parameter
-// references resolved; python_params replace them; its wheels are its
+// references resolved; python_params or python_named_params replace
+// them; its wheels are its
 // libraries' whl paths, in order, other libraries left out.
 func TestWheelTaskArguments(t *testing.T) {
 	body := `{"parameters": [{"name": "env", "default": "dev"}], "tasks": [
@@ -152,6 +153,7 @@ func TestWheelTaskArguments(t *testing.T) {
 		{"Defaults", RunParams{}, `["a","dev"]`, `["--a=x y","--env=dev","--z=1"]`},
 		{"JobParameters", RunParams{JobParameters: map[string]string{"env": "prod"}}, `["a","prod"]`, `["--a=x y","--env=prod","--z=1"]`},
 		{"PythonParamsReplace", RunParams{PythonParams: []string{"b"}}, `["b"]`, `["b"]`},
+		{"PythonNamedParamsReplace", RunParams{PythonNamedParams: map[string]string{"y": "2", "b": "1"}}, `["--b=1","--y=2"]`, `["--b=1","--y=2"]`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			trs, _ := runTasks(st, tasks, c.p)
