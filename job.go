@@ -219,6 +219,7 @@ const MaxTaskValues = 250
 const (
 	ExecNotebook   = "notebook"    // notebook_task
 	ExecPythonFile = "python_file" // spark_python_task
+	ExecWheel      = "wheel"       // python_wheel_task
 	ExecCondition  = "condition"   // condition_task
 	ExecRunJob     = "run_job"     // run_job_task
 )
@@ -245,13 +246,20 @@ const (
 type TaskExec struct {
 	Kind string `json:"kind"`
 	// Path is the notebook's workspace path, or the Python file: a
-	// workspace path, dbfs:/… or file:/….
+	// workspace path, dbfs:/… or file:/…; a wheel task's package name.
 	Path string `json:"path"`
 	// Params are a notebook's widget values (base_parameters merged with
 	// notebook_params and job parameters).
 	Params map[string]string `json:"params,omitempty"`
-	// Args are a Python file's command line arguments.
+	// Args are a Python file's or a wheel's command line arguments
+	// (sys.argv[1:]).
 	Args []string `json:"args,omitempty"`
+	// Wheels are a wheel task's wheels (its libraries' whl paths: a
+	// workspace path or dbfs:/…), installed in order into the attempt's
+	// own directory; Package and EntryPoint are what it calls there.
+	Wheels     []string `json:"wheels,omitempty"`
+	Package    string   `json:"package,omitempty"`
+	EntryPoint string   `json:"entry_point,omitempty"`
 	// ClusterID is the cluster the task runs on, as its run records it
 	// (cluster_instance): its existing_cluster_id, known to kiln or not,
 	// else kiln.LocalClusterID. Every cluster is the local executor.

@@ -171,6 +171,7 @@ func jobsBodyWithID(r *http.Request, key string) (json.RawMessage, int64, error)
 type runNowRequest struct {
 	NotebookParams   map[string]string `json:"notebook_params"`
 	PythonParams     []string          `json:"python_params"`
+	PyNamedParams    map[string]string `json:"python_named_params"`
 	JobParameters    map[string]string `json:"job_parameters"`
 	JarParams        []string          `json:"jar_params"`
 	IdempotencyToken string            `json:"idempotency_token"`
@@ -191,7 +192,7 @@ func (s *Server) runNow(w http.ResponseWriter, r *http.Request) error {
 	}
 	run, err := s.svc.RunNow(r.Context(), service.RunNowParams{JobID: id, IdempotencyToken: req.IdempotencyToken,
 		RunParams: service.RunParams{NotebookParams: req.NotebookParams, PythonParams: req.PythonParams,
-			JobParameters: req.JobParameters, Only: req.Only}})
+			PythonNamedParams: req.PyNamedParams, JobParameters: req.JobParameters, Only: req.Only}})
 	if err != nil {
 		return err
 	}

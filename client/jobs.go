@@ -56,24 +56,37 @@ type SparkPythonTask struct {
 	Source     string   `json:"source,omitempty"`
 }
 
+// PythonWheelTask calls the entry point of a package that the task's
+// libraries (whl) hold.
+type PythonWheelTask struct {
+	PackageName     string            `json:"package_name"`
+	EntryPoint      string            `json:"entry_point"`
+	Parameters      []string          `json:"parameters,omitempty"`
+	NamedParameters map[string]string `json:"named_parameters,omitempty"`
+}
+
 // Task is a task of a job or of a run, as far as clients read it.
 type Task struct {
 	TaskKey           string           `json:"task_key"`
 	NotebookTask      *NotebookTask    `json:"notebook_task,omitempty"`
 	SparkPythonTask   *SparkPythonTask `json:"spark_python_task,omitempty"`
+	PythonWheelTask   *PythonWheelTask `json:"python_wheel_task,omitempty"`
 	ExistingClusterID string           `json:"existing_cluster_id,omitempty"`
 	TimeoutSeconds    int64            `json:"timeout_seconds,omitempty"`
 	MaxRetries        int64            `json:"max_retries,omitempty"`
 }
 
 // Describe names what a task runs: "notebook /Shared/etl", "python
-// /Shared/job.py", or its key when kiln cannot tell.
+// /Shared/job.py", "wheel pkg.main", or "other task" when kiln cannot
+// tell.
 func (t *Task) Describe() string {
 	switch {
 	case t.NotebookTask != nil:
 		return "notebook " + t.NotebookTask.NotebookPath
 	case t.SparkPythonTask != nil:
 		return "python " + t.SparkPythonTask.PythonFile
+	case t.PythonWheelTask != nil:
+		return "wheel " + t.PythonWheelTask.PackageName + "." + t.PythonWheelTask.EntryPoint
 	}
 	return "other task"
 }

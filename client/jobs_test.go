@@ -264,3 +264,23 @@ func TestWaitRun(t *testing.T) {
 		t.Errorf("a context that ends: %v", err)
 	}
 }
+
+func TestTaskDescribe(t *testing.T) {
+	for _, c := range []struct {
+		task string
+		want string
+	}{
+		{`{"task_key": "a", "notebook_task": {"notebook_path": "/Shared/etl"}}`, "notebook /Shared/etl"},
+		{`{"task_key": "a", "spark_python_task": {"python_file": "dbfs:/job.py"}}`, "python dbfs:/job.py"},
+		{`{"task_key": "a", "python_wheel_task": {"package_name": "greet", "entry_point": "main"}}`, "wheel greet.main"},
+		{`{"task_key": "a", "sql_task": {}}`, "other task"},
+	} {
+		var task client.Task
+		if err := json.Unmarshal([]byte(c.task), &task); err != nil {
+			t.Fatal(err)
+		}
+		if got := task.Describe(); got != c.want {
+			t.Errorf("%s: Describe() = %q, want %q", c.task, got, c.want)
+		}
+	}
+}

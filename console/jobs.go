@@ -525,6 +525,8 @@ func execKind(kind string) string {
 		return "Notebook"
 	case kiln.ExecPythonFile:
 		return "Python file"
+	case kiln.ExecWheel:
+		return "Python wheel"
 	}
 	return kind
 }

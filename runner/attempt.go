@@ -25,13 +25,19 @@ const (
 
 // shimSpec is task.json, what the shim reads.
 type shimSpec struct {
-	Kind        string            `json:"kind"`
-	Path        string            `json:"path"`
-	Cells       []cell            `json:"cells,omitempty"`
-	File        string            `json:"file,omitempty"`
-	Args        []string          `json:"args,omitempty"`
-	Params      map[string]string `json:"params,omitempty"`
-	ResultLimit int               `json:"result_limit"`
+	Kind   string            `json:"kind"`
+	Path   string            `json:"path"`
+	Cells  []cell            `json:"cells,omitempty"`
+	File   string            `json:"file,omitempty"`
+	Args   []string          `json:"args,omitempty"`
+	Params map[string]string `json:"params,omitempty"`
+	// Wheels (local copies) are unpacked into Site, where the shim finds
+	// Package's EntryPoint: a wheel task's.
+	Wheels      []wheelFile `json:"wheels,omitempty"`
+	Site        string      `json:"site,omitempty"`
+	Package     string      `json:"package,omitempty"`
+	EntryPoint  string      `json:"entry_point,omitempty"`
+	ResultLimit int         `json:"result_limit"`
 	// MemoryLimit is the address-space limit the sandbox sets on the
 	// shim's process as it starts; the shim runs no task code before it
 	// is in force. 0 when there is none to wait for.
@@ -222,8 +228,12 @@ func outcomeOf(res procResult, limit int) kiln.TaskOutcome {
 		return kiln.TaskOutcome{LifeCycleState: kiln.LifeCycleTerminated, ResultState: kiln.ResultSuccess,
 			Result: cleanText(v, res.secrets), Truncated: truncated}
 	case res.errLine != "":
+		state := kiln.MsgTaskFailed
+		if res.errState != "" {
+			state = cleanText(res.errState, res.secrets)
+		}
 		return kiln.TaskOutcome{LifeCycleState: kiln.LifeCycleTerminated, ResultState: kiln.ResultFailed,
-			StateMessage: kiln.MsgTaskFailed, Error: cleanText(res.errLine, res.secrets), ErrorTrace: cleanText(res.errTrace, res.secrets)}
+			StateMessage: state, Error: cleanText(res.errLine, res.secrets), ErrorTrace: cleanText(res.errTrace, res.secrets)}
 	case res.exitCode == 0:
 		return kiln.TaskOutcome{LifeCycleState: kiln.LifeCycleTerminated, ResultState: kiln.ResultSuccess}
 	default:
@@ -258,6 +268,16 @@ func (r *Runner) resolve(ctx context.Context, run *kiln.Run, task *kiln.TaskRun,
 			args[i] = substitute(a, refs)
 		}
 		return shimSpec{Kind: "python_file", Path: e.Path, File: file, Args: args}, kiln.TaskOutcome{}, true
+	case kiln.ExecWheel:
+		wheels, err := r.wheels(ctx, run.OwnerID, e.Wheels, dir)
+		if err != nil {
+			return shimSpec{}, r.outcomeOfError(err), false
+		}
+		args := make([]string, len(e.Args))
+		for i, a := range e.Args {
+			args[i] = substitute(a, refs)
+		}
+		return wheelSpec(e, wheels, dir, args), kiln.TaskOutcome{}, true
 	}
 	return shimSpec{}, internalOutcome(fmt.Sprintf("kiln cannot run tasks of kind %q.", e.Kind)), false
 }

@@ -44,10 +44,13 @@ type procResult struct {
 	truncated bool
 	errLine   string
 	errTrace  string
-	limit     string // the sandbox limit the task ran into, if any
-	logs      string
-	logsCut   bool
-	secrets   []string // values handed out, to redact (the caller's secretList)
+	// errState, when the shim gives one, is the failed task's state
+	// message: a wheel that cannot be installed says so there.
+	errState string
+	limit    string // the sandbox limit the task ran into, if any
+	logs     string
+	logsCut  bool
+	secrets  []string // values handed out, to redact (the caller's secretList)
 }
 
 // Bounds of what a task may hand the server.
@@ -148,6 +151,7 @@ type shimMessages struct {
 	truncated bool
 	errLine   string
 	errTrace  string
+	errState  string
 	limit     string
 }
 
@@ -158,6 +162,7 @@ type message struct {
 	Truncated bool   `json:"truncated"`
 	Error     string `json:"error"`
 	Trace     string `json:"trace"`
+	State     string `json:"state"`
 	Scope     string `json:"scope"`
 	Key       string `json:"key"`
 	Limit     string `json:"limit"`
@@ -194,6 +199,7 @@ func (m *shimMessages) read(r io.Reader, answers io.Writer, secret func(scope, k
 		case "error":
 			m.mu.Lock()
 			m.errLine, m.errTrace = truncateString(msg.Error, 64<<10), truncateString(msg.Trace, 1<<20)
+			m.errState = truncateString(msg.State, 4<<10)
 			m.mu.Unlock()
 		case "secret":
 			answers.Write(m.answerSecret(msg, secret))
@@ -232,7 +238,7 @@ func (m *shimMessages) fill(res *procResult) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	res.gotExit, res.exitValue, res.truncated = m.gotExit, m.exitValue, m.truncated
-	res.errLine, res.errTrace = m.errLine, m.errTrace
+	res.errLine, res.errTrace, res.errState = m.errLine, m.errTrace, m.errState
 	res.limit = m.limit
 }
 

@@ -41,14 +41,14 @@ type Secrets interface {
 	SecretForRun(ctx context.Context, ownerID int64, scope, key string) ([]byte, error)
 }
 
-// DBFS opens the dbfs:/ Python files of tasks for reading (DBFS has no
-// ACLs). *service.Service implements it.
+// DBFS opens the dbfs:/ Python files and wheels of tasks for reading
+// (DBFS has no ACLs). *service.Service implements it.
 type DBFS interface {
 	DBFSOpenForRun(ctx context.Context, p string) (io.ReadCloser, error)
 }
 
-// Workspace reads the notebooks and workspace files of tasks with the read
-// permissions of the run's owner. *service.Service implements it.
+// Workspace reads the notebooks, workspace files and wheels of tasks with
+// the read permissions of the run's owner. *service.Service implements it.
 type Workspace interface {
 	WorkspaceObjectForRun(ctx context.Context, ownerID int64, path string) (*kiln.WorkspaceObject, error)
 }

@@ -34,7 +34,8 @@ var taskTypes = []string{"notebook_task", "spark_python_task", "python_wheel_tas
 	"for_each_task", "clean_rooms_notebook_task", "dashboard_task", "power_bi_task", "gen_ai_compute_task"}
 
 // runnable says which task types kiln executes.
-var runnable = map[string]bool{"notebook_task": true, "spark_python_task": true, "condition_task": true, "run_job_task": true}
+var runnable = map[string]bool{"notebook_task": true, "spark_python_task": true, "python_wheel_task": true,
+	"condition_task": true, "run_job_task": true}
 
 // settings is the part of JobSettings (and of a SubmitRun body) kiln
 // interprets.
@@ -76,6 +77,8 @@ type task struct {
 	RunIf             string          `json:"run_if"`
 	NotebookTask      *notebookTask   `json:"notebook_task"`
 	SparkPythonTask   *pythonTask     `json:"spark_python_task"`
+	PythonWheelTask   *wheelTask      `json:"python_wheel_task"`
+	Libraries         []library       `json:"libraries"`
 	ConditionTask     *conditionTask  `json:"condition_task"`
 	RunJobTask        *runJobTask     `json:"run_job_task"`
 	ExistingClusterID string          `json:"existing_cluster_id"`
@@ -134,6 +137,26 @@ type pythonTask struct {
 	Parameters []string `json:"parameters"`
 	Source     string   `json:"source"`
 }
+
+// wheelTask is a Databricks PythonWheelTask: the entry point of a package
+// that the task's libraries (whl) hold, with positional or named
+// parameters.
+type wheelTask struct {
+	PackageName     string            `json:"package_name"`
+	EntryPoint      string            `json:"entry_point"`
+	Parameters      []string          `json:"parameters"`
+	NamedParameters map[string]string `json:"named_parameters"`
+}
+
+// library is the part of a Databricks Library kiln reads: a wheel's path.
+// The other kinds (pypi, jar, maven, requirements, …) are kept in the
+// definition and not installed: kiln has no network to fetch them from.
+type library struct {
+	Whl string `json:"whl"`
+}
+
+// maxWheels bounds the wheels one task installs.
+const maxWheels = 100
 
 // parseSettings decodes and checks settings JSON. It accepts both the
 // multi-task form (tasks[]) and the legacy single-task form (a task type
@@ -373,6 +396,14 @@ func checkTaskBody(t *task, git bool) error {
 		if len(rj.legacyParams) > 0 {
 			return kiln.Errorf(kiln.EInvalid, "Task %s: kiln's run_job_task passes job_parameters only, not %s.", t.TaskKey, strings.Join(rj.legacyParams, ", "))
 		}
+	case "python_wheel_task":
+		w := t.PythonWheelTask
+		if w.PackageName == "" || w.EntryPoint == "" {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: python_wheel_task.package_name and python_wheel_task.entry_point are required.", t.TaskKey)
+		}
+		if len(w.Parameters) > 0 && len(w.NamedParameters) > 0 {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: python_wheel_task takes parameters or named_parameters, not both.", t.TaskKey)
+		}
 	case "spark_python_task":
 		if t.SparkPythonTask.PythonFile == "" {
 			return kiln.Errorf(kiln.EInvalid, "Task %s: spark_python_task.python_file is required.", t.TaskKey)
@@ -434,10 +465,57 @@ func checkRunnable(tasks []*task) error {
 	}
 	for _, t := range tasks {
 		if !runnable[t.kind] {
-			return kiln.Errorf(kiln.EInvalid, "Task %s is a %s, which kiln cannot run: kiln runs notebook_task, spark_python_task, condition_task and run_job_task.", t.TaskKey, t.kind)
+			return kiln.Errorf(kiln.EInvalid, "Task %s is a %s, which kiln cannot run: kiln runs notebook_task, spark_python_task, python_wheel_task, condition_task and run_job_task.", t.TaskKey, t.kind)
+		}
+		if t.kind == "python_wheel_task" {
+			if err := checkWheels(t); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// checkWheels refuses a wheel task kiln cannot install: it needs its
+// wheels among its libraries (whl), each a workspace path or dbfs:/…,
+// which kiln reads as the run's principal. Checked when a run is made,
+// not when a job is saved: a job Terraform manages may install its wheel
+// some other way (environments) and still be kept.
+func checkWheels(t *task) error {
+	wheels := t.wheels()
+	switch {
+	case len(wheels) == 0:
+		return kiln.Errorf(kiln.EInvalid, "Task %s: a python_wheel_task needs its wheel in the task's libraries, as {\"whl\": \"/Workspace/…/x.whl\"} or {\"whl\": \"dbfs:/…/x.whl\"}.", t.TaskKey)
+	case len(wheels) > maxWheels:
+		return kiln.Errorf(kiln.EInvalid, "Task %s: a task installs at most %d wheels.", t.TaskKey, maxWheels)
+	}
+	for _, w := range wheels {
+		lower := strings.ToLower(w)
+		switch {
+		case strings.HasPrefix(lower, "dbfs:/"):
+			if _, err := cleanFile(w); err != nil {
+				return kiln.Errorf(kiln.EInvalid, "Task %s: wheel %s: %s", t.TaskKey, w, kiln.ErrorMessage(err))
+			}
+		case !strings.HasPrefix(w, "/"):
+			return kiln.Errorf(kiln.EInvalid, "Task %s: kiln cannot install the wheel %s: give a workspace path (/Workspace/…) or dbfs:/….", t.TaskKey, w)
+		default:
+			if _, err := kiln.CleanObjectPath(w); err != nil {
+				return kiln.Errorf(kiln.EInvalid, "Task %s: wheel %s: %s", t.TaskKey, w, kiln.ErrorMessage(err))
+			}
+		}
+	}
+	return nil
+}
+
+// wheels are the whl paths of the task's libraries, in order.
+func (t *task) wheels() []string {
+	var out []string
+	for _, l := range t.Libraries {
+		if l.Whl != "" {
+			out = append(out, l.Whl)
+		}
+	}
+	return out
 }
 
 func clusterNotFound(id string) *kiln.Error {
@@ -448,6 +526,9 @@ func clusterNotFound(id string) *kiln.Error {
 type RunParams struct {
 	NotebookParams map[string]string
 	PythonParams   []string
+	// PythonNamedParams replace the named_parameters (and parameters) of
+	// the run's wheel tasks, as --name=value.
+	PythonNamedParams map[string]string
 	// JobParameters override the job's parameters' defaults.
 	JobParameters map[string]string
 	// Only runs just these tasks; the others are EXCLUDED.
@@ -545,6 +626,21 @@ func runTasks(s *settings, tasks []*task, p RunParams) ([]*kiln.TaskRun, []JobPa
 				resolved[i] = substituteJobParams(a, refs)
 			}
 			tr.Exec = kiln.TaskExec{Kind: kiln.ExecPythonFile, Path: t.SparkPythonTask.PythonFile, Args: resolved}
+		case "python_wheel_task":
+			w := t.PythonWheelTask
+			args := wheelArgs(w)
+			switch {
+			case p.PythonNamedParams != nil:
+				args = wheelArgs(&wheelTask{NamedParameters: p.PythonNamedParams})
+			case p.PythonParams != nil:
+				args = p.PythonParams
+			}
+			resolved := make([]string, len(args))
+			for i, a := range args {
+				resolved[i] = substituteJobParams(a, refs)
+			}
+			tr.Exec = kiln.TaskExec{Kind: kiln.ExecWheel, Path: w.PackageName, Package: w.PackageName,
+				EntryPoint: w.EntryPoint, Wheels: t.wheels(), Args: resolved}
 		}
 		// Control tasks run in the server itself, on no cluster.
 		if !tr.Exec.Control() {
@@ -559,6 +655,25 @@ func runTasks(s *settings, tasks []*task, p RunParams) ([]*kiln.TaskRun, []JobPa
 		excludeTasks(out, only)
 	}
 	return out, params
+}
+
+// wheelArgs are a wheel task's command line: its parameters, or its
+// named_parameters as --name=value, sorted by name so that a run's
+// arguments do not depend on map order.
+func wheelArgs(w *wheelTask) []string {
+	if len(w.NamedParameters) == 0 {
+		return w.Parameters
+	}
+	names := make([]string, 0, len(w.NamedParameters))
+	for k := range w.NamedParameters {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	args := make([]string, len(names))
+	for i, k := range names {
+		args[i] = "--" + k + "=" + w.NamedParameters[k]
+	}
+	return args
 }
 
 // excludeTasks marks the tasks outside only (run-now's "only") as

@@ -126,3 +126,48 @@ func TestGitSourcesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestWheelTaskArguments: a wheel task's parameters, or its
+// named_parameters as --name=value sorted by name, with job parameter
+// references resolved; python_params or python_named_params replace
+// them; its wheels are its
+// libraries' whl paths, in order, other libraries left out.
+func TestWheelTaskArguments(t *testing.T) {
+	body := `{"parameters": [{"name": "env", "default": "dev"}], "tasks": [
+		{"task_key": "pos", "python_wheel_task": {"package_name": "p", "entry_point": "main", "parameters": ["a", "{{job.parameters.env}}"]},
+			"libraries": [{"pypi": {"package": "x"}}, {"whl": "/Workspace/Shared/p.whl"}, {"whl": "dbfs:/w/dep.whl"}]},
+		{"task_key": "named", "python_wheel_task": {"package_name": "p", "entry_point": "main", "named_parameters": {"z": "1", "env": "{{job.parameters.env}}", "a": "x y"}},
+			"libraries": [{"whl": "dbfs:/w/p.whl"}]}]}`
+	st, tasks, err := parseSettings([]byte(body), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkRunnable(tasks); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name       string
+		p          RunParams
+		pos, named string
+	}{
+		{"Defaults", RunParams{}, `["a","dev"]`, `["--a=x y","--env=dev","--z=1"]`},
+		{"JobParameters", RunParams{JobParameters: map[string]string{"env": "prod"}}, `["a","prod"]`, `["--a=x y","--env=prod","--z=1"]`},
+		{"PythonParamsReplace", RunParams{PythonParams: []string{"b"}}, `["b"]`, `["b"]`},
+		{"PythonNamedParamsReplace", RunParams{PythonNamedParams: map[string]string{"y": "2", "b": "1"}}, `["--b=1","--y=2"]`, `["--b=1","--y=2"]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			trs, _ := runTasks(st, tasks, c.p)
+			pos, _ := json.Marshal(trs[0].Exec.Args)
+			named, _ := json.Marshal(trs[1].Exec.Args)
+			if string(pos) != c.pos || string(named) != c.named {
+				t.Errorf("args %s and %s, want %s and %s", pos, named, c.pos, c.named)
+			}
+		})
+	}
+	trs, _ := runTasks(st, tasks, RunParams{})
+	e := trs[0].Exec
+	if e.Kind != kiln.ExecWheel || e.Package != "p" || e.EntryPoint != "main" || strings.Join(e.Wheels, ",") != "/Workspace/Shared/p.whl,dbfs:/w/dep.whl" ||
+		e.ClusterID != kiln.LocalClusterID {
+		t.Errorf("wheel task: %+v", e)
+	}
+}

@@ -126,6 +126,8 @@ type RunSpec struct {
 type OverridingParameters struct {
 	NotebookParams map[string]string `json:"notebook_params,omitempty"`
 	PythonParams   []string          `json:"python_params,omitempty"`
+	// PythonNamedParams are the wheel tasks' named parameters.
+	PythonNamedParams map[string]string `json:"python_named_params,omitempty"`
 }
 
 // ParseRunSpec reads a run's Spec; a damaged one reads as empty.
@@ -238,8 +240,9 @@ func (s *Service) queueJobRun(tx kiln.Tx, j *kiln.Job, p RunParams, token string
 	}
 	trs, jobParams := runTasks(st, tasks, p)
 	spec := RunSpec{Format: formatOf(st), JobParameters: jobParams}
-	if p.NotebookParams != nil || p.PythonParams != nil {
-		spec.OverridingParameters = &OverridingParameters{NotebookParams: p.NotebookParams, PythonParams: p.PythonParams}
+	if p.NotebookParams != nil || p.PythonParams != nil || p.PythonNamedParams != nil {
+		spec.OverridingParameters = &OverridingParameters{NotebookParams: p.NotebookParams, PythonParams: p.PythonParams,
+			PythonNamedParams: p.PythonNamedParams}
 	}
 	if p.parent != nil {
 		spec.ParentTaskRunID, spec.Depth = p.parent.taskRunID, p.parent.depth
@@ -321,10 +324,11 @@ func checkRunParams(p RunParams, token string) error {
 	if len(token) > maxIdempotencyToken {
 		return kiln.Errorf(kiln.EInvalid, "idempotency_token is longer than %d characters.", maxIdempotencyToken)
 	}
-	if p.JobParameters != nil && (p.NotebookParams != nil || p.PythonParams != nil) {
-		return kiln.Errorf(kiln.EInvalid, "job_parameters cannot be combined with notebook_params or python_params.")
+	if p.JobParameters != nil && (p.NotebookParams != nil || p.PythonParams != nil || p.PythonNamedParams != nil) {
+		return kiln.Errorf(kiln.EInvalid, "job_parameters cannot be combined with notebook_params, python_params or python_named_params.")
 	}
-	for name, v := range map[string]any{"notebook_params": p.NotebookParams, "python_params": p.PythonParams} {
+	for name, v := range map[string]any{"notebook_params": p.NotebookParams, "python_params": p.PythonParams,
+		"python_named_params": p.PythonNamedParams} {
 		if b, _ := json.Marshal(v); len(b) > maxLegacyParamsJSON {
 			return kiln.Errorf(kiln.EInvalid, "%s is larger than %d bytes as JSON.", name, maxLegacyParamsJSON)
 		}

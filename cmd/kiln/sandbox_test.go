@@ -1,6 +1,8 @@
 package main_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -58,15 +60,39 @@ func (e *hostileEnv) submit(t *testing.T, name, src string) (runID string) {
 	path := "/Users/" + e.user + "/" + name
 	api(t, e.p.url, e.token, "POST", "/api/2.0/workspace/import", map[string]any{"path": path, "format": "SOURCE",
 		"language": "PYTHON", "overwrite": true, "content": base64.StdEncoding.EncodeToString([]byte(src))})
-	sub := api(t, e.p.url, e.token, "POST", "/api/2.1/jobs/runs/submit", map[string]any{"run_name": name,
-		"tasks": []any{map[string]any{"task_key": "t", "notebook_task": map[string]any{"notebook_path": path}}}})
+	return e.submitTask(t, name, map[string]any{"notebook_task": map[string]any{"notebook_path": path}})
+}
+
+// submitTask submits a run of the one task task (its task_key added) as
+// mallory.
+func (e *hostileEnv) submitTask(t *testing.T, name string, task map[string]any) (runID string) {
+	t.Helper()
+	task["task_key"] = "t"
+	sub := api(t, e.p.url, e.token, "POST", "/api/2.1/jobs/runs/submit", map[string]any{"run_name": name, "tasks": []any{task}})
 	return strconv.FormatInt(int64(sub["run_id"].(float64)), 10)
 }
 
 // run submits src and returns the finished run's state and its output.
 func (e *hostileEnv) run(t *testing.T, name, src string) (state map[string]any, output map[string]any) {
 	t.Helper()
-	runID := e.submit(t, name, src)
+	return e.wait(t, name, e.submit(t, name, src))
+}
+
+// runWheel uploads whl to mallory's DBFS folder and runs its package's
+// entry point main as a python_wheel_task.
+func (e *hostileEnv) runWheel(t *testing.T, name string, whl []byte, pkg string) (state map[string]any, output map[string]any) {
+	t.Helper()
+	p := "dbfs:/FileStore/mallory/" + name + "-1.0-py3-none-any.whl"
+	api(t, e.p.url, e.token, "POST", "/api/2.0/dbfs/put", map[string]any{"path": p, "overwrite": true,
+		"contents": base64.StdEncoding.EncodeToString(whl)})
+	return e.wait(t, name, e.submitTask(t, name, map[string]any{
+		"python_wheel_task": map[string]any{"package_name": pkg, "entry_point": "main"},
+		"libraries":         []any{map[string]any{"whl": p}}}))
+}
+
+// wait waits for the run runID to end and returns its state and output.
+func (e *hostileEnv) wait(t *testing.T, name, runID string) (state map[string]any, output map[string]any) {
+	t.Helper()
 	var run map[string]any
 	within(t, 60*time.Second, "run "+name+" ends", func() bool {
 		run = api(t, e.p.url, e.token, "GET", "/api/2.1/jobs/runs/get?run_id="+runID, nil)
@@ -143,12 +169,49 @@ r = [blocked("kill", lambda: os.kill(%d, signal.SIGKILL))]`, serverPID)},
 			t.Fatalf("logs %q: want cat refused and nothing after it", logs)
 		}
 	})
+	t.Run("WheelCode", func(t *testing.T) {
+		// A wheel's code runs in the same sandbox as a notebook's: its
+		// module, imported from the attempt's own site directory, cannot
+		// read the server's keys or write into the data directory.
+		code := fmt.Sprintf(`import os, sys
+def blocked(what, fn):
+    try:
+        got = fn()
+    except (PermissionError, FileNotFoundError, OSError) as e:
+        return "%%s: %%s" %% (what, type(e).__name__)
+    print("ESCAPED: %%s gave %%r" %% (what, str(got)[:200]))
+    sys.exit(1)
+
+def main():
+    d = %q
+    r = [blocked(f, lambda f=f: open(os.path.join(d, f), "rb").read(16)) for f in ("token.key", "secrets.key", "kiln.db")]
+    r.append(blocked("write", lambda: open(os.path.join(d, "planted-by-wheel"), "w").write("x")))
+    print("blocked: " + "; ".join(r))
+`, d)
+		state, out := e.runWheel(t, "probewheel", hostileWheel(t, "probewheel", code, ""), "probewheel")
+		logs, _ := out["logs"].(string)
+		if state["result_state"] != "SUCCESS" || !strings.Contains(logs, "blocked: token.key: ") || strings.Contains(logs, "ESCAPED") {
+			t.Fatalf("state %v, logs %q, error %v", state, logs, out["error"])
+		}
+		t.Log(logs)
+	})
+	t.Run("WheelEntryIntoTheDataDir", func(t *testing.T) {
+		// An entry named with the data directory's absolute path is
+		// refused before anything of the wheel is unpacked.
+		state, out := e.runWheel(t, "plantwheel", hostileWheel(t, "plantwheel", "def main():\n    print('ran')\n", filepath.Join(d, "planted-by-entry")), "plantwheel")
+		msg, _ := state["state_message"].(string)
+		if state["result_state"] != "FAILED" || !strings.Contains(msg, "outside the task's directory") {
+			t.Fatalf("state %v, error %v", state, out["error"])
+		}
+	})
 	t.Run("ServerStillHealthy", func(t *testing.T) {
 		if status(t, e.p.url, e.token) != 200 {
 			t.Fatal("the server stopped answering")
 		}
-		if _, err := os.Stat(filepath.Join(d, "planted")); err == nil {
-			t.Fatal("a task planted a file in the data directory")
+		for _, f := range []string{"planted", "planted-by-wheel", "planted-by-entry"} {
+			if _, err := os.Stat(filepath.Join(d, f)); err == nil {
+				t.Fatalf("a task planted %s in the data directory", f)
+			}
 		}
 	})
 	t.Run("PasswordGoneFromServerEnviron", func(t *testing.T) {
@@ -192,6 +255,32 @@ dbutils.notebook.exit("left a detached child")`, child))
 		took := c.WaitClosed(t, 10*time.Second)
 		t.Logf("the detached child was gone %v after it reported", took)
 	})
+}
+
+// hostileWheel is a wheel of package pkg whose module is code, with an
+// entry point main, and an extra entry named extra (none when "").
+func hostileWheel(t *testing.T, pkg, code, extra string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	d := pkg + "-1.0.dist-info/"
+	files := [][2]string{{pkg + "/__init__.py", code}, {d + "METADATA", "Metadata-Version: 2.1\nName: " + pkg + "\nVersion: 1.0\n"},
+		{d + "WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
+		{d + "entry_points.txt", "[console_scripts]\nmain = " + pkg + ":main\n"}, {d + "RECORD", ""}}
+	if extra != "" {
+		files = append(files, [2]string{extra, "planted"})
+	}
+	for _, f := range files {
+		w, err := zw.Create(f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(f[1]))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // TestOrdinaryTasksUnderTheSandbox: on a relative data directory, as an

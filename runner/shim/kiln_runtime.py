@@ -1,4 +1,4 @@
-"""kiln's task runtime: runs one notebook or Python file for the kiln runner.
+"""kiln's task runtime: runs one notebook, Python file or wheel for the kiln runner.
 
 The runner starts `python3 kiln_runtime.py task.json` in the task's working
 directory, in a process group of its own. It gives this process two extra
@@ -6,7 +6,9 @@ file descriptors:
 
   3  messages to the runner, one JSON object per line:
        {"type": "exit", "value_b64": ..., "truncated": bool}
-       {"type": "error", "error": "...", "trace": "..."}
+       {"type": "error", "error": "...", "trace": "...", "state": "..."}
+         ("state", when present, is the task's state message: a wheel that
+         cannot be installed says why there)
        {"type": "secret", "scope": "...", "key": "..."}
        {"type": "limit", "limit": "memory" | "processes" | "open_files" | "file_size"}
   4  answers from the runner, one JSON object per line, to "secret" only:
@@ -25,6 +27,8 @@ import errno
 import json
 import os
 import runpy
+import re
+import shutil
 import signal
 import sys
 import time
@@ -347,9 +351,16 @@ def _user_traceback(exc_type, exc, tb):
     # (raise ... from, during handling) are filtered alike.
     runpy_file = getattr(runpy, "__file__", None)
     kiln_files = {_SHIM_FILE, "<frozen runpy>", os.path.abspath(runpy_file) if runpy_file else "<frozen runpy>"}
+    # A wheel's entry point is loaded through importlib: its frames are
+    # the machinery's, not the user's.
+    import importlib
+
+    importlib_dir = os.path.dirname(os.path.abspath(importlib.__file__)) + os.sep
 
     def own(frame):
         name = frame.filename
+        if name.startswith("<frozen importlib") or os.path.abspath(name).startswith(importlib_dir):
+            return True
         return (name if name.startswith("<") else os.path.abspath(name)) in kiln_files
 
     te = traceback.TracebackException(exc_type, exc, tb)
@@ -481,6 +492,128 @@ def _run_cells(cells, names, path, dbutils):
         exec(code, names)
 
 
+class WheelError(Exception):
+    """A wheel task's wheel cannot be installed, or its entry point not
+    found: the message is the task's state message, the user's to fix."""
+
+
+def _wheel_member(name):
+    """The path elements of a wheel entry's name, or None when unpacking
+    it would write outside the directory it is unpacked into (an absolute
+    name, a "..", a NUL or a backslash, which no real wheel holds)."""
+    if not name or "\x00" in name or "\\" in name or name.startswith("/"):
+        return None
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        return None
+    return parts
+
+
+def _install_wheels(wheels, site):
+    """Unpack each wheel (a zip) into site, as pip would install it into
+    site-packages but without pip, the network or any shared location.
+
+    Every name of a wheel is checked before anything of it is written, so
+    a wheel with a hostile entry is refused whole. Files are created
+    afresh, never through a link, with no mode bits from the archive."""
+    import zipfile
+    import zlib
+
+    os.makedirs(site, mode=0o700, exist_ok=True)
+    root = os.path.realpath(site)
+    for w in wheels:
+        label = w["path"]
+        try:
+            zf = zipfile.ZipFile(w["file"])
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError):
+            raise WheelError("The wheel %s is not a wheel: it is not a valid zip file." % label)
+        with zf:
+            members = []
+            for info in zf.infolist():
+                parts = _wheel_member(info.filename)
+                if parts is None:
+                    raise WheelError("The wheel %s holds the entry %r, which would be written outside the task's directory: kiln does not install it." % (label, info.filename))
+                members.append((info, parts))
+            for info, parts in members:
+                target = os.path.join(root, *parts)
+                try:
+                    if info.is_dir():
+                        os.makedirs(target, mode=0o700, exist_ok=True)
+                        continue
+                    parent = os.path.dirname(target)
+                    os.makedirs(parent, mode=0o700, exist_ok=True)
+                    if os.path.commonpath([os.path.realpath(parent), root]) != root:
+                        raise WheelError("The wheel %s holds the entry %r, which would be written outside the task's directory: kiln does not install it." % (label, info.filename))
+                    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+                    with os.fdopen(fd, "wb") as out, zf.open(info) as src:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                except OSError as e:
+                    if e.errno == errno.EFBIG:
+                        raise  # the sandbox's file size limit: reported as such
+                    raise WheelError("The wheel %s could not be installed: %s: %s." % (label, info.filename, e.strerror or e))
+                except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+                    raise WheelError("The wheel %s is damaged: %s: %s." % (label, info.filename, e))
+
+
+def _normalize(name):
+    # PEP 503: runs of -, _ and . are one separator, case does not matter.
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _wheel_entry_point(package, entry_point, site):
+    """The function a wheel task calls, resolved as Databricks does: the
+    entry point named entry_point in the metadata of the distribution
+    package (console_scripts first, then gui_scripts, then any group),
+    else the function entry_point of the module package."""
+    import importlib
+    import importlib.metadata as md
+
+    dist = None
+    for d in md.distributions(path=[site]):
+        name = d.metadata["Name"] if d.metadata is not None else None
+        if name and _normalize(name) == _normalize(package):
+            dist = d
+            break
+    if dist is not None:
+        rank = {"console_scripts": 0, "gui_scripts": 1}
+        found = sorted((ep for ep in dist.entry_points if ep.name == entry_point), key=lambda ep: rank.get(ep.group, 2))
+        if found:
+            return found[0].load()
+    module = package.replace("-", "_")
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name is None or (e.name != module and not module.startswith(e.name + ".")):
+            raise  # the package itself imports something missing: its error
+        if dist is None:
+            raise WheelError("No wheel of the task holds the package %s (and Python has no module %s)." % (package, module))
+        raise WheelError("The package %s has no entry point %s, and no module %s whose function %s could be called." % (package, entry_point, module, entry_point))
+    fn = getattr(mod, entry_point, None)
+    if not callable(fn):
+        raise WheelError("The package %s has no entry point %s in its metadata, and %s.%s is not a function." % (package, entry_point, module, entry_point))
+    return fn
+
+
+def _run_wheel(spec, names):
+    """Install the task's wheels into its own site directory and call the
+    entry point with the parameters as sys.argv[1:]. dbutils, display and
+    the others are builtins here, so the wheel's modules see them as a
+    Python file task's code does."""
+    import builtins
+    import importlib
+
+    site = spec["site"]
+    _install_wheels(spec.get("wheels") or [], site)
+    sys.path.insert(0, site)
+    importlib.invalidate_caches()
+    for k, v in names.items():
+        if k != "__name__":
+            setattr(builtins, k, v)
+    fn = _wheel_entry_point(spec["package"], spec["entry_point"], site)
+    sys.argv = [spec["package"]] + list(spec.get("args") or [])
+    fn()
+
+
 def main():
     with open(sys.argv[1], encoding="utf-8") as f:
         spec = json.load(f)
@@ -494,6 +627,8 @@ def main():
         if spec["kind"] == "notebook":
             sys.argv = [spec["path"]]
             _run_cells(spec["cells"], names, spec["path"], dbutils)
+        elif spec["kind"] == "wheel":
+            _run_wheel(spec, names)
         else:
             sys.argv = [spec["file"]] + list(spec.get("args") or [])
             sys.path.insert(0, os.path.dirname(os.path.abspath(spec["file"])))
@@ -504,6 +639,11 @@ def main():
         sys.stdout.flush()
         _send_exit(channel, e.value, limit)
         return 0
+    except WheelError as e:
+        sys.stdout.flush()
+        sys.stderr.write("kiln: %s\n" % e)
+        channel.send({"type": "error", "error": str(e), "trace": "", "state": str(e)})
+        return 1
     except SystemExit as e:
         if e.code is None or e.code == 0:
             return 0
