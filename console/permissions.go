@@ -83,7 +83,6 @@ type permData struct {
 	Levels       []service.PermissionLevel
 	Kinds        []field
 	CanManage    bool
-	Fixed        string
 	WhoManages   string
 
 	GrantKind, GrantName, GrantLevel, GrantError string
@@ -133,7 +132,7 @@ func (c *Console) renderPermissions(w http.ResponseWriter, r *http.Request, d *p
 	var section string
 	d.Type, d.ID, d.Noun, d.Name, d.Self = typ, id, objectNoun[typ], v.Name, permissionsPath(typ, id)
 	d.Object, d.Back, section = objectLink(v)
-	d.CanManage, d.Fixed, d.Kinds, d.WhoManages = v.CanManage, v.Fixed, permKinds, whoManages(typ)
+	d.CanManage, d.Kinds, d.WhoManages = v.CanManage, permKinds, whoManages(typ)
 	if d.Name == "" {
 		d.Name = d.Noun + " " + id
 	}

@@ -54,10 +54,8 @@ type ObjectPermissionsView struct {
 	Rows []PermissionRow
 	// Levels are those that can be granted on the object, weakest first.
 	Levels []PermissionLevel
-	// CanManage says whether the caller may change the grants; Fixed,
-	// when set, says why nobody may (the local cluster).
+	// CanManage says whether the caller may change the grants.
 	CanManage bool
-	Fixed     string
 }
 
 // PermissionObjectTypes are the object types PermissionsView reads.
@@ -132,12 +130,7 @@ func clusterPermissionsView(tx kiln.Tx, c *kiln.Caller, id string, v *ObjectPerm
 	if err != nil {
 		return err
 	}
-	v.Name, v.Levels = cl.Name, ClusterPermissionLevels()
-	if err := localClusterFixed(id); err != nil {
-		v.Fixed = kiln.ErrorMessage(err)
-	} else {
-		v.CanManage = rank >= rankClusterManage
-	}
+	v.Name, v.CanManage, v.Levels = cl.Name, rank >= rankClusterManage, ClusterPermissionLevels()
 	v.Rows = ownedRows(tx, ps, cl.CreatorID)
 	return nil
 }
