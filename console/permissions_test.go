@@ -59,7 +59,7 @@ func TestJobPermissionsPage(t *testing.T) {
 		t.Fatalf("owner's permissions page: %d\n%s", r.Status, r.Body)
 	}
 	mustContain(t, r.Body, "You can manage permissions on this job", "ana@example.com", "IS_OWNER", "Owner</span> of the job",
-		"admins", "Inherited</span> workspace admins", "Add a grant",
+		"admins", "Inherited</span> from the admins group, which manages every job", "Add a grant",
 		`<option value="CAN_VIEW" selected>`, `<option value="CAN_MANAGE_RUN">`, `<option value="CAN_MANAGE">`)
 	mustNotContain(t, r.Body, `<option value="IS_OWNER"`, `<option value="CAN_RUN"`, "Remove ana@example.com")
 
