@@ -63,6 +63,9 @@ func testPermissions(t *testing.T, b *browser) {
 		t.Errorf("quinn's row shows %q, want CAN_MANAGE_RUN", got)
 	}
 	p.shot("95-permissions-job")
+	p.phone(true)
+	p.shot("95-permissions-job-phone")
+	p.phone(false)
 
 	// 3. A level of another object type is refused in words.
 	p.fill("textbox", "Name", "quinn@example.com")

@@ -258,6 +258,16 @@ func TestWorkspacePermissionsPage(t *testing.T) {
 		t.Fatalf("raising bob on the folder: %d", r.Status)
 	}
 	mustContain(t, e.get(t, nbPerm, bobCk).Body, "You can manage permissions on this notebook")
+
+	// Removing the folder's grant takes the inherited row away, and bob
+	// can no longer open what he could read only through it.
+	if r := e.post(t, dirPerm+"/remove?kind=user&name=bob%40example.com", nil, anaCk); r.Status != http.StatusSeeOther {
+		t.Fatalf("removing bob's grant on the folder: %d", r.Status)
+	}
+	mustNotContain(t, e.get(t, nbPerm, anaCk).Body, "bob@example.com")
+	if r := e.get(t, nbPerm, bobCk); r.Status != http.StatusNotFound {
+		t.Fatalf("bob opened the notebook's permissions after the removal: %d", r.Status)
+	}
 }
 
 func TestClusterPermissionsPage(t *testing.T) {
@@ -289,6 +299,14 @@ func TestClusterPermissionsPage(t *testing.T) {
 	mustContain(t, r.Body, "You can see these permissions but not change them.", "Only the cluster&#39;s creator")
 	if r := e.post(t, permURL+"/remove?kind=user&name=bob%40example.com", nil, bobCk); r.Status != http.StatusForbidden {
 		t.Fatalf("bob removed his own grant on ana's cluster: %d", r.Status)
+	}
+
+	// The creator removes the grant, leaving the creator and the admins.
+	if r := e.post(t, permURL+"/remove?kind=user&name=bob%40example.com", nil, anaCk); r.Status != http.StatusSeeOther {
+		t.Fatalf("removing bob's grant on the cluster: %d", r.Status)
+	}
+	if ps, err := e.Svc().ClusterPermissions(as(ana), cl.ID); err != nil || len(ps) != 2 {
+		t.Fatalf("cluster permissions after the removal: %+v %v", ps, err)
 	}
 
 	// A cluster that does not exist is the service's answer.
