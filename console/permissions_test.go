@@ -259,6 +259,16 @@ func TestWorkspacePermissionsPage(t *testing.T) {
 	}
 	mustContain(t, e.get(t, nbPerm, bobCk).Body, "You can manage permissions on this notebook")
 
+	// A grant on the workspace root holds below it, and says so.
+	root := "/permissions/directories/" + e.objectID(t, "/")
+	if r := e.post(t, root, grantForm("group", "users", "CAN_READ"), e.sessionFor(e.admin)); r.Status != http.StatusSeeOther {
+		t.Fatalf("granting on the root: %d", r.Status)
+	}
+	mustContain(t, e.get(t, nbPerm, anaCk).Body, `Inherited</span> from <a href="/workspace">/</a>`)
+	if r := e.post(t, root+"/remove?kind=group&name=users", nil, e.sessionFor(e.admin)); r.Status != http.StatusSeeOther {
+		t.Fatalf("removing the root's grant: %d", r.Status)
+	}
+
 	// Removing the folder's grant takes the inherited row away, and bob
 	// can no longer open what he could read only through it.
 	if r := e.post(t, dirPerm+"/remove?kind=user&name=bob%40example.com", nil, anaCk); r.Status != http.StatusSeeOther {
