@@ -11,9 +11,10 @@
 // is loaded from elsewhere, and every flow works with scripts off: each
 // dialog also exists as a page reached by an ordinary form.
 //
-// Secrets (secrets.go: scopes, their keys but never a value, their ACLs)
-// and DBFS (dbfs.go: a file browser with upload and download) follow the
-// same pattern.
+// Secrets (secrets.go: scopes, their keys but never a value, their ACLs),
+// DBFS (dbfs.go: a file browser with upload and download) and the
+// Permissions of jobs, workspace objects and clusters (permissions.go)
+// follow the same pattern.
 //
 // The labels of the token flow (Account, User Settings, Admin Console,
 // Access Control, Personal Access Tokens, Enable, Disable, Confirm,

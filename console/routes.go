@@ -98,6 +98,14 @@ func (c *Console) routes() http.Handler {
 	user("GET /jobs/{job}/runs/{run}/repair", c.confirmRepairRun)
 	user("POST /jobs/{job}/runs/{run}/repair", c.repairRun)
 
+	// Permissions (permissions.go): an object's grants, at the Permissions
+	// API's object type and id; the service decides who may see and
+	// change them.
+	user("GET /permissions/{type}/{id}", c.permissionsPage)
+	user("POST /permissions/{type}/{id}", c.grantObjectPermission)
+	user("GET /permissions/{type}/{id}/remove", c.confirmRemoveGrant)
+	user("POST /permissions/{type}/{id}/remove", c.removeGrant)
+
 	// Secrets (secrets.go): the service decides what each user may see
 	// and change, by the scope's ACL.
 	user("GET /secrets", c.secretsPage)

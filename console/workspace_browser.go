@@ -234,6 +234,8 @@ type folderData struct {
 	Writable bool
 	Form     formState
 	Formats  []field
+	// Permissions is the folder's Permissions page (permissions.go).
+	Permissions string
 }
 
 // OpURL is where the folder's form for op posts.
@@ -260,6 +262,8 @@ type notebookData struct {
 	Jupyter  string
 	Move     string
 	Delete   *confirmation
+	// Permissions is the notebook's Permissions page (permissions.go).
+	Permissions string
 }
 
 type fileData struct {
@@ -272,6 +276,8 @@ type fileData struct {
 	Download  string
 	Move      string
 	Delete    *confirmation
+	// Permissions is the file's Permissions page (permissions.go).
+	Permissions string
 }
 
 type moveData struct {
@@ -356,7 +362,8 @@ func (c *Console) renderFolder(w http.ResponseWriter, r *http.Request, status in
 	if err != nil {
 		return err
 	}
-	d := &folderData{wsPage: base, Form: form, Formats: importFormats, Writable: p != "/" || currentUser(r).IsAdmin() || form != (formState{})}
+	d := &folderData{wsPage: base, Form: form, Formats: importFormats, Writable: p != "/" || currentUser(r).IsAdmin() || form != (formState{}),
+		Permissions: objectPermissionsPath(o)}
 	for _, o := range objs {
 		e := entry{Name: path.Base(o.Path), URL: workspaceURL(o.Path), Type: typeLabel(o),
 			Language: languageLabel(o.Language), Modified: stampOf(o.Modified, "—"), Folder: o.Type == kiln.ObjectDirectory}
@@ -420,7 +427,7 @@ func (c *Console) renderNotebook(w http.ResponseWriter, r *http.Request, p strin
 		Modified: stampOf(o.Modified, "—"),
 		Source:   workspaceURL(p) + "?export=" + service.FormatSource,
 		Jupyter:  workspaceURL(p) + "?export=" + service.FormatJupyter,
-		Move:     workspaceOp(p, "move"), Delete: deleteConfirmation(o)}
+		Move:     workspaceOp(p, "move"), Delete: deleteConfirmation(o), Permissions: objectPermissionsPath(o)}
 	for i, cell := range notebook.Split(ex.Content, o.Language) {
 		d.Cells = append(d.Cells, renderCell(i+1, cell))
 	}
@@ -435,7 +442,7 @@ func (c *Console) renderFile(w http.ResponseWriter, r *http.Request, p string) e
 	}
 	d := &fileData{wsPage: base, Size: byteSize(len(ex.Content)), Modified: stampOf(o.Modified, "—"),
 		Download: workspaceURL(p) + "?export=" + service.FormatRaw,
-		Move:     workspaceOp(p, "move"), Delete: deleteConfirmation(o)}
+		Move:     workspaceOp(p, "move"), Delete: deleteConfirmation(o), Permissions: objectPermissionsPath(o)}
 	switch {
 	case len(ex.Content) > fileTextShown:
 		d.Why = fmt.Sprintf("This file is larger than %s, so its page does not show it: download it instead.", byteSize(fileTextShown))

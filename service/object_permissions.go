@@ -92,13 +92,14 @@ func workspaceObjectFor(tx kiln.Tx, c *kiln.Caller, objectType, id string) (*kil
 }
 
 // objectPermissions lists an object's permissions: the admins (CAN_MANAGE,
-// inherited from the root), each ancestor directory's grants (inherited
-// from it), and the object's own grants.
+// inherited from the root), each ancestor directory's grants, the root's
+// included (inherited from it), and the object's own grants.
 func objectPermissions(tx kiln.Tx, o *kiln.WorkspaceObject) ([]Permission, ObjectPermissionsRef, error) {
 	typ := objectTypeOf(o.Type)
 	ref := ObjectPermissionsRef{ObjectID: "/" + typ + "/" + strconv.FormatInt(o.ID, 10), ObjectType: singularType[typ]}
 	out := []Permission{{ACLEntry: kiln.ACLEntry{GroupName: kiln.GroupAdmins, Level: kiln.LevelCanManage}, Inherited: true, InheritedFrom: []string{"/directories/"}}}
-	for _, anc := range kiln.PathPrefixes(o.Path) {
+	// The root's grants hold below it too (grantedOnPath counts them).
+	for _, anc := range append([]string{"/"}, kiln.PathPrefixes(o.Path)...) {
 		if anc == o.Path {
 			continue
 		}
