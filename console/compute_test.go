@@ -90,6 +90,9 @@ func TestComputePages(t *testing.T) {
 		mustContain(t, r.Body, "<title>Compute · kiln</title>", `<a href="/compute" aria-current="page">Compute</a>`,
 			link(kiln.LocalClusterID, "kiln (this server)"), link(etl, "etl"), link(ml, "ml"), link(vault, "vault"),
 			"<code>15.4.x-scala2.12</code>", "ana@example.com", ">Running<", "Can manage", "This server")
+		if cc, csp := r.Header.Get("Cache-Control"), r.Header.Get("Content-Security-Policy"); cc != "no-store" || !strings.Contains(csp, "script-src 'self'") {
+			t.Errorf("the Compute page: Cache-Control %q, Content-Security-Policy %q", cc, csp)
+		}
 		// This server's executor comes first, then the clusters oldest first.
 		if i, j, k := strings.Index(r.Body, link(kiln.LocalClusterID, "kiln (this server)")), strings.Index(r.Body, link(etl, "etl")), strings.Index(r.Body, link(vault, "vault")); !(i < j && j < k) {
 			t.Errorf("rows out of order: local %d, etl %d, vault %d", i, j, k)
@@ -158,6 +161,7 @@ func TestComputePages(t *testing.T) {
 		e.waitCluster(t, ml, kiln.ClusterRunning)
 		r = e.request(t, http.MethodPost, "/compute/"+ml+"/restart", url.Values{}, cyCk, "Sec-Fetch-Site", "cross-site")
 		wantStatus(t, "a cross-site Restart", r, http.StatusForbidden)
+		mustContain(t, r.Body, "This form was sent from another site")
 		if s := e.clusterState(t, ml); s != kiln.ClusterRunning {
 			t.Errorf("a cross-site post moved ml to %s", s)
 		}
@@ -181,9 +185,18 @@ func TestComputePages(t *testing.T) {
 		r = e.get(t, "/compute/"+etl, boCk)
 		mustContain(t, r.Body, "One task run of other users' runs, which you may not see, is on it too.")
 		mustNotContain(t, r.Body, "nightly")
-		// The local executor runs nothing of this.
+		// The local executor runs nothing of this...
 		r = e.get(t, "/compute/"+kiln.LocalClusterID, anaCk)
 		mustContain(t, r.Body, "Nothing runs on this cluster now.")
+		// ...but it runs what names a cluster kiln does not know.
+		adhoc := e.submitRun(t, ana, `{"run_name": "adhoc", "tasks": [{"task_key": "nap", "existing_cluster_id": "0101-000000-unknown0", "notebook_task": {"notebook_path": "`+home+`sleepy"}}]}`)
+		adhoc = e.waitRun(t, adhoc.ID, "running", running)
+		defer e.Svc().CancelRun(as(ana), adhoc.ID)
+		r = e.get(t, "/compute/"+kiln.LocalClusterID, anaCk)
+		mustContain(t, r.Body, `>adhoc #`+num(adhoc.ID)+`</a>`)
+		mustNotContain(t, r.Body, "nightly")
+		r = e.get(t, "/compute/"+etl, anaCk)
+		mustNotContain(t, r.Body, "adhoc")
 	})
 
 	t.Run("TerminateAndStart", func(t *testing.T) {

@@ -141,8 +141,9 @@ func (a *ClusterActivity) Waiting() int { return len(a.Tasks) + a.Hidden - a.Run
 const MaxActivityRuns = 2000
 
 // ClusterActivityReport is ClusterActivity for every cluster that has
-// any, by cluster id (kiln.LocalClusterID for tasks on the local
-// executor, which includes tasks naming no cluster).
+// any, by cluster id: kiln.LocalClusterID for the tasks on the local
+// executor, which includes tasks naming no cluster or one kiln does not
+// know.
 type ClusterActivityReport struct {
 	ByCluster map[string]*ClusterActivity
 	// Truncated says there were more than MaxActivityRuns active runs.
@@ -155,6 +156,29 @@ func (r *ClusterActivityReport) Of(id string) *ClusterActivity {
 		return a
 	}
 	return &ClusterActivity{}
+}
+
+// activityCluster is the cluster a task's recorded cluster id counts on:
+// a stored cluster's own id, else the local executor's (tasks queued
+// before tasks recorded their cluster, and tasks naming an id kiln does
+// not know, run on it). known caches which ids are stored.
+func activityCluster(tx kiln.Tx, known map[string]bool, id string) (string, error) {
+	if id == "" || id == kiln.LocalClusterID {
+		return kiln.LocalClusterID, nil
+	}
+	stored, seen := known[id]
+	if !seen {
+		_, err := tx.Cluster(id)
+		if err != nil && !kiln.IsCode(err, kiln.ENotFound) {
+			return "", err
+		}
+		stored = err == nil
+		known[id] = stored
+	}
+	if stored {
+		return id, nil
+	}
+	return kiln.LocalClusterID, nil
 }
 
 // ClusterActivity reports what runs on each cluster now, for any
@@ -177,15 +201,16 @@ func (s *Service) ClusterActivity(ctx context.Context) (*ClusterActivityReport, 
 		if len(runs) > MaxActivityRuns {
 			runs, rep.Truncated = runs[:MaxActivityRuns], true
 		}
+		known := map[string]bool{}
 		for _, r := range runs {
 			visible := canSee(c, r.OwnerID)
 			for _, t := range r.Tasks {
 				if t.Done() || t.Exec.Control() {
 					continue
 				}
-				id := t.Exec.ClusterID
-				if id == "" {
-					id = kiln.LocalClusterID // runs queued before tasks recorded their cluster
+				id, err := activityCluster(tx, known, t.Exec.ClusterID)
+				if err != nil {
+					return err
 				}
 				a := rep.ByCluster[id]
 				if a == nil {
