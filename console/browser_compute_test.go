@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -31,7 +32,8 @@ func (tb *btab) refreshUntil(r, name string) {
 
 // testCompute creates a cluster through the Clusters API as cora, opens
 // Compute from the header by keyboard, terminates the cluster through the
-// confirm dialog and sees its state change, then starts it again. A user
+// confirm dialog and sees its state change, then starts it again, and
+// restarts it with scripts off through the confirmation page. A user
 // it is shared with (CAN_ATTACH_TO) sees it without buttons; one it is
 // not shared with does not see it. cora, otto and pia are this subtest's
 // own users.
@@ -113,7 +115,25 @@ func testCompute(t *testing.T, b *browser) {
 	}
 	p.shot("compute-06-cluster-started")
 
-	// 5. otto may attach to it: no buttons, the reason in words.
+	// 5. Without scripts, Restart asks on a page of its own.
+	n := b.newTab(t)
+	if _, err := chromedp.Call(n.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	n.signIn("cora@example.com", "user-password-123")
+	n.open("/compute/" + id)
+	n.waitTitle("nightly-etl · Compute · kiln")
+	n.click("button", "Restart")
+	n.waitTitle("Restart cluster nightly-etl? · Compute · kiln")
+	n.shot("compute-07-no-scripts-restart-page")
+	n.click("button", "Confirm")
+	n.waitTitle("nightly-etl · Compute · kiln")
+	n.waitText("Cluster " + id + " is restarting.")
+	if state := n.eval("document.getElementById('cluster-state').textContent"); state != "Restarting" && state != "Running" {
+		t.Errorf("after Restart the state reads %q", state)
+	}
+
+	// 6. otto may attach to it: no buttons, the reason in words.
 	o := b.newTab(t)
 	o.signIn("otto@example.com", "user-password-123")
 	o.open("/compute")
@@ -126,9 +146,9 @@ func testCompute(t *testing.T, b *browser) {
 			t.Errorf("otto, who may only attach, is offered %s", name)
 		}
 	}
-	o.shot("compute-07-attach-only")
+	o.shot("compute-08-attach-only")
 
-	// 6. pia holds nothing on it: not listed, and closed in words.
+	// 7. pia holds nothing on it: not listed, and closed in words.
 	q := b.newTab(t)
 	q.signIn("pia@example.com", "user-password-123")
 	q.open("/compute")
@@ -140,5 +160,5 @@ func testCompute(t *testing.T, b *browser) {
 	q.open("/compute/" + id)
 	q.waitTitle("Not allowed · kiln")
 	q.waitText("User pia@example.com does not have Attach permission on cluster " + id)
-	q.shot("compute-08-not-allowed")
+	q.shot("compute-09-not-allowed")
 }
