@@ -439,6 +439,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("TokenLifecycle", func(t *testing.T) { testTokenLifecycle(t, b) })
 	t.Run("Workspace", func(t *testing.T) { testWorkspace(t, b) })
 	t.Run("Permissions", func(t *testing.T) { testPermissions(t, b) })
+	t.Run("Compute", func(t *testing.T) { testCompute(t, b) })
 	// Last: it adds more users than a page holds.
 	t.Run("Paging", func(t *testing.T) { testPaging(t, b) })
 	t.Logf("browser tests took %v", time.Since(start).Round(time.Millisecond))

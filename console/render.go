@@ -35,6 +35,7 @@ var pageNames = []string{
 	"access_control", "policy_preview", "users", "user_password", "service_principals", "sp_secrets", "authorize", "tokens", "webhooks", "audit",
 	"jobs", "job", "run", "run_cancel",
 	"secrets", "secrets_scope", "dbfs",
+	"compute", "compute_cluster",
 	"workspace", "workspace_notebook", "workspace_file", "workspace_move",
 }
 

@@ -105,6 +105,16 @@ func (c *Console) routes() http.Handler {
 	user("POST /permissions/{type}/{id}", c.grantObjectPermission)
 	user("GET /permissions/{type}/{id}/remove", c.confirmRemoveGrant)
 	user("POST /permissions/{type}/{id}/remove", c.removeGrant)
+	// Compute (compute.go): the local executor and the clusters the user
+	// may attach to; the service decides who may start, restart and
+	// terminate.
+	user("GET /compute", c.computePage)
+	user("GET /compute/{id}", c.clusterPage)
+	user("POST /compute/{id}/start", c.clusterVerb(c.svc.StartCluster, "Cluster %s is starting."))
+	user("GET /compute/{id}/restart", c.confirmClusterVerb(false))
+	user("POST /compute/{id}/restart", c.clusterVerb(c.svc.RestartCluster, "Cluster %s is restarting."))
+	user("GET /compute/{id}/terminate", c.confirmClusterVerb(true))
+	user("POST /compute/{id}/terminate", c.clusterVerb(c.svc.TerminateCluster, "Cluster %s is terminating."))
 
 	// Secrets (secrets.go): the service decides what each user may see
 	// and change, by the scope's ACL.
