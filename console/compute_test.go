@@ -121,7 +121,8 @@ func TestComputePages(t *testing.T) {
 	t.Run("NoRestartPermissionNoButtonAndRefused", func(t *testing.T) {
 		r := e.get(t, "/compute/"+etl, boCk)
 		wantStatus(t, "bo's page of etl", r, http.StatusOK)
-		mustContain(t, r.Body, "<title>etl · Compute · kiln</title>", "<code>"+etl+"</code>", "Your permission, Can attach to, lets you run tasks on this cluster.")
+		mustContain(t, r.Body, "<title>etl · Compute · kiln</title>", "<code>"+etl+"</code>", "Your permission, Can attach to, lets you run tasks on this cluster.",
+			`<a class="button secondary" href="/permissions/clusters/`+etl+`">Permissions</a>`)
 		mustNotContain(t, r.Body, `action="/compute/`+etl+`/start"`, `action="/compute/`+etl+`/restart"`, `action="/compute/`+etl+`/terminate"`)
 		for _, c := range []struct{ verb, words string }{
 			{"restart", "User bo@example.com does not have Restart permission on cluster " + etl + "."},
@@ -228,7 +229,7 @@ func TestComputePages(t *testing.T) {
 		r := e.get(t, "/compute/"+kiln.LocalClusterID, deeCk)
 		wantStatus(t, "the local executor's page", r, http.StatusOK)
 		mustContain(t, r.Body, "<title>kiln (this server) · Compute · kiln</title>", "Task slots", "it cannot be started, restarted or terminated")
-		mustNotContain(t, r.Body, `/compute/`+kiln.LocalClusterID+`/`)
+		mustNotContain(t, r.Body, `/compute/`+kiln.LocalClusterID+`/`, `/permissions/clusters/`)
 		for _, verb := range []string{"start", "restart", "terminate"} {
 			r := e.post(t, "/compute/"+kiln.LocalClusterID+"/"+verb, nil, adminCk)
 			wantStatus(t, "posting "+verb+" to the local executor", r, http.StatusBadRequest)

@@ -42,6 +42,12 @@ func TestEveryPageRenders(t *testing.T) {
 		"/admin/access-control/permissions/remove?kind=group&name=users": "Remove permission? · Admin Console · kiln",
 		"/admin/users/" + e.admin.IDString() + "/password":               "Set password · Admin Console · kiln",
 		"/admin/users/" + e.admin.IDString() + "/deactivate":             "Deactivate admin@example.com? · Admin Console · kiln",
+		"/jobs":                           "Jobs · kiln",
+		"/workspace":                      "Workspace · kiln",
+		"/compute":                        "Compute · kiln",
+		"/compute/" + kiln.LocalClusterID: "kiln (this server) · Compute · kiln",
+		"/secrets":                        "Secrets · kiln",
+		"/dbfs":                           "DBFS · kiln",
 	}
 	for path, title := range pages {
 		r := e.get(t, path, ck)
