@@ -93,9 +93,7 @@ func TestAuthorizeConsent(t *testing.T) {
 		json.Unmarshal(b, &m)
 		return resp.StatusCode, m
 	}
-	if status, m := exchange(strings.Repeat("w", 64)); status != 400 || m["error"] != "invalid_grant" {
-		t.Errorf("wrong verifier: %d %v", status, m)
-	}
+	// (A wrong verifier would burn the code: api's TestCodeMisuseBurnsTheCode.)
 	status, m := exchange(verifier)
 	if status != 200 || m["refresh_token"] == "" || m["access_token"] == "" {
 		t.Fatalf("exchange: %d %v", status, m)

@@ -268,3 +268,39 @@ func TestDBFSSweepsDeadStaging(t *testing.T) {
 		t.Errorf("kept: %q, %v", b, err)
 	}
 }
+
+// BenchmarkDBFSPut writes a 32 MiB file into the SQLite store's DBFS
+// (1 MiB chunks, a transaction each) and, as the baseline measured in the
+// same run, the same bytes to a file on the same disk with one fsync.
+// Compare the MB/s of the two; docs/benchmarks.md has the figures.
+func BenchmarkDBFSPut(b *testing.B) {
+	const size = 32 << 20
+	data := bytes.Repeat([]byte("kiln dbfs benchmark\n"), size/20+1)[:size]
+	b.Run("store", func(b *testing.B) {
+		s, _ := openTemp(b)
+		d := s.DBFS(sqlstore.DBFSOptions{})
+		b.SetBytes(size)
+		for i := 0; b.Loop(); i++ {
+			if err := d.Put(context.Background(), 1, fmt.Sprintf("/bench/%d", i), bytes.NewReader(data), size, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("file", func(b *testing.B) {
+		dir := b.TempDir()
+		b.SetBytes(size)
+		for i := 0; b.Loop(); i++ {
+			f, err := os.Create(filepath.Join(dir, fmt.Sprint(i)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.Copy(f, bytes.NewReader(data)); err != nil {
+				b.Fatal(err)
+			}
+			if err := f.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+		}
+	})
+}
