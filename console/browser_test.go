@@ -138,12 +138,19 @@ type btab struct {
 // within the deadline.
 func (b *browser) newTab(t *testing.T) *btab {
 	t.Helper()
+	return b.newTabWithin(t, 90*time.Second)
+}
+
+// newTabWithin opens a tab in a fresh browser context whose steps must
+// all end within d.
+func (b *browser) newTabWithin(t *testing.T, d time.Duration) *btab {
+	t.Helper()
 	ctx, cancel := chromedp.NewContext(b.root, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("opening a tab: %v", err)
 	}
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelT := context.WithTimeout(ctx, d)
 	t.Cleanup(cancelT)
 	return &btab{t: t, b: b, ctx: ctx}
 }

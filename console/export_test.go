@@ -59,3 +59,11 @@ func StaticFiles() (map[string]StaticFile, error) {
 	}
 	return m, nil
 }
+
+// RoutePatterns lists the patterns of the console's route table, in the
+// order routes registers them.
+func (c *Console) RoutePatterns() []string {
+	var seen []string
+	c.routeTable(&seen)
+	return seen
+}

@@ -11,9 +11,19 @@ import (
 // signed-out visitor may see use public; the rest use user (any
 // signed-in user) or admin (workspace admins). The server mounts the
 // console at / (server/handler.go), below the API's paths.
-func (c *Console) routes() http.Handler {
+func (c *Console) routes() http.Handler { return c.routeTable(nil) }
+
+// routeTable builds the route table; when seen is not nil, every pattern
+// is also appended to it, so that the accessibility audit
+// (browser_a11y_test.go) can check that it visits every page.
+func (c *Console) routeTable(seen *[]string) http.Handler {
 	mux := http.NewServeMux()
-	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, metrics.Route(pattern, h)) }
+	handle := func(pattern string, h http.Handler) {
+		if seen != nil {
+			*seen = append(*seen, pattern)
+		}
+		mux.Handle(pattern, metrics.Route(pattern, h))
+	}
 	public := func(pattern string, h handlerFunc) { handle(pattern, c.adapt(h)) }
 	user := func(pattern string, h handlerFunc) { handle(pattern, c.requireUser(c.adapt(h))) }
 	admin := func(pattern string, h handlerFunc) { handle(pattern, c.requireUser(c.requireAdmin(c.adapt(h)))) }

@@ -49,6 +49,11 @@ tools_mod=$PWD/scripts/tools/go.mod
 go tool -modfile="$tools_mod" staticcheck ./...
 (cd compat/go && go tool -modfile="$tools_mod" staticcheck ./...)
 
+step "axe-core for the console's accessibility audit (npm ci in console/testdata/axe)"
+# Pinned by the committed package-lock.json and installed fresh each run;
+# TestAccessibility fails, never skips, when axe.min.js is missing.
+npm ci --prefix console/testdata/axe --no-audit --no-fund
+
 step "go test -race ./... (unit, store conformance, API end to end, CLI, console in Chromium)"
 go test -race -count=1 -timeout 30m ./...
 

@@ -15,6 +15,9 @@
 //   showing how much is sent in its [data-progress] element, then shows
 //   the page the server answers with (the listing, or the form with its
 //   error) in place of <main>. Without scripts it is an ordinary post.
+// - A table too wide for the screen scrolls in its .table-wrap, which then
+//   becomes a Tab stop named by the table's caption, so that keyboard
+//   users can scroll it with the arrow keys.
 "use strict";
 
 (function () {
@@ -50,6 +53,7 @@
     }
     document.title = doc.title;
     document.getElementById("main").replaceWith(main);
+    markScrollers();
     if (xhr.responseURL) {
       window.history.replaceState(null, "", xhr.responseURL);
     }
@@ -170,4 +174,21 @@
   document.querySelectorAll("[data-secret]").forEach(function (el) {
     el.addEventListener("focus", function () { el.select(); });
   });
+
+  function markScrollers() {
+    document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        var caption = wrap.querySelector("caption");
+        wrap.tabIndex = 0;
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", caption ? caption.textContent.trim() : "Table");
+      } else if (wrap.hasAttribute("role")) {
+        wrap.removeAttribute("tabindex");
+        wrap.removeAttribute("role");
+        wrap.removeAttribute("aria-label");
+      }
+    });
+  }
+  markScrollers();
+  window.addEventListener("resize", markScrollers);
 })();
