@@ -91,6 +91,8 @@ func (c *Console) routes() http.Handler {
 	// decides what each one sees.
 	user("GET /jobs", c.jobsPage)
 	user("GET /jobs/{job}", c.jobPage)
+	user("POST /jobs/{job}/run-now", c.runJobNow)
+	user("POST /jobs/{job}/schedule/{change}", c.setSchedulePause)
 	user("GET /jobs/{job}/runs/{run}", c.runPage)
 	user("GET /jobs/{job}/runs/{run}/logs", c.runLogs)
 	user("GET /jobs/{job}/runs/{run}/cancel", c.confirmCancelRun)
