@@ -312,3 +312,57 @@ func TestRunNowWithParameters(t *testing.T) {
 	}
 	e.waitRun(t, list.Runs[0].ID, "finished", finished)
 }
+
+// TestPauseResumeReachesScheduler: Resume and Pause from the console act
+// on the running scheduler at once: a per-second schedule resumed fires
+// within seconds, and paused fires no more.
+func TestPauseResumeReachesScheduler(t *testing.T) {
+	e := startEnv(t)
+	ana := e.newUser(t, "ana@example.com")
+	anaCk := e.sessionFor(ana)
+	settings, _ := json.Marshal(map[string]any{"name": "ticker", "max_concurrent_runs": 1000, "tasks": []any{map[string]any{"task_key": "t",
+		"notebook_task": map[string]any{"notebook_path": "/Users/ana@example.com/missing"}}},
+		"schedule": map[string]any{"quartz_cron_expression": "* * * * * ?", "timezone_id": "UTC", "pause_status": "PAUSED"}})
+	job, err := e.Svc().CreateJob(as(ana), settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheduled := func() int {
+		p, err := e.Svc().ListRuns(as(ana), service.RunListParams{JobID: job.ID, Limit: 25})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, r := range p.Runs {
+			if r.Trigger() == kiln.TriggerPeriodic {
+				n++
+			}
+		}
+		return n
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := scheduled(); n != 0 {
+		t.Fatalf("a paused schedule fired %d runs", n)
+	}
+	path := console.JobPath(job.ID)
+	if r := e.post(t, path+"/schedule/resume", nil, anaCk); r.Status != http.StatusSeeOther {
+		t.Fatalf("Resume: %d", r.Status)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for scheduled() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the resumed schedule fired no run in 10s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := e.post(t, path+"/schedule/pause", nil, anaCk); r.Status != http.StatusSeeOther {
+		t.Fatalf("Pause: %d", r.Status)
+	}
+	// A tick claimed just before the pause may still land; then none.
+	time.Sleep(500 * time.Millisecond)
+	before := scheduled()
+	time.Sleep(2500 * time.Millisecond)
+	if after := scheduled(); after != before {
+		t.Errorf("the paused schedule fired %d more runs", after-before)
+	}
+}

@@ -126,11 +126,13 @@ func layoutRunChart(runs []*kiln.Run, now time.Time) runChart {
 	durs := make([]time.Duration, len(runs))
 	var longest time.Duration
 	for i, r := range runs {
+		// An active run's bar grows until it ends; a finished run without
+		// an end (skipped before it started) took nothing.
 		end := r.Ended
-		if end.IsZero() {
+		if end.IsZero() && !kiln.IsTerminal(r.LifeCycleState) {
 			end = now
 		}
-		if d := end.Sub(r.Created); d > 0 && !r.Created.IsZero() {
+		if d := end.Sub(r.Created); d > 0 && !r.Created.IsZero() && !end.IsZero() {
 			durs[i] = d
 		}
 		longest = max(longest, durs[i])
