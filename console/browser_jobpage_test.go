@@ -65,6 +65,21 @@ func testJobPage(t *testing.T, b *browser) {
 	wantLocal := v.NextFire.In(ny).Format("2006-01-02 15:04:05 MST") + " (America/New_York)"
 	wantUTC := v.NextFire.UTC().Format("2006-01-02 15:04:05 UTC")
 
+	// A viewer: the schedule, no Pause, no Run now, and why.
+	q := b.newTab(t)
+	q.signIn("kit@example.com", "user-password-123")
+	q.open(console.JobPath(job.ID))
+	q.waitTitle("nightly-export · Jobs · kiln")
+	q.waitText(wantLocal)
+	q.waitText("You hold Can View on this job: pausing or resuming its schedule needs Can Manage.")
+	q.waitText("You hold Can View on this job: starting a run needs Can Manage Run.")
+	for _, name := range []string{"Pause", "Run now", "Run with these parameters"} {
+		if q.present("button", name) {
+			t.Errorf("a viewer is offered %s", name)
+		}
+	}
+	q.shot("92-job-viewer")
+
 	p := b.newTab(t)
 	p.signIn("june@example.com", "user-password-123")
 	p.open(console.JobPath(job.ID))
@@ -161,18 +176,4 @@ func testJobPage(t *testing.T, b *browser) {
 	p.shot("96-job-phone")
 	p.phone(false)
 
-	// A viewer: the schedule, no Pause, no Run now, and why.
-	q := b.newTab(t)
-	q.signIn("kit@example.com", "user-password-123")
-	q.open(console.JobPath(job.ID))
-	q.waitTitle("nightly-export · Jobs · kiln")
-	q.waitText(wantLocal)
-	q.waitText("You hold Can View on this job: pausing or resuming its schedule needs Can Manage.")
-	q.waitText("You hold Can View on this job: starting a run needs Can Manage Run.")
-	for _, name := range []string{"Pause", "Run now", "Run with these parameters"} {
-		if q.present("button", name) {
-			t.Errorf("a viewer is offered %s", name)
-		}
-	}
-	q.shot("97-job-viewer")
 }
