@@ -1,10 +1,11 @@
 package console
 
 // The Jobs pages: the signed-in user's jobs and recent runs (an admin's:
-// everyone's), a job with its runs, and a run at the address the Jobs API
-// gives as its run_page_url, /jobs/<job>/runs/<run>, with its state,
-// parameters, task graph (taskgraph.go), tasks, output and logs, and
-// Cancel run.
+// everyone's), a job with its schedule, Run now and its runs (the actions
+// in jobactions.go, the run history chart in jobchart.go), and a run at
+// the address the Jobs API gives as its run_page_url,
+// /jobs/<job>/runs/<run>, with its state, parameters, task graph
+// (taskgraph.go), tasks, output and logs, and Cancel run.
 //
 // Every read and the cancel go through the service with the signed-in user
 // as the caller, so the console shows exactly what the API would: a run of

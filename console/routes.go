@@ -87,8 +87,8 @@ func (c *Console) routes() http.Handler {
 
 	admin("GET /admin/audit", c.auditPage)
 
-	// Jobs (jobs.go): every signed-in user may open them; the service
-	// decides what each one sees.
+	// Jobs (jobs.go, jobactions.go): every signed-in user may open them;
+	// the service decides what each one sees and may do.
 	user("GET /jobs", c.jobsPage)
 	user("GET /jobs/{job}", c.jobPage)
 	user("POST /jobs/{job}/run-now", c.runJobNow)
