@@ -278,7 +278,7 @@ func TestRunNowWithParameters(t *testing.T) {
 	page = e.get(t, path, boCk)
 	mustContain(t, page.Body, `<h3 id="chart-title">Run history</h3>`,
 		`<a class="chart-bar chart-succeeded" href="`+console.RunPath(job.ID, run.ID)+`" aria-label="Run `+num(run.ID)+`: Succeeded, `,
-		`<title>Run `+num(second.ID)+`: Succeeded, `,
+		`<title>Run `+num(second.ID)+`: Succeeded, `, `<rect class="chart-hit" x="84" y="12" width="14" height="96"/>`,
 		"The latest 2 runs, oldest first: 2 succeeded.")
 	if i, j := strings.Index(page.Body, `data-run-id="`+num(run.ID)+`"`), strings.Index(page.Body, `data-run-id="`+num(second.ID)+`"`); i < 0 || j < i {
 		t.Errorf("bars of runs %d and %d at %d and %d: not oldest first", run.ID, second.ID, i, j)

@@ -110,6 +110,10 @@ type runChart struct {
 // LabelX is where the axis labels end (they are right-aligned).
 func (c runChart) LabelX() int { return c.AxisX - 6 }
 
+// PlotH is the height of the plot: each bar's hit area spans it, so that
+// a short bar is as easy to point at as a tall one.
+func (c runChart) PlotH() int { return c.BaseY - c.TopY }
+
 // EndX is the right end of the axis lines.
 func (c runChart) EndX() int { return c.Width - chartRight }
 

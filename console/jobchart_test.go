@@ -66,6 +66,9 @@ func TestRunChartLayout(t *testing.T) {
 	if c.Width != chartLeft+7*chartBarW+6*chartBarGap+chartRight || c.Height != chartTop+chartPlotH+chartBottom || c.TopY != chartTop {
 		t.Errorf("the drawing is %dx%d", c.Width, c.Height)
 	}
+	if c.PlotH() != chartPlotH || c.EndX() != c.Width-chartRight || c.LabelX() != chartLeft-6 {
+		t.Errorf("plot %d high, axis to %d, labels at %d", c.PlotH(), c.EndX(), c.LabelX())
+	}
 	if c.MaxLabel != "40s" {
 		t.Errorf("the axis says %q", c.MaxLabel)
 	}
