@@ -143,6 +143,15 @@ var (
 	ErrDBFSNoHandle = errors.New("dbfs: no such handle")
 )
 
+// The bounds every [DBFS] implementation puts on streaming handles unless
+// configured otherwise: Databricks closes a handle left unused for 10
+// minutes, and kiln lets 256 be open in all, 32 of them one owner's.
+const (
+	DBFSIdleTimeout        = 10 * time.Minute
+	DBFSMaxHandles         = 256
+	DBFSMaxHandlesPerOwner = 32
+)
+
 // DBFSHandleLimitError is CreateHandle's error when the owner, or everyone
 // together, holds the most open handles the implementation allows. Handles
 // left unused for IdleTimeout close by themselves.

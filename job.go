@@ -139,6 +139,9 @@ type Run struct {
 const (
 	TriggerOneTime  = "ONE_TIME" // run-now, runs/submit
 	TriggerPeriodic = "PERIODIC" // the job's schedule or periodic trigger
+	// TriggerContinuous is a run the job's continuous setting started
+	// (the service records it in the run's Spec).
+	TriggerContinuous = "CONTINUOUS"
 )
 
 // Trigger is what started the run: TriggerPeriodic for a run queued by

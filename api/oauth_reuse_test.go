@@ -50,10 +50,8 @@ func TestRefreshTokenReuse(t *testing.T) {
 		grantEnds bool
 	}{
 		{"WithinTheGrace", time.Second, false},
-		// The store stamps the rotation with the wall clock, the service
-		// reads the test clock: a minute past the grace covers a slow
-		// start (under -race the server takes seconds to come up).
-		{"AfterTheGrace", service.RefreshReuseGrace + time.Minute, true},
+		// The store and the service read the same test clock.
+		{"AfterTheGrace", service.RefreshReuseGrace + time.Second, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, r1 := login(t)
@@ -81,6 +79,66 @@ func TestRefreshTokenReuse(t *testing.T) {
 			}
 			if got := len(evs) > 0; got != tc.grantEnds {
 				t.Errorf("reuse audited: %v; want %v", got, tc.grantEnds)
+			}
+		})
+	}
+}
+
+// TestCodeMisuseBurnsTheCode: an authorization code presented with the
+// wrong verifier, client or redirect URI is refused and burned, so even
+// the right exchange that follows fails, and the misuse is audited; a
+// garbled code burns nothing.
+func TestCodeMisuseBurnsTheCode(t *testing.T) {
+	e := kilntest.Start(t)
+	user := e.NewUser(t, "ann@example.com", false)
+	ctx := kiln.NewContextWithCaller(t.Context(), &kiln.Caller{Principal: user, Method: "session"})
+	const verifier, redirect = "a-verifier-that-is-long-enough-for-pkce-rules-0123456789", "http://localhost:8020"
+	sum := sha256.Sum256([]byte(verifier))
+	exchange := func(code, verifier, redirect, client string) (int, map[string]any) {
+		return tokenRequest(t, e, "", "", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
+			"redirect_uri": {redirect}, "client_id": {client}})
+	}
+	misuses := 0 // the audit events the subtests so far should have left
+	for _, tc := range []struct {
+		name                       string
+		garble                     bool
+		verifier, redirect, client string
+		burned                     bool
+	}{
+		{"WrongVerifier", false, strings.Repeat("x", 50), redirect, service.CLIClientID, true},
+		{"WrongRedirect", false, verifier, "http://localhost:9999", service.CLIClientID, true},
+		{"WrongClient", false, verifier, redirect, "someone-else", true},
+		{"GarbledCode", true, verifier, redirect, service.CLIClientID, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, err := e.Svc().Authorize(ctx, service.AuthorizeRequest{ClientID: service.CLIClientID, RedirectURI: redirect,
+				Scope: "all-apis offline_access", CodeChallenge: base64.RawURLEncoding.EncodeToString(sum[:]), CodeChallengeMethod: "S256"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			presented := code
+			if tc.garble {
+				presented = code + "x"
+			}
+			if status, m := exchange(presented, tc.verifier, tc.redirect, tc.client); status != 400 || m["error"] != "invalid_grant" {
+				t.Fatalf("misused exchange: %d %v; want 400 invalid_grant", status, m)
+			}
+			wantStatus := 200
+			if tc.burned {
+				wantStatus = 400
+			}
+			if status, m := exchange(code, verifier, redirect, service.CLIClientID); status != wantStatus {
+				t.Fatalf("the right exchange afterwards: %d %v; want %d", status, m, wantStatus)
+			}
+			evs, err := e.Svc().ListAudit(kilntest.Offline(), kiln.AuditFilter{Action: service.AuditOAuthCodeMisuse})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.burned {
+				misuses++
+			}
+			if len(evs) != misuses {
+				t.Errorf("misuse audit events: %d; want %d", len(evs), misuses)
 			}
 		})
 	}

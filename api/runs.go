@@ -356,6 +356,9 @@ func (s *Server) runJSON(r *http.Request, run *kiln.Run, spec service.RunSpec, v
 	if spec.ParentTaskRunID != 0 {
 		out["trigger"], out["trigger_info"] = "RUN_JOB_TASK", map[string]any{"run_id": spec.ParentTaskRunID}
 	}
+	if spec.Trigger != "" {
+		out["trigger"] = spec.Trigger
+	}
 	durations(out, run.Created, run.Started, run.Ended)
 	if version == "2.0" && len(run.Tasks) == 1 {
 		t := run.Tasks[0]

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kiln-dev/kiln"
 	"github.com/kiln-dev/kiln/kilntest"
 )
 
@@ -200,5 +201,46 @@ func TestScheduleCatchUpAfterDowntime(t *testing.T) {
 		if r["trigger"] != "PERIODIC" {
 			t.Errorf("trigger %v", r["trigger"])
 		}
+	}
+}
+
+// TestAdoptSchedules: a job whose settings have a schedule but whose
+// firing state the store lacks (saved by a kiln older than schedules) is
+// adopted once, at start, and fires; a kept state is left alone.
+func TestAdoptSchedules(t *testing.T) {
+	e, tok := jobsEnv(t)
+	importNotebook(t, e, tok, "/Shared/tick", "print('tick')\n")
+	job := idOf(t, call(t, e, tok, "POST", "/api/2.1/jobs/create", scheduledJob("old", everySecond("UNPAUSED"))), "job_id")
+	other := idOf(t, call(t, e, tok, "POST", "/api/2.1/jobs/create", scheduledJob("kept", map[string]any{
+		"quartz_cron_expression": "0 0 0 1 1 ? 2099", "timezone_id": "UTC"})), "job_id")
+	if err := e.Srv.Store.Update(t.Context(), func(tx kiln.Tx) error { return tx.DeleteJobSchedule(job) }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // a tick that fired meanwhile has its run by now
+	before := countRuns(t, e, tok, job)
+	time.Sleep(1500 * time.Millisecond)
+	if n := countRuns(t, e, tok, job); n != before {
+		t.Fatalf("%d runs of a job without a firing state", n-before)
+	}
+	var kept *kiln.JobSchedule
+	if err := e.Srv.Store.View(t.Context(), func(tx kiln.Tx) (err error) { kept, err = tx.JobSchedule(other); return err }); err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.Svc().AdoptSchedules(t.Context())
+	if err != nil || n != 1 {
+		t.Fatalf("AdoptSchedules: %d, %v; want 1", n, err)
+	}
+	kilntest.Eventually(t, 10*time.Second, "the adopted schedule to fire", func() bool { return countRuns(t, e, tok, job) > before })
+	if err := e.Srv.Store.View(t.Context(), func(tx kiln.Tx) error {
+		got, err := tx.JobSchedule(other)
+		if err == nil && (got.Spec != kept.Spec || !got.NextFire.Equal(kept.NextFire)) {
+			t.Errorf("kept schedule changed: %+v, was %+v", got, kept)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.Svc().AdoptSchedules(t.Context()); err != nil || n != 0 {
+		t.Errorf("AdoptSchedules again: %d, %v; want 0", n, err)
 	}
 }

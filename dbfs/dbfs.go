@@ -33,11 +33,12 @@ import (
 
 // Options bound the streaming handles. Zero values take the defaults.
 type Options struct {
-	// IdleTimeout closes a handle unused for that long; default 10
-	// minutes, as Databricks.
+	// IdleTimeout closes a handle unused for that long; default
+	// [kiln.DBFSIdleTimeout], as Databricks.
 	IdleTimeout time.Duration
-	// MaxHandles bounds the open handles in all (default 256),
-	// MaxHandlesPerOwner those of one owner (default 32).
+	// MaxHandles bounds the open handles in all (default
+	// [kiln.DBFSMaxHandles]), MaxHandlesPerOwner those of one owner
+	// (default [kiln.DBFSMaxHandlesPerOwner]).
 	MaxHandles, MaxHandlesPerOwner int
 	// Now is the clock idle handles are judged by; default time.Now.
 	Now func() time.Time
@@ -72,13 +73,13 @@ type handle struct {
 // and clears the staging files a previous process left behind.
 func Open(dir string, o Options) (*Disk, error) {
 	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 10 * time.Minute
+		o.IdleTimeout = kiln.DBFSIdleTimeout
 	}
 	if o.MaxHandles <= 0 {
-		o.MaxHandles = 256
+		o.MaxHandles = kiln.DBFSMaxHandles
 	}
 	if o.MaxHandlesPerOwner <= 0 {
-		o.MaxHandlesPerOwner = 32
+		o.MaxHandlesPerOwner = kiln.DBFSMaxHandlesPerOwner
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -50,6 +50,11 @@ const schedulePollInterval = 200 * time.Millisecond
 // Every replica polls; the store's compare and swap on each job's next
 // tick lets exactly one of them fire it.
 func (s *Server) fireSchedules(ctx context.Context) {
+	if n, err := s.Service.AdoptSchedules(ctx); err != nil && ctx.Err() == nil {
+		s.Log.Warn("adopting the schedules of older jobs", "err", err)
+	} else if n > 0 {
+		s.Log.Info("adopted the schedules of older jobs", "jobs", n)
+	}
 	s.every(ctx, schedulePollInterval, "firing schedules", func(ctx context.Context) error {
 		_, err := s.Service.FireSchedules(ctx)
 		return err

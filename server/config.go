@@ -117,8 +117,9 @@ type Config struct {
 	// service.DefaultChangeRetention. A replica stopped for longer
 	// reloads its whole state when it comes back.
 	ChangeRetention time.Duration
-	// Clock replaces the clock of the token index and the service (tests
-	// move it to age tokens); nil is time.Now.
+	// Clock replaces the clock of the store, the token index and the
+	// service, all three (tests move it to age tokens and runs); nil is
+	// time.Now.
 	Clock func() time.Time
 	// TrustedProxies lists the load balancers and reverse proxies (CIDRs or
 	// addresses) whose X-Forwarded-For kiln believes, so that throttling

@@ -219,7 +219,14 @@ func OpenParts(ctx context.Context, c Config) (*Parts, error) {
 		return nil, fmt.Errorf("secrets key: %w", err)
 	}
 	var store kiln.Store
-	sqlStore, err := sqlstore.Open(ctx, c.dsn())
+	// One clock: what the store stamps (a run's end, a rotation) and what
+	// the service compares it with (a retention cutoff, a grace period)
+	// must be read from the same one.
+	var storeOpts []sqlstore.Option
+	if c.Clock != nil {
+		storeOpts = append(storeOpts, sqlstore.WithClock(c.Clock))
+	}
+	sqlStore, err := sqlstore.Open(ctx, c.dsn(), storeOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}

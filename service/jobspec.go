@@ -39,17 +39,18 @@ var runnable = map[string]bool{"notebook_task": true, "spark_python_task": true,
 // settings is the part of JobSettings (and of a SubmitRun body) kiln
 // interprets.
 type settings struct {
-	Name              string            `json:"name"`
-	RunName           string            `json:"run_name"`
-	Tasks             []json.RawMessage `json:"tasks"`
-	JobClusters       []jobCluster      `json:"job_clusters"`
-	Parameters        []jobParameter    `json:"parameters"`
-	TimeoutSeconds    int64             `json:"timeout_seconds"`
-	MaxConcurrentRuns *int64            `json:"max_concurrent_runs"`
-	GitSource         json.RawMessage   `json:"git_source"`
-	Schedule          *scheduleSetting  `json:"schedule"`
-	Trigger           *triggerSetting   `json:"trigger"`
-	Queue             *queueSetting     `json:"queue"`
+	Name              string             `json:"name"`
+	RunName           string             `json:"run_name"`
+	Tasks             []json.RawMessage  `json:"tasks"`
+	JobClusters       []jobCluster       `json:"job_clusters"`
+	Parameters        []jobParameter     `json:"parameters"`
+	TimeoutSeconds    int64              `json:"timeout_seconds"`
+	MaxConcurrentRuns *int64             `json:"max_concurrent_runs"`
+	GitSource         json.RawMessage    `json:"git_source"`
+	Schedule          *scheduleSetting   `json:"schedule"`
+	Trigger           *triggerSetting    `json:"trigger"`
+	Continuous        *continuousSetting `json:"continuous"`
+	Queue             *queueSetting      `json:"queue"`
 	// The legacy single-task form keeps one task's fields at the top.
 	legacy json.RawMessage
 }
@@ -453,6 +454,9 @@ type RunParams struct {
 	Only []string
 	// parent is the run_job_task that asks for the run, if one does.
 	parent *runParent
+	// trigger is what queues the run when it is not what its scheduled
+	// time alone says (kiln.TriggerContinuous); "" otherwise.
+	trigger string
 }
 
 // runParent is the run_job_task a run is queued for.
@@ -484,6 +488,10 @@ func runTasks(s *settings, tasks []*task, p RunParams) ([]*kiln.TaskRun, []JobPa
 	for _, k := range p.Only {
 		only[k] = true
 	}
+	// A continuous job retries its tasks only with task_retry_mode
+	// ON_FAILURE (the default is NEVER): otherwise the job's next run is
+	// the retry.
+	noRetries := s.Continuous != nil && s.Continuous.TaskRetryMode != "ON_FAILURE"
 	var out []*kiln.TaskRun
 	for _, t := range tasks {
 		tr := &kiln.TaskRun{
@@ -491,6 +499,9 @@ func runTasks(s *settings, tasks []*task, p RunParams) ([]*kiln.TaskRun, []JobPa
 			Timeout:    time.Duration(t.TimeoutSeconds) * time.Second,
 			MaxRetries: int(t.MaxRetries), MinRetryInterval: time.Duration(t.MinRetryInterval) * time.Millisecond,
 			RetryOnTimeout: t.RetryOnTimeout,
+		}
+		if noRetries {
+			tr.MaxRetries = 0
 		}
 		for _, d := range t.DependsOn {
 			tr.DependsOn = append(tr.DependsOn, d.TaskKey)

@@ -100,17 +100,24 @@ type UserTokens struct {
 
 // ExchangeCode redeems an authorization code (grant_type
 // authorization_code) with its PKCE verifier.
+//
+// A live code presented with the wrong verifier, client or redirect URI
+// is burned: its grant ends, so whoever intercepted the code cannot keep
+// guessing, and the rightful client, whose exchange then fails too, starts
+// a fresh sign-in (RFC 9700 section 2.1.1 asks that a code be used once).
 func (s *Service) ExchangeCode(ctx context.Context, clientID, code, verifier, redirectURI, issuer string) (*UserTokens, error) {
 	d := s.index.Key().Digest(code)
-	return s.exchange(ctx, issuer, func(tx kiln.Tx, next []byte) (*kiln.OAuthGrant, error) {
+	var misused *kiln.OAuthGrant
+	tokens, err := s.exchange(ctx, issuer, func(tx kiln.Tx, next []byte) (*kiln.OAuthGrant, error) {
 		g, err := tx.OAuthGrantByCode(d[:])
-		if err != nil {
+		if err != nil || !tx.Now().Before(g.CodeExpires) {
 			return nil, errInvalidGrant
 		}
 		sum := sha256.Sum256([]byte(verifier))
 		want := base64.RawURLEncoding.EncodeToString(sum[:])
-		if g.ClientID != clientID || g.RedirectURI != redirectURI || !tx.Now().Before(g.CodeExpires) ||
+		if g.ClientID != clientID || g.RedirectURI != redirectURI ||
 			subtle.ConstantTimeCompare([]byte(want), []byte(g.CodeChallenge)) != 1 {
+			misused = g
 			return nil, errInvalidGrant
 		}
 		if err := tx.RedeemOAuthCode(g.ID, d[:], next); err != nil {
@@ -119,6 +126,39 @@ func (s *Service) ExchangeCode(ctx context.Context, clientID, code, verifier, re
 		// The index learns the grant's access tokens are live.
 		return g, tx.Notify(kiln.ChangeOAuth, "grant:"+g.ID)
 	})
+	if misused != nil {
+		s.burnCode(ctx, misused, clientID)
+	}
+	return tokens, err
+}
+
+// AuditOAuthCodeMisuse records an authorization code presented with the
+// wrong PKCE verifier, client or redirect URI, which ended its grant.
+const AuditOAuthCodeMisuse = "oauth.code_misuse"
+
+// burnCode ends grant g, whose code was just presented wrongly by
+// clientID, in a transaction of its own (the failed exchange's rolled
+// back).
+func (s *Service) burnCode(ctx context.Context, g *kiln.OAuthGrant, clientID string) {
+	err := s.update(ctx, func(tx kiln.Tx) error {
+		if err := tx.RevokeOAuthGrant(g.ID); kiln.IsCode(err, kiln.EConflict) {
+			return nil // revoked meanwhile
+		} else if err != nil {
+			return err
+		}
+		p, err := tx.Principal(g.PrincipalID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Audit(kiln.AuditEvent{Action: AuditOAuthCodeMisuse, ActorID: p.ID, ActorName: p.UserName, Target: "grant:" + g.ID,
+			Detail: map[string]string{"client_id": g.ClientID, "presented_client_id": clientID}}); err != nil {
+			return err
+		}
+		return tx.Notify(kiln.ChangeOAuth, "grant:"+g.ID)
+	})
+	if err != nil {
+		s.log.Error("burning an OAuth code presented wrongly", "err", err)
+	}
 }
 
 // AuditOAuthRefreshReuse records a spent refresh token presented again,

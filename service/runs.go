@@ -117,6 +117,9 @@ type RunSpec struct {
 	// many such triggers lead to it (see kiln.MaxRunJobDepth).
 	ParentTaskRunID int64 `json:"parent_task_run_id,omitempty"`
 	Depth           int   `json:"run_job_depth,omitempty"`
+	// Trigger, when set, is the run's trigger (kiln.TriggerContinuous),
+	// in place of the one kiln.Run.Trigger derives.
+	Trigger string `json:"trigger,omitempty"`
 }
 
 // OverridingParameters are the parameters run-now overrode.
@@ -241,6 +244,7 @@ func (s *Service) queueJobRun(tx kiln.Tx, j *kiln.Job, p RunParams, token string
 	if p.parent != nil {
 		spec.ParentTaskRunID, spec.Depth = p.parent.taskRunID, p.parent.depth
 	}
+	spec.Trigger = p.trigger
 	maxConcurrent := int64(1)
 	if st.MaxConcurrentRuns != nil {
 		maxConcurrent = max(*st.MaxConcurrentRuns, 1)

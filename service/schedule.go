@@ -14,9 +14,11 @@ import (
 	"github.com/kiln-dev/kiln"
 )
 
-// A job fires runs on its own from one of two settings, as on Databricks:
-// schedule ({quartz_cron_expression, timezone_id, pause_status}) or
-// trigger.periodic ({interval, unit}, with trigger.pause_status). The
+// A job fires runs on its own from one of three settings, as on
+// Databricks: schedule ({quartz_cron_expression, timezone_id,
+// pause_status}), trigger.periodic ({interval, unit}, with
+// trigger.pause_status), or continuous ({pause_status}: always one run
+// going, see fireContinuous). The
 // service compiles the setting into a timer and keeps, in the store, the
 // job's next tick (kiln.JobSchedule), in the transaction that saves the
 // settings. Every server polls the due ticks (FireSchedules); one claims a
@@ -62,6 +64,12 @@ type triggerSetting struct {
 	Periodic    *periodicSetting `json:"periodic"`
 }
 
+// continuousSetting is JobSettings.continuous (Continuous).
+type continuousSetting struct {
+	PauseStatus   string `json:"pause_status"`
+	TaskRetryMode string `json:"task_retry_mode"`
+}
+
 // periodicSetting is TriggerSettings.periodic.
 type periodicSetting struct {
 	Interval int64  `json:"interval"`
@@ -76,10 +84,14 @@ type timer struct {
 	// spec describes it canonically; a job whose spec did not change
 	// keeps its next tick when its settings are saved.
 	spec string
-	// Exactly one of cron and every is set.
-	cron  *quartz.CronTrigger
-	every time.Duration
+	// Exactly one of cron, every and continuous is set.
+	cron       *quartz.CronTrigger
+	every      time.Duration
+	continuous bool
 }
+
+// continuousSpec is the spec of every continuous timer.
+const continuousSpec = "continuous"
 
 // after returns the first tick strictly after from, in the sequence of
 // ticks that holds tick (periodic ticks are a grid from it; cron ticks
@@ -114,6 +126,9 @@ func (t *timer) after(tick, from time.Time) (time.Time, bool) {
 // first returns the first tick of a timer set at now: the next cron tick,
 // or one interval from now.
 func (t *timer) first(now time.Time) (time.Time, bool) {
+	if t.continuous {
+		return now.Truncate(time.Millisecond), true // a run at once
+	}
 	if t.every > 0 {
 		return now.Add(t.every).Truncate(time.Millisecond), true
 	}
@@ -141,6 +156,24 @@ func (t *timer) fireAt(next, now time.Time) (after time.Time, ok bool) {
 func parseTimer(s *settings) (*timer, error) {
 	if s.Schedule != nil && s.Trigger != nil && s.Trigger.Periodic != nil {
 		return nil, kiln.Errorf(kiln.EInvalid, "A job has either a schedule or a periodic trigger, not both.")
+	}
+	if c := s.Continuous; c != nil {
+		if s.Schedule != nil || s.Trigger != nil {
+			return nil, kiln.Errorf(kiln.EInvalid, "A continuous job cannot also have a schedule or a trigger.")
+		}
+		if s.MaxConcurrentRuns != nil && *s.MaxConcurrentRuns > 1 {
+			return nil, kiln.Errorf(kiln.EInvalid, "A continuous job has one run at a time: max_concurrent_runs must be 1, not %d.", *s.MaxConcurrentRuns)
+		}
+		switch c.TaskRetryMode {
+		case "", "NEVER", "ON_FAILURE":
+		default:
+			return nil, kiln.Errorf(kiln.EInvalid, "continuous.task_retry_mode must be NEVER or ON_FAILURE, not %q.", c.TaskRetryMode)
+		}
+		paused, err := pauseStatus("continuous", c.PauseStatus)
+		if err != nil || paused {
+			return nil, err
+		}
+		return &timer{spec: continuousSpec, continuous: true}, nil
 	}
 	if sc := s.Schedule; sc != nil {
 		paused, err := pauseStatus("schedule", sc.PauseStatus)
@@ -266,6 +299,51 @@ func (s *Service) syncSchedule(tx kiln.Tx, j *kiln.Job, now time.Time) error {
 	return tx.SetJobSchedule(kiln.JobSchedule{JobID: j.ID, Spec: t.spec, NextFire: next})
 }
 
+// AdoptSchedules gives a firing state to every job whose settings have
+// an active schedule, periodic trigger or continuous setting and no
+// state in the store (saved by a kiln older than schedules, or written
+// around the service), and returns how many it adopted. States kept
+// already are left alone, so every replica may call it at start.
+func (s *Service) AdoptSchedules(ctx context.Context) (int, error) {
+	adopted := 0
+	after := kiln.JobFilter{Limit: 500}
+	for {
+		var jobs []*kiln.Job
+		if err := s.view(ctx, func(tx kiln.Tx) (err error) { jobs, err = tx.Jobs(after); return err }); err != nil {
+			return adopted, err
+		}
+		for _, j := range jobs {
+			st, _, err := parseSettings(j.Settings, legacyTaskKey(j.Name))
+			if err != nil || (st.Schedule == nil && st.Trigger == nil && st.Continuous == nil) {
+				continue // a job kiln cannot read fires nothing
+			}
+			err = s.store.Update(ctx, func(tx kiln.Tx) error {
+				if _, err := tx.JobSchedule(j.ID); !kiln.IsCode(err, kiln.ENotFound) {
+					return err // kept already, or the read failed
+				}
+				if err := s.syncSchedule(tx, j, tx.Now()); err != nil {
+					return err
+				}
+				_, err := tx.JobSchedule(j.ID)
+				if err == nil {
+					adopted++
+				} else if kiln.IsCode(err, kiln.ENotFound) {
+					err = nil // paused, or a schedule that ended
+				}
+				return err
+			})
+			if err != nil && !kiln.IsCode(err, kiln.EInvalid) {
+				return adopted, err
+			}
+		}
+		if len(jobs) < after.Limit {
+			return adopted, nil
+		}
+		last := jobs[len(jobs)-1]
+		after.AfterCreated, after.AfterID = last.Created, last.ID
+	}
+}
+
 // FireSchedules queues the runs of the ticks due now (the service's
 // clock), each exactly once across every server sharing the store, and
 // returns how many it queued. A server that finds nothing due only reads.
@@ -320,6 +398,11 @@ func (s *Service) fireSchedule(ctx context.Context, d *kiln.JobSchedule, now tim
 			// Changed since the poll read it: follow the settings.
 			return s.syncSchedule(tx, j, now)
 		}
+		if t.continuous {
+			var err error
+			queued, err = s.fireContinuous(tx, j, st, d.NextFire, now)
+			return err
+		}
 		next, ok := t.fireAt(d.NextFire, now)
 		if !ok {
 			next = time.Time{} // the last tick: the schedule ends
@@ -368,4 +451,96 @@ func (s *Service) scheduledRun(tx kiln.Tx, j *kiln.Job, st *settings, at time.Ti
 		return nil, "", err
 	}
 	return run, "", nil
+}
+
+// Continuous jobs keep one run going: when none is active a new one is
+// queued (trigger CONTINUOUS), within about ContinuousRecheck of the last
+// one ending, or of a cancel, which is how a continuous job takes up new
+// settings, as on Databricks. Failures in a row back off exponentially:
+// after ContinuousFailureThreshold of them the next run waits
+// ContinuousBackoff, doubling with each further failure up to
+// ContinuousMaxBackoff; a run that does not fail ends the backoff. Pausing
+// stops new runs (the active one goes on); run-now still works.
+const (
+	ContinuousRecheck          = time.Second
+	ContinuousFailureThreshold = 3
+	ContinuousBackoff          = 10 * time.Second
+	ContinuousMaxBackoff       = 10 * time.Minute
+)
+
+// continuousBackoff is how long after the last run ended a continuous job
+// with that many failed runs in a row waits before its next run.
+func continuousBackoff(failures int) time.Duration {
+	if failures < ContinuousFailureThreshold {
+		return 0
+	}
+	d := ContinuousBackoff
+	for range failures - ContinuousFailureThreshold {
+		if d *= 2; d >= ContinuousMaxBackoff {
+			return ContinuousMaxBackoff
+		}
+	}
+	return d
+}
+
+// failedInARow counts how many of runs (newest first, all finished) failed
+// before the newest one that did not.
+func failedInARow(runs []*kiln.Run) int {
+	n := 0
+	for _, r := range runs {
+		switch r.ResultState {
+		case kiln.ResultFailed, kiln.ResultTimedOut:
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// fireContinuous handles the due check at tick of continuous job j: with
+// a run active, or the backoff not over, it only moves the check on;
+// otherwise it queues the next run, once across servers (the check's
+// compare and swap, and the tick as the run's ScheduledTime), and reports
+// that it did.
+func (s *Service) fireContinuous(tx kiln.Tx, j *kiln.Job, st *settings, tick, now time.Time) (bool, error) {
+	next := now.Add(ContinuousRecheck).Truncate(time.Millisecond)
+	if !next.After(tick) {
+		next = tick.Add(time.Millisecond)
+	}
+	recent, err := tx.Runs(kiln.RunFilter{JobID: j.ID, Limit: ContinuousFailureThreshold + 16})
+	if err != nil {
+		return false, err
+	}
+	if len(recent) > 0 && !kiln.IsTerminal(recent[0].LifeCycleState) {
+		_, err := tx.AdvanceJobSchedule(j.ID, tick, next) // still going
+		return false, err
+	}
+	if len(recent) > 0 {
+		if until := recent[0].Ended.Add(continuousBackoff(failedInARow(recent))); now.Before(until) {
+			_, err := tx.AdvanceJobSchedule(j.ID, tick, until.Truncate(time.Millisecond).Add(time.Millisecond))
+			return false, err
+		}
+	}
+	moved, err := tx.AdvanceJobSchedule(j.ID, tick, next)
+	if err != nil || !moved {
+		return false, err // another server got there first
+	}
+	run, err := s.queueJobRun(tx, j, RunParams{trigger: kiln.TriggerContinuous}, "", tick)
+	if err != nil {
+		var ke *kiln.Error
+		if errors.As(err, &ke) && ke.Code != kiln.EInternal {
+			// The job cannot run as it stands (its owner is gone, too
+			// many runs wait): say so, and try again after a backoff.
+			s.log.Warn("continuous run not queued", "job_id", j.ID, "reason", ke.Message)
+			if _, err := tx.AdvanceJobSchedule(j.ID, next, now.Add(ContinuousBackoff).Truncate(time.Millisecond)); err != nil {
+				return false, err
+			}
+			return false, tx.Audit(kiln.AuditEvent{Action: AuditRunSkipped, ActorName: "kiln", Target: jobTarget(j.ID),
+				Detail: map[string]string{"scheduled_time": tick.UTC().Format(time.RFC3339Nano), "reason": ke.Message}})
+		}
+		return false, err
+	}
+	return true, tx.Audit(kiln.AuditEvent{Action: AuditRunScheduled, ActorID: run.OwnerID, ActorName: run.OwnerName, Target: runTarget(run.ID),
+		Detail: map[string]string{"job_id": strconv.FormatInt(j.ID, 10), "trigger": kiln.TriggerContinuous}})
 }

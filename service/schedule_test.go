@@ -179,3 +179,42 @@ func TestScheduleCatchUp(t *testing.T) {
 		})
 	}
 }
+
+func TestContinuousBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		failures int
+		want     time.Duration
+	}{
+		{0, 0},
+		{1, 0},
+		{ContinuousFailureThreshold - 1, 0},
+		{ContinuousFailureThreshold, ContinuousBackoff},
+		{ContinuousFailureThreshold + 1, 2 * ContinuousBackoff},
+		{ContinuousFailureThreshold + 3, 8 * ContinuousBackoff},
+		{ContinuousFailureThreshold + 6, ContinuousMaxBackoff}, // 640 s is past the cap
+		{1000, ContinuousMaxBackoff},
+	} {
+		if got := continuousBackoff(tc.failures); got != tc.want {
+			t.Errorf("continuousBackoff(%d) = %v, want %v", tc.failures, got, tc.want)
+		}
+	}
+}
+
+func TestFailedInARow(t *testing.T) {
+	run := func(result string) *kiln.Run { return &kiln.Run{ResultState: result} }
+	for _, tc := range []struct {
+		name string
+		runs []*kiln.Run
+		want int
+	}{
+		{"None", nil, 0},
+		{"LastSucceeded", []*kiln.Run{run(kiln.ResultSuccess), run(kiln.ResultFailed)}, 0},
+		{"TwoFailuresThenSuccess", []*kiln.Run{run(kiln.ResultFailed), run(kiln.ResultTimedOut), run(kiln.ResultSuccess), run(kiln.ResultFailed)}, 2},
+		{"CancelEndsTheStreak", []*kiln.Run{run(kiln.ResultFailed), run(kiln.ResultCanceled), run(kiln.ResultFailed)}, 1},
+		{"AllFailed", []*kiln.Run{run(kiln.ResultFailed), run(kiln.ResultFailed)}, 2},
+	} {
+		if got := failedInARow(tc.runs); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}

@@ -25,13 +25,14 @@ const DBFSChunkSize = 1 << 20
 // DBFSOptions bound the tree kept in the store. Zero values take the
 // defaults.
 type DBFSOptions struct {
-	// IdleTimeout closes a handle unused for that long; default 10
-	// minutes, as Databricks. It is also how long the staging of a put
+	// IdleTimeout closes a handle unused for that long; default
+	// [kiln.DBFSIdleTimeout], as Databricks. It is also how long the staging of a put
 	// that died (its process stopped mid-upload) stays before it is
 	// swept.
 	IdleTimeout time.Duration
-	// MaxHandles bounds the open handles in all (default 256),
-	// MaxHandlesPerOwner those of one owner (default 32); across every
+	// MaxHandles bounds the open handles in all (default
+	// [kiln.DBFSMaxHandles]), MaxHandlesPerOwner those of one owner
+	// (default [kiln.DBFSMaxHandlesPerOwner]); across every
 	// process sharing the database, since the handles are rows.
 	MaxHandles, MaxHandlesPerOwner int
 	// QuotaPerOwner bounds the bytes one owner's files and open uploads
@@ -68,13 +69,13 @@ var _ kiln.DBFS = (*DBFS)(nil)
 // other processes sharing the database.
 func (s *Store) DBFS(o DBFSOptions) *DBFS {
 	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 10 * time.Minute
+		o.IdleTimeout = kiln.DBFSIdleTimeout
 	}
 	if o.MaxHandles <= 0 {
-		o.MaxHandles = 256
+		o.MaxHandles = kiln.DBFSMaxHandles
 	}
 	if o.MaxHandlesPerOwner <= 0 {
-		o.MaxHandlesPerOwner = 32
+		o.MaxHandlesPerOwner = kiln.DBFSMaxHandlesPerOwner
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -159,6 +160,16 @@ func (t *tx) dbfsEntry(p string) (dbfsEntry, bool, error) {
 		return dbfsEntry{}, false, internal("dbfs lookup", err)
 	}
 	return e, true, nil
+}
+
+// dbfsExisting returns what is at p, which must exist: nothing there is
+// ErrDBFSNotFound for op.
+func (t *tx) dbfsExisting(op, p string) (dbfsEntry, error) {
+	e, ok, err := t.dbfsEntry(p)
+	if err == nil && !ok {
+		err = condition(op, p, kiln.ErrDBFSNotFound)
+	}
+	return e, err
 }
 
 // dbfsFileInWay reports whether a file is where a directory on the way
@@ -655,12 +666,10 @@ func (d *DBFS) Read(ctx context.Context, p string, offset, length int64) ([]byte
 	}
 	var out []byte
 	err := d.view(ctx, func(t *tx) error {
-		e, ok, err := t.dbfsEntry(p)
+		e, err := t.dbfsExisting(op, p)
 		switch {
 		case err != nil:
 			return err
-		case !ok:
-			return condition(op, p, kiln.ErrDBFSNotFound)
 		case e.isDir:
 			return condition(op, p, kiln.ErrDBFSIsDir)
 		case offset >= e.size:
@@ -708,18 +717,11 @@ func (d *DBFS) Open(ctx context.Context, p string) (io.ReadCloser, error) {
 	}
 	var e dbfsEntry
 	err := d.view(ctx, func(t *tx) error {
-		var ok bool
 		var err error
-		e, ok, err = t.dbfsEntry(p)
-		switch {
-		case err != nil:
-			return err
-		case !ok:
-			return condition(op, p, kiln.ErrDBFSNotFound)
-		case e.isDir:
-			return condition(op, p, kiln.ErrDBFSNotFile)
+		if e, err = t.dbfsExisting(op, p); err == nil && e.isDir {
+			err = condition(op, p, kiln.ErrDBFSNotFile)
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -781,15 +783,11 @@ func (d *DBFS) Status(ctx context.Context, p string) (kiln.DBFSFileInfo, error) 
 	}
 	var fi kiln.DBFSFileInfo
 	err := d.view(ctx, func(t *tx) error {
-		e, ok, err := t.dbfsEntry(p)
-		switch {
-		case err != nil:
-			return err
-		case !ok:
-			return condition(op, p, kiln.ErrDBFSNotFound)
+		e, err := t.dbfsExisting(op, p)
+		if err == nil {
+			fi = e.info()
 		}
-		fi = e.info()
-		return nil
+		return err
 	})
 	return fi, err
 }
@@ -802,12 +800,10 @@ func (d *DBFS) List(ctx context.Context, p string) ([]kiln.DBFSFileInfo, error) 
 	}
 	var out []kiln.DBFSFileInfo
 	err := d.view(ctx, func(t *tx) error {
-		e, ok, err := t.dbfsEntry(p)
+		e, err := t.dbfsExisting(op, p)
 		switch {
 		case err != nil:
 			return err
-		case !ok:
-			return condition(op, p, kiln.ErrDBFSNotFound)
 		case !e.isDir:
 			out = []kiln.DBFSFileInfo{e.info()}
 			return nil
@@ -855,12 +851,10 @@ func (d *DBFS) Delete(ctx context.Context, p string, recursive bool) error {
 		return condition(op, p, errRoot)
 	}
 	return d.update(ctx, func(t *tx) error {
-		e, ok, err := t.dbfsEntry(p)
+		e, err := t.dbfsExisting(op, p)
 		switch {
 		case err != nil:
 			return err
-		case !ok:
-			return condition(op, p, kiln.ErrDBFSNotFound)
 		case !e.isDir:
 			if _, err := t.exec(`DELETE FROM dbfs_files WHERE path = ?`, p); err != nil {
 				return internal(op, err)
@@ -909,12 +903,9 @@ func (d *DBFS) Move(ctx context.Context, src, dst string) error {
 		return condition(op, dst, errIntoItself)
 	}
 	return d.update(ctx, func(t *tx) error {
-		e, ok, err := t.dbfsEntry(src)
-		switch {
-		case err != nil:
+		e, err := t.dbfsExisting(op, src)
+		if err != nil {
 			return err
-		case !ok:
-			return condition(op, src, kiln.ErrDBFSNotFound)
 		}
 		if _, taken, err := t.dbfsEntry(dst); err != nil {
 			return err
