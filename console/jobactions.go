@@ -56,10 +56,12 @@ func zonedOf(t time.Time, loc *time.Location) zoned {
 
 // scheduleView is what a job page shows of its schedule or trigger.
 type scheduleView struct {
-	// Cron is set for a schedule, Every for a periodic trigger; Other
-	// names a trigger kiln does not fire (file arrival, table update).
+	// Cron is set for a schedule, Every for a periodic trigger,
+	// Continuous for a continuous job; Other is a trigger kiln does not
+	// fire (file arrival, table update).
 	Cron, TimeZone string
 	Every          string
+	Continuous     bool
 	Other          bool
 	Paused         bool
 	// Next is the scheduler's next tick; ResumeNext, when paused, the one
@@ -85,15 +87,19 @@ type jobTimer struct {
 			Unit     string `json:"unit"`
 		} `json:"periodic"`
 	} `json:"trigger"`
+	Continuous *struct {
+		PauseStatus string `json:"pause_status"`
+	} `json:"continuous"`
 }
 
-// scheduleOf describes v's schedule for the page; nil when the job has
-// neither a schedule nor a trigger.
+// scheduleOf describes v's schedule for the page; nil when the job has no
+// schedule, trigger or continuous setting.
 func scheduleOf(v *service.JobView) *scheduleView {
 	var jt jobTimer
 	json.Unmarshal(v.Job.Settings, &jt)
 	s := &scheduleView{}
 	var loc *time.Location
+	next := v.NextFire
 	switch {
 	case jt.Schedule != nil:
 		s.Cron, s.TimeZone = strings.Join(strings.Fields(jt.Schedule.Expr), " "), jt.Schedule.Zone
@@ -102,6 +108,11 @@ func scheduleOf(v *service.JobView) *scheduleView {
 		}
 		loc, _ = time.LoadLocation(s.TimeZone) // the service validated it
 		s.Paused = jt.Schedule.PauseStatus == service.PausePaused
+	case jt.Continuous != nil:
+		// Its stored tick is when the scheduler next checks for a run to
+		// start, not a run's time: the page shows none.
+		s.Continuous, s.Paused = true, jt.Continuous.PauseStatus == service.PausePaused
+		next = time.Time{}
 	case jt.Trigger != nil:
 		s.Paused = jt.Trigger.PauseStatus == service.PausePaused
 		if p := jt.Trigger.Periodic; p != nil {
@@ -116,7 +127,7 @@ func scheduleOf(v *service.JobView) *scheduleView {
 	default:
 		return nil
 	}
-	s.Next, s.ResumeNext = zonedOf(v.NextFire, loc), zonedOf(v.ResumeFire, loc)
+	s.Next, s.ResumeNext = zonedOf(next, loc), zonedOf(v.ResumeFire, loc)
 	switch {
 	case !v.CanManage():
 		s.Why = fmt.Sprintf("You hold %s on this job: pausing or resuming its schedule needs Can Manage.", levelWords(v.Level))
@@ -306,8 +317,11 @@ func (c *Console) runJobNow(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// setSchedulePause pauses or resumes the job's schedule (or periodic
-// trigger) through jobs/update: the schedule object is sent back whole
+// timerNouns name the settings that fire runs, for messages.
+var timerNouns = map[string]string{"schedule": "schedule", "trigger": "trigger", "continuous": "continuous run"}
+
+// setSchedulePause pauses or resumes the job's schedule (or trigger, or
+// continuous setting) through jobs/update: the schedule object is sent back whole
 // with only its pause_status changed, as the API replaces it whole.
 func (c *Console) setSchedulePause(w http.ResponseWriter, r *http.Request) error {
 	j, err := c.visibleJob(r)
@@ -328,7 +342,7 @@ func (c *Console) setSchedulePause(w http.ResponseWriter, r *http.Request) error
 		return kiln.Internal(err)
 	}
 	key := ""
-	for _, k := range []string{"schedule", "trigger"} {
+	for _, k := range []string{"schedule", "trigger", "continuous"} {
 		if raw, ok := top[k]; ok && string(raw) != "null" {
 			key = k
 			break
@@ -336,7 +350,7 @@ func (c *Console) setSchedulePause(w http.ResponseWriter, r *http.Request) error
 	}
 	back := jobPath(j.ID) + "#schedule-title"
 	if key == "" {
-		c.redirectWith(w, r, back, "error", fmt.Sprintf("Job %s has no schedule or trigger to pause or resume. Nothing was changed.", j.Name))
+		c.redirectWith(w, r, back, "error", fmt.Sprintf("Job %s has no schedule, trigger or continuous setting to pause or resume. Nothing was changed.", j.Name))
 		return nil
 	}
 	var obj map[string]json.RawMessage
@@ -353,7 +367,7 @@ func (c *Console) setSchedulePause(w http.ResponseWriter, r *http.Request) error
 		if want == service.PausePaused {
 			state = "paused"
 		}
-		c.redirectWith(w, r, back, "error", fmt.Sprintf("The %s of %s is already %s. Nothing was changed.", key, j.Name, state))
+		c.redirectWith(w, r, back, "error", fmt.Sprintf("The %s of %s is already %s. Nothing was changed.", timerNouns[key], j.Name, state))
 		return nil
 	}
 	obj["pause_status"], _ = json.Marshal(want)
@@ -367,9 +381,9 @@ func (c *Console) setSchedulePause(w http.ResponseWriter, r *http.Request) error
 		}
 		return err
 	}
-	msg := fmt.Sprintf("The %s of %s is paused: it starts no runs until it is resumed.", key, j.Name)
+	msg := fmt.Sprintf("The %s of %s is paused: it starts no runs until it is resumed.", timerNouns[key], j.Name)
 	if want == service.PauseUnpaused {
-		msg = fmt.Sprintf("The %s of %s is resumed.", key, j.Name)
+		msg = fmt.Sprintf("The %s of %s is resumed.", timerNouns[key], j.Name)
 	}
 	c.redirectWith(w, r, back, "ok", msg)
 	return nil

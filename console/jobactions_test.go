@@ -164,6 +164,27 @@ func TestJobSchedule(t *testing.T) {
 	r = e.post(t, console.JobPath(hourly.ID)+"/schedule/pause", nil, anaCk)
 	page = e.getWith(t, console.JobPath(hourly.ID), anaCk, cookieNamed(r.Header, console.FlashCookie))
 	mustContain(t, page.Body, "The trigger of hourly is paused", "None while paused.")
+	// A continuous job: no next time (a run starts when the last ends),
+	// and Resume sets continuous.pause_status.
+	settings, _ = json.Marshal(map[string]any{"name": "always", "tasks": []any{map[string]any{"task_key": "t",
+		"notebook_task": map[string]any{"notebook_path": "/Users/ana@example.com/nb"}}},
+		"continuous": map[string]any{"pause_status": "PAUSED"}})
+	always, err := e.Svc().CreateJob(as(ana), settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = e.get(t, console.JobPath(always.ID), anaCk)
+	mustContain(t, page.Body, "<dd>Continuous</dd>", "None while paused.", ">Resume</button>")
+	r = e.post(t, console.JobPath(always.ID)+"/schedule/resume", nil, anaCk)
+	page = e.getWith(t, console.JobPath(always.ID), anaCk, cookieNamed(r.Header, console.FlashCookie))
+	mustContain(t, page.Body, "The continuous run of always is resumed.", "A new run starts as soon as the last one ends", ">Pause</button>")
+	if j, err := e.Svc().GetJob(kilntest.Offline(), always.ID); err != nil || !strings.Contains(string(j.Settings), `"continuous":{"pause_status":"UNPAUSED"}`) {
+		t.Errorf("after Resume the continuous job's settings are %s (%v)", j.Settings, err)
+	}
+	if r := e.post(t, console.JobPath(always.ID)+"/schedule/pause", nil, anaCk); r.Status != http.StatusSeeOther {
+		t.Errorf("pausing the continuous job: %d", r.Status)
+	}
+
 	settings, _ = json.Marshal(map[string]any{"name": "manual", "tasks": []any{map[string]any{"task_key": "t",
 		"notebook_task": map[string]any{"notebook_path": "/Users/ana@example.com/nb"}}}})
 	manual, err := e.Svc().CreateJob(as(ana), settings)
@@ -173,7 +194,7 @@ func TestJobSchedule(t *testing.T) {
 	mustNotContain(t, e.get(t, console.JobPath(manual.ID), anaCk).Body, `id="schedule-title"`)
 	r = e.post(t, console.JobPath(manual.ID)+"/schedule/pause", nil, anaCk)
 	page = e.getWith(t, console.JobPath(manual.ID), anaCk, cookieNamed(r.Header, console.FlashCookie))
-	mustContain(t, page.Body, "Job manual has no schedule or trigger to pause or resume. Nothing was changed.")
+	mustContain(t, page.Body, "Job manual has no schedule, trigger or continuous setting to pause or resume. Nothing was changed.")
 }
 
 // TestRunNowWithParameters: Run now with different parameters sends the
