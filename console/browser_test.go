@@ -440,6 +440,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, b) })
 	t.Run("TaskGraph", func(t *testing.T) { testTaskGraph(t, b) })
 	t.Run("RepairRun", func(t *testing.T) { testRepairRun(t, b) })
+	t.Run("JobPage", func(t *testing.T) { testJobPage(t, b) })
 	t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, b) })
 	t.Run("Secrets", func(t *testing.T) { testSecrets(t, b) })
 	t.Run("DBFS", func(t *testing.T) { testDBFS(t, b) })

@@ -1,10 +1,11 @@
 package console
 
 // The Jobs pages: the signed-in user's jobs and recent runs (an admin's:
-// everyone's), a job with its runs, and a run at the address the Jobs API
-// gives as its run_page_url, /jobs/<job>/runs/<run>, with its state,
-// parameters, task graph (taskgraph.go), tasks, output and logs, and
-// Cancel run.
+// everyone's), a job with its schedule, Run now and its runs (the actions
+// in jobactions.go, the run history chart in jobchart.go), and a run at
+// the address the Jobs API gives as its run_page_url,
+// /jobs/<job>/runs/<run>, with its state, parameters, task graph
+// (taskgraph.go), tasks, output and logs, and Cancel run.
 //
 // Every read and the cancel go through the service with the signed-in user
 // as the caller, so the console shows exactly what the API would: a run of
@@ -328,6 +329,13 @@ type jobData struct {
 	Admin     bool
 	Runs      []runRow
 	OlderRuns string
+	// Schedule is the job's schedule or trigger (nil: none); RunNow its
+	// run actions (nil for a job that is not saved), both jobactions.go.
+	Schedule *scheduleView
+	RunNow   *runNowForm
+	// Chart draws the latest runs' durations (jobchart.go).
+	Chart       runChart
+	ChartLegend []chartLegendEntry
 }
 
 // taskKinds name the task types, runnable ones first.
@@ -420,12 +428,14 @@ func (c *Console) jobPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	d := &jobData{ID: id, Admin: currentUser(r).IsAdmin()}
-	j, err := c.svc.GetJob(ctx, id)
+	d := &jobData{ID: id, Admin: currentUser(r).IsAdmin(), ChartLegend: chartLegend}
+	v, err := c.svc.GetJobView(ctx, id)
 	switch {
 	case err == nil:
+		j := v.Job
 		d.Saved, d.Name, d.Creator, d.Created = true, j.Name, j.CreatorName, stampOf(j.Created, "—")
 		d.Tasks, d.Params = jobSettings(j.Settings, j.Name)
+		d.Schedule, d.RunNow = scheduleOf(v), runNowOf(v)
 	case kiln.IsCode(err, kiln.EInvalid):
 		// Missing or invisible; its runs may still be there.
 	default:
@@ -443,6 +453,16 @@ func (c *Console) jobPage(w http.ResponseWriter, r *http.Request) error {
 	for _, run := range runs.Runs {
 		d.Runs = append(d.Runs, newRunRow(run, now))
 	}
+	// The chart shows the latest runs whichever page the list is at.
+	latest := runs.Runs
+	if token != "" {
+		first, err := c.svc.ListRuns(ctx, service.RunListParams{JobID: id, Limit: chartRuns})
+		if err != nil {
+			return err
+		}
+		latest = first.Runs
+	}
+	d.Chart = layoutRunChart(latest, now)
 	if !d.Saved && len(runs.Runs) > 0 {
 		d.OneTime = runs.Runs[0].RunType == kiln.RunTypeSubmit
 		d.Name = runs.Runs[0].RunName

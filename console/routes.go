@@ -97,10 +97,12 @@ func (c *Console) routeTable(seen *[]string) http.Handler {
 
 	admin("GET /admin/audit", c.auditPage)
 
-	// Jobs (jobs.go): every signed-in user may open them; the service
-	// decides what each one sees.
+	// Jobs (jobs.go, jobactions.go): every signed-in user may open them;
+	// the service decides what each one sees and may do.
 	user("GET /jobs", c.jobsPage)
 	user("GET /jobs/{job}", c.jobPage)
+	user("POST /jobs/{job}/run-now", c.runJobNow)
+	user("POST /jobs/{job}/schedule/{change}", c.setSchedulePause)
 	user("GET /jobs/{job}/runs/{run}", c.runPage)
 	user("GET /jobs/{job}/runs/{run}/logs", c.runLogs)
 	user("GET /jobs/{job}/runs/{run}/cancel", c.confirmCancelRun)
