@@ -49,8 +49,9 @@ const (
 type a11yPage struct {
 	// path is the address to open. Words in braces are the seeded
 	// fixture's ids (see seedA11y): {token}, {user}, {sp}, {webhook},
-	// {grant}, {job}, {run}, {activejob}, {active}, {home}, {authorize}
-	// (the query of a valid OAuth request). An unknown one becomes 0.
+	// {grant}, {job}, {run}, {activejob}, {active}, {home}, {cluster},
+	// {notebook} (the object id of the daily notebook), {authorize} (the
+	// query of a valid OAuth request). An unknown one becomes 0.
 	path string
 	// who opens it: asAdmin, asUser or asNone.
 	who int
@@ -138,6 +139,20 @@ var a11yPages = []a11yPage{
 	{path: "/workspace{home}/etl/notes.txt", who: asAdmin, title: "notes.txt · Workspace · kiln"},
 	{path: "/workspace{home}/etl/daily?op=move", who: asAdmin, title: "Rename or move daily · Workspace · kiln", keys: true},
 	{path: "/workspace{home}/etl/daily?op=delete", who: asAdmin, title: "Delete daily? · Workspace · kiln"},
+	// Compute: the list, a stored cluster with its confirmations, the
+	// local executor.
+	{path: "/compute", who: asAdmin, title: "Compute · kiln", keys: true},
+	{path: "/compute/{cluster}", who: asAdmin, title: "etl-cluster · Compute · kiln", keys: true},
+	{path: "/compute/{cluster}/restart", who: asAdmin, title: "Restart etl-cluster? · Compute · kiln"},
+	{path: "/compute/{cluster}/terminate", who: asAdmin, title: "Terminate etl-cluster? · Compute · kiln"},
+	{path: "/compute/kiln-local", who: asUser, title: "kiln (this server) · Compute · kiln"},
+	// Permissions: a job's (with a direct grant and its removal), a
+	// notebook's (inherited rows), a cluster's, and a read-only view.
+	{path: "/permissions/jobs/{job}", who: asAdmin, title: "Permissions of pipeline · Jobs · kiln", keys: true},
+	{path: "/permissions/jobs/{job}/remove?kind=user&name=ada@example.com", who: asAdmin, title: "Remove the grant of ada@example.com? · Jobs · kiln"},
+	{path: "/permissions/jobs/{job}", who: asUser, title: "Permissions of pipeline · Jobs · kiln"},
+	{path: "/permissions/notebooks/{notebook}", who: asAdmin, title: "Permissions of daily · Workspace · kiln", keys: true},
+	{path: "/permissions/clusters/{cluster}", who: asAdmin, title: "Permissions of etl-cluster · Compute · kiln"},
 }
 
 // a11yNotPages are the GET routes the audit does not open, and why.
@@ -364,6 +379,19 @@ func seedA11y(t *testing.T, e *env) a11yFixture {
 		t.Fatal(err)
 	}
 
+	// A cluster, and a direct grant on the job.
+	cluster, err := e.Svc().CreateCluster(ctx, json.RawMessage(`{"cluster_name": "etl-cluster", "spark_version": "15.4.x-scala2.12", "node_type_id": "m5d.large", "num_workers": 2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Svc().SetJobPermissions(ctx, job.ID, []kiln.ACLEntry{{UserName: "ada@example.com", Level: "CAN_VIEW"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	daily, err := e.Svc().ObjectStatus(ctx, home+"/etl/daily")
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	// DBFS.
 	if err := e.Svc().DBFSPutBytes(ctx, "/reports/q1.csv", []byte("day,rows\n2026-03-01,10\n"), true); err != nil {
 		t.Fatal(err)
@@ -375,6 +403,7 @@ func seedA11y(t *testing.T, e *env) a11yFixture {
 		"token": tok.Info.ID, "user": ada.IDString(), "sp": sp.IDString(), "webhook": hook.ID,
 		"grant": grants[len(grants)-1].ID, "job": num(job.ID), "run": num(run.ID),
 		"activejob": num(active.JobID), "active": num(active.ID), "home": home,
+		"cluster": cluster.ID, "notebook": num(daily.ID),
 		"authorize": url.Values{"response_type": {"code"}, "client_id": {"databricks-cli"}, "redirect_uri": {"http://localhost:8020"},
 			"scope": {"offline_access all-apis"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}, "state": {"st4te"}}.Encode(),
 	}

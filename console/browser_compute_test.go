@@ -140,7 +140,7 @@ func testCompute(t *testing.T, b *browser) {
 	o.waitTitle("Compute · kiln")
 	o.click("link", "nightly-etl")
 	o.waitTitle("nightly-etl · Compute · kiln")
-	o.waitText("Your permission, Can attach to, lets you run tasks on this cluster.")
+	o.waitText("Your permission, Can Attach To, lets you run tasks on this cluster.")
 	for _, name := range []string{"Start", "Restart", "Terminate"} {
 		if o.present("button", name) {
 			t.Errorf("otto, who may only attach, is offered %s", name)

@@ -91,13 +91,6 @@ func stateWords(s string) string {
 	return s[:1] + strings.ToLower(s[1:])
 }
 
-// levelWords are the permission levels as Databricks' UI names them.
-var levelWords = map[string]string{
-	service.LevelCanAttachTo: "Can attach to",
-	service.LevelCanRestart:  "Can restart",
-	kiln.LevelCanManage:      "Can manage",
-}
-
 // clusterSpecView is the part of a stored spec the pages show.
 type clusterSpecView struct {
 	SparkVersion string `json:"spark_version"`
@@ -125,14 +118,14 @@ func storedRow(a service.ClusterAccess, act *service.ClusterActivity) clusterRow
 		creator = "(deleted user)"
 	}
 	return clusterRow{ID: cl.ID, Name: cl.Name, State: cl.State, StateMessage: cl.StateMessage, Runtime: spec.SparkVersion,
-		NodeType: spec.NodeTypeID, Workers: workers, Creator: creator, Path: clusterPath(cl.ID), Level: levelWords[a.Level],
+		NodeType: spec.NodeTypeID, Workers: workers, Creator: creator, Path: clusterPath(cl.ID), Level: levelWords(a.Level),
 		Running: act.Running(), Waiting: act.Waiting()}
 }
 
 func localRow(compute service.Compute, act *service.ClusterActivity) clusterRow {
 	return clusterRow{ID: kiln.LocalClusterID, Name: "kiln (this server)", State: kiln.ClusterRunning,
 		Runtime: service.LocalSparkVersion(compute).Key, NodeType: service.LocalNodeType, Workers: "0",
-		Creator: "This server", Path: clusterPath(kiln.LocalClusterID), Level: levelWords[service.LevelCanAttachTo], Local: true,
+		Creator: "This server", Path: clusterPath(kiln.LocalClusterID), Level: levelWords(service.LevelCanAttachTo), Local: true,
 		Running: act.Running(), Waiting: act.Waiting()}
 }
 
@@ -313,11 +306,11 @@ func (c *Console) clusterPage(w http.ResponseWriter, r *http.Request) error {
 		}
 		switch {
 		case !a.CanRestart():
-			d.NoActions = "Your permission, Can attach to, lets you run tasks on this cluster. Starting and restarting it need Can restart, terminating it Can manage: its creator or an admin can grant them."
+			d.NoActions = "Your permission, Can Attach To, lets you run tasks on this cluster. Starting and restarting it need Can Restart, terminating it Can Manage: its creator or an admin can grant them."
 		case d.Start == "" && d.Restart == nil && d.Terminate == nil:
 			d.NoActions = "The cluster is " + strings.ToLower(d.StateText()) + "; refresh the page for the buttons its next state allows."
 		case !a.CanManage():
-			d.NoActions = "Terminating the cluster needs Can manage: its creator or an admin can grant it."
+			d.NoActions = "Terminating the cluster needs Can Manage: its creator or an admin can grant it."
 		}
 	}
 	a := act.Of(id)

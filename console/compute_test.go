@@ -89,7 +89,7 @@ func TestComputePages(t *testing.T) {
 		wantStatus(t, "the Compute page", r, http.StatusOK)
 		mustContain(t, r.Body, "<title>Compute · kiln</title>", `<a href="/compute" aria-current="page">Compute</a>`,
 			link(kiln.LocalClusterID, "kiln (this server)"), link(etl, "etl"), link(ml, "ml"), link(vault, "vault"),
-			"<code>15.4.x-scala2.12</code>", "ana@example.com", ">Running<", "Can manage", "This server")
+			"<code>15.4.x-scala2.12</code>", "ana@example.com", ">Running<", "Can Manage", "This server")
 		if cc, csp := r.Header.Get("Cache-Control"), r.Header.Get("Content-Security-Policy"); cc != "no-store" || !strings.Contains(csp, "script-src 'self'") {
 			t.Errorf("the Compute page: Cache-Control %q, Content-Security-Policy %q", cc, csp)
 		}
@@ -102,7 +102,7 @@ func TestComputePages(t *testing.T) {
 	t.Run("NonAdminSeesOnlyShared", func(t *testing.T) {
 		r := e.get(t, "/compute", boCk)
 		wantStatus(t, "bo's Compute page", r, http.StatusOK)
-		mustContain(t, r.Body, link(kiln.LocalClusterID, "kiln (this server)"), link(etl, "etl"), "Can attach to")
+		mustContain(t, r.Body, link(kiln.LocalClusterID, "kiln (this server)"), link(etl, "etl"), "Can Attach To")
 		mustNotContain(t, r.Body, link(ml, "ml"), link(vault, "vault"), "No clusters you may attach to.")
 		r = e.get(t, "/compute", deeCk)
 		mustContain(t, r.Body, link(kiln.LocalClusterID, "kiln (this server)"), "No clusters you may attach to.")
@@ -121,7 +121,7 @@ func TestComputePages(t *testing.T) {
 	t.Run("NoRestartPermissionNoButtonAndRefused", func(t *testing.T) {
 		r := e.get(t, "/compute/"+etl, boCk)
 		wantStatus(t, "bo's page of etl", r, http.StatusOK)
-		mustContain(t, r.Body, "<title>etl · Compute · kiln</title>", "<code>"+etl+"</code>", "Your permission, Can attach to, lets you run tasks on this cluster.",
+		mustContain(t, r.Body, "<title>etl · Compute · kiln</title>", "<code>"+etl+"</code>", "Your permission, Can Attach To, lets you run tasks on this cluster.",
 			`<a class="button secondary" href="/permissions/clusters/`+etl+`">Permissions</a>`)
 		mustNotContain(t, r.Body, `action="/compute/`+etl+`/start"`, `action="/compute/`+etl+`/restart"`, `action="/compute/`+etl+`/terminate"`)
 		for _, c := range []struct{ verb, words string }{
@@ -145,7 +145,7 @@ func TestComputePages(t *testing.T) {
 	t.Run("RestartWithoutManage", func(t *testing.T) {
 		r := e.get(t, "/compute/"+ml, cyCk)
 		wantStatus(t, "cy's page of ml", r, http.StatusOK)
-		mustContain(t, r.Body, `action="/compute/`+ml+`/restart"`, "Terminating the cluster needs Can manage")
+		mustContain(t, r.Body, `action="/compute/`+ml+`/restart"`, "Terminating the cluster needs Can Manage")
 		mustNotContain(t, r.Body, `action="/compute/`+ml+`/terminate"`, `action="/compute/`+ml+`/start"`)
 		r = e.post(t, "/compute/"+ml+"/terminate", nil, cyCk)
 		wantStatus(t, "cy terminating ml", r, http.StatusForbidden)

@@ -139,21 +139,6 @@ func scheduleOf(v *service.JobView) *scheduleView {
 	return s
 }
 
-// levelWords names a permission level as the Permissions dialogs do.
-func levelWords(level string) string {
-	switch level {
-	case kiln.LevelCanView:
-		return "Can View"
-	case kiln.LevelCanManageRun:
-		return "Can Manage Run"
-	case kiln.LevelCanManage:
-		return "Can Manage"
-	case kiln.LevelIsOwner:
-		return "Is Owner"
-	}
-	return level
-}
-
 // paramInput is one field of Run now with different parameters.
 type paramInput struct {
 	ID, Field, Name, Default string
