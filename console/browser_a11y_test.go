@@ -143,15 +143,15 @@ var a11yPages = []a11yPage{
 	// local executor.
 	{path: "/compute", who: asAdmin, title: "Compute · kiln", keys: true},
 	{path: "/compute/{cluster}", who: asAdmin, title: "etl-cluster · Compute · kiln", keys: true},
-	{path: "/compute/{cluster}/restart", who: asAdmin, title: "Restart etl-cluster? · Compute · kiln"},
-	{path: "/compute/{cluster}/terminate", who: asAdmin, title: "Terminate etl-cluster? · Compute · kiln"},
+	{path: "/compute/{cluster}/restart", who: asAdmin, title: "Restart cluster etl-cluster? · Compute · kiln"},
+	{path: "/compute/{cluster}/terminate", who: asAdmin, title: "Terminate cluster etl-cluster? · Compute · kiln"},
 	{path: "/compute/kiln-local", who: asUser, title: "kiln (this server) · Compute · kiln"},
 	// Permissions: a job's (with a direct grant and its removal), a
 	// notebook's (inherited rows), a cluster's, and a read-only view.
 	{path: "/permissions/jobs/{job}", who: asAdmin, title: "Permissions of pipeline · Jobs · kiln", keys: true},
 	{path: "/permissions/jobs/{job}/remove?kind=user&name=ada@example.com", who: asAdmin, title: "Remove the grant of ada@example.com? · Jobs · kiln"},
 	{path: "/permissions/jobs/{job}", who: asUser, title: "Permissions of pipeline · Jobs · kiln"},
-	{path: "/permissions/notebooks/{notebook}", who: asAdmin, title: "Permissions of daily · Workspace · kiln", keys: true},
+	{path: "/permissions/notebooks/{notebook}", who: asAdmin, title: "Permissions of {home}/etl/daily · Workspace · kiln", keys: true},
 	{path: "/permissions/clusters/{cluster}", who: asAdmin, title: "Permissions of etl-cluster · Compute · kiln"},
 }
 
