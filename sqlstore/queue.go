@@ -177,8 +177,7 @@ func (t *tx) FinishTask(taskID int64, owner string, o kiln.TaskOutcome) error {
 		return err
 	}
 	task := r.Task(taskID)
-	r.Finish(task, o, t.now)
-	return t.persistRun(op, r, task)
+	return t.finishAttempt(op, r, task, o, func() { r.Finish(task, o, t.now) })
 }
 
 // StopRun ends an active run early; a finished run is left alone.
@@ -220,8 +219,8 @@ func (t *tx) SweepRuns(s kiln.LeaseSweep) (kiln.SweepResult, error) {
 			return res, err
 		}
 		task := r.Task(p[0])
-		r.LoseLease(task, now)
-		if err := t.persistRun(op, r, task); err != nil {
+		lost := kiln.TaskOutcome{LifeCycleState: kiln.LifeCycleInternalErr, ResultState: kiln.ResultFailed, StateMessage: kiln.MsgLeaseExpired}
+		if err := t.finishAttempt(op, r, task, lost, func() { r.LoseLease(task, now) }); err != nil {
 			return res, err
 		}
 		res.Expired++
