@@ -299,9 +299,9 @@ func (r *Run) settleIterations(now time.Time) {
 	}
 }
 
-// jobTasks are the run's tasks of its job: every task but the iterations
+// JobTasks returns the run's tasks of its job: every task but the iterations
 // of for_each tasks.
-func (r *Run) jobTasks() []*TaskRun {
+func (r *Run) JobTasks() []*TaskRun {
 	out := make([]*TaskRun, 0, len(r.Tasks))
 	for _, t := range r.Tasks {
 		if t.ParentID == 0 {
@@ -355,7 +355,7 @@ func (r *Run) outcome() (lifeCycle, result, message string) {
 	}
 	// The iterations of a for_each task decide nothing here: their parent
 	// fails when one does.
-	tasks := r.jobTasks()
+	tasks := r.JobTasks()
 	var culprit *TaskRun
 	internal, skipped := false, false
 	for _, t := range tasks {
