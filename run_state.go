@@ -266,13 +266,14 @@ func (r *Run) Settle(now time.Time) {
 }
 
 // MsgIterationNotStarted ends the iterations of a for_each task that
-// ended (lost by its executor) before they started.
+// ended early (lost by its executor) before they started.
 const MsgIterationNotStarted = "The for_each task ended before this iteration started."
 
 // settleIterations queues the PENDING iterations of each running
 // for_each task, in order, while fewer than its concurrency are queued or
-// running; the pending iterations of a for_each task that ended are ended
-// with it.
+// running. The iterations not started of a for_each task that ended
+// early (its executor lost it) end with it; running ones end on their
+// own.
 func (r *Run) settleIterations(now time.Time) {
 	parents := map[int64]*TaskRun{}
 	active := map[int64]int{}
@@ -285,13 +286,14 @@ func (r *Run) settleIterations(now time.Time) {
 		}
 	}
 	for _, t := range r.Tasks {
-		if t.ParentID == 0 || t.LifeCycleState != LifeCyclePending {
+		if t.ParentID == 0 || !t.waiting() {
 			continue
 		}
 		p := parents[t.ParentID]
 		switch {
 		case p == nil || p.Done():
 			t.end(now, LifeCycleTerminated, ResultCanceled, MsgIterationNotStarted)
+		case t.LifeCycleState != LifeCyclePending:
 		case p.LifeCycleState == LifeCycleRunning && active[p.ID] < max(p.Exec.Concurrency, 1):
 			t.LifeCycleState, t.ReadyAt = LifeCycleQueued, now
 			active[p.ID]++
