@@ -279,6 +279,7 @@ func (t *tx) fillTasks(op string, runs []*kiln.Run) error {
 		}
 		r := byID[task.RunID]
 		r.Tasks = append(r.Tasks, task)
+		t.remember(task)
 	}
 	if err := rows.Err(); err != nil {
 		return internal(op, err)

@@ -98,7 +98,10 @@ var iterationTests = []test{
 		finish(t, s, wantClaim(t, s, "node/1", "loop[0]"), "node/1", failure)
 		finish(t, s, wantClaim(t, s, "node/1", "loop[0]"), "node/1", failure) // its retry
 		finish(t, s, parent, "node/1", failure)
-		update(t, s, func(tx kiln.Tx) error { _, err := tx.RepairRun(kiln.RepairSpec{RunID: r.ID, TaskKeys: []string{"loop", "after"}}); return err })
+		update(t, s, func(tx kiln.Tx) error {
+			_, err := tx.RepairRun(kiln.RepairSpec{RunID: r.ID, TaskKeys: []string{"loop", "after"}})
+			return err
+		})
 		r = readRun(t, s, r.ID)
 		if want := []string{"loop=QUEUED/", "after=BLOCKED/"}; !slices.Equal(taskStates(r), want) {
 			t.Fatalf("after the repair: %v, want %v", taskStates(r), want)
