@@ -160,5 +160,13 @@ var iterationTests = []test{
 		if len(none) != 0 {
 			t.Errorf("EarlierAttempts of no run: %v", none)
 		}
+		// Retention prunes the earlier attempts with their run.
+		var pruned []int64
+		update(t, s, func(tx kiln.Tx) (err error) { pruned, err = tx.PruneRuns(tx.Now().Add(time.Hour), 10); return err })
+		if !slices.Contains(pruned, r.ID) {
+			t.Fatalf("PruneRuns: %v, want run %d", pruned, r.ID)
+		}
+		err := s.View(ctx(t), func(tx kiln.Tx) error { _, err := tx.TaskRun(earlier[0].ID); return err })
+		wantCode(t, "TaskRun of a pruned run's earlier attempt", err, kiln.ENotFound)
 	}},
 }
