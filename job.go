@@ -1,6 +1,9 @@
 package kiln
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Job is a saved job definition. Settings is the Databricks JobSettings
 // object kept as JSON, so fields kiln does not interpret round-trip
@@ -203,6 +206,18 @@ type TaskRun struct {
 	Outcome    string
 	ChildRunID int64
 
+	// ParentID is, for an iteration of a for_each_task, the task run of
+	// that for_each task (0 for the tasks of the job itself), and
+	// Iteration its index in the for_each task's inputs. Iterations are
+	// task runs of the same run, claimed like any other, but they are no
+	// task of the job: no task depends on them and they decide nothing of
+	// the run's result (their parent does).
+	ParentID  int64
+	Iteration int
+	// AttemptOf is, for an earlier attempt of a retried task (see
+	// RunTx.EarlierAttempts), the task run that retried it; 0 otherwise.
+	AttemptOf int64
+
 	// LeaseOwner and LeaseUntil mark a task being executed: an executor
 	// renews its lease while the task runs, so a task whose lease expired
 	// belongs to an executor that died.
@@ -222,6 +237,15 @@ const (
 	ExecWheel      = "wheel"       // python_wheel_task
 	ExecCondition  = "condition"   // condition_task
 	ExecRunJob     = "run_job"     // run_job_task
+	ExecForEach    = "for_each"    // for_each_task
+)
+
+// Bounds of a for_each_task, as on Databricks: its inputs may hold at most
+// MaxForEachInputs elements, and at most MaxForEachConcurrency iterations
+// run at once.
+const (
+	MaxForEachInputs      = 5000
+	MaxForEachConcurrency = 100
 )
 
 // Operators of a condition task (condition_task.op), as Databricks names
@@ -269,13 +293,37 @@ type TaskExec struct {
 	// job_parameters).
 	Op    string `json:"op,omitempty"`
 	JobID int64  `json:"job_id,omitempty"`
+	// Inputs is a for_each task's inputs (a JSON array, or a reference
+	// resolved when the task starts), Concurrency how many of its
+	// iterations may run at once (at least 1), and Nested the task each
+	// iteration runs.
+	Inputs      string      `json:"inputs,omitempty"`
+	Concurrency int         `json:"concurrency,omitempty"`
+	Nested      *NestedTask `json:"nested,omitempty"`
+}
+
+// NestedTask is the task a for_each task runs once per element of its
+// inputs: what each iteration's task run is made of. {{input}} and
+// {{input.<field>}} in its Exec are replaced by the element when the
+// iterations are created.
+type NestedTask struct {
+	Exec       TaskExec        `json:"exec"`
+	Definition json.RawMessage `json:"definition,omitempty"`
+	// TimeoutMS, MaxRetries, MinRetryIntervalMS and RetryOnTimeout are the
+	// nested task's own, applied to each iteration.
+	TimeoutMS          int64 `json:"timeout_ms,omitempty"`
+	MaxRetries         int   `json:"max_retries,omitempty"`
+	MinRetryIntervalMS int64 `json:"min_retry_interval_ms,omitempty"`
+	RetryOnTimeout     bool  `json:"retry_on_timeout,omitempty"`
 }
 
 // Control reports whether the task is one the server evaluates itself
 // (a condition, a run_job) rather than a program run in the sandbox: it
 // takes no executor slot, so a run_job task waiting for its child run
 // cannot starve the child of the slots it needs.
-func (e TaskExec) Control() bool { return e.Kind == ExecCondition || e.Kind == ExecRunJob }
+func (e TaskExec) Control() bool {
+	return e.Kind == ExecCondition || e.Kind == ExecRunJob || e.Kind == ExecForEach
+}
 
 // TaskOutcome is how an execution attempt ended, as the executor reports
 // it to FinishTask.
@@ -477,6 +525,20 @@ type RunTx interface {
 	// SweepRuns expires the leases of dead executors and stops runs past
 	// their timeout (see LeaseSweep).
 	SweepRuns(s LeaseSweep) (SweepResult, error)
+
+	// AddIterations creates the iterations of the for_each task run
+	// parentID, which owner is executing: one task run per element of
+	// iters (their ParentID, Iteration, RunID, Position, TaskKey and ids
+	// are assigned), PENDING until the run's settling queues them, at most
+	// the parent's Exec.Concurrency at a time. Iterations the parent
+	// already has (an earlier attempt's) are returned instead, and iters
+	// ignored. ENotFound when owner no longer holds the parent's lease.
+	AddIterations(parentID int64, owner string, iters []*TaskRun) ([]*TaskRun, error)
+	// EarlierAttempts returns the earlier attempts of the run's current
+	// task runs (one per failed attempt that was retried), each with
+	// AttemptOf set, by task then attempt; nothing for a run without
+	// retries. Each is readable through TaskRun, with its outputs.
+	EarlierAttempts(runID int64) ([]*TaskRun, error)
 
 	// RepairRun runs the tasks s names again in a finished run (see
 	// Run.Repair): each rerun task gets a new task run id (the one it had

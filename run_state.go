@@ -261,7 +261,68 @@ func (r *Run) Settle(now time.Time) {
 			}
 		}
 	}
+	r.settleIterations(now)
 	r.settleRun(now)
+}
+
+// MsgIterationNotStarted ends the iterations of a for_each task that
+// ended early (lost by its executor) before they started.
+const MsgIterationNotStarted = "The for_each task ended before this iteration started."
+
+// settleIterations queues the PENDING iterations of each running
+// for_each task, in order, while fewer than its concurrency are queued or
+// running. The iterations not started of a for_each task that ended
+// early (its executor lost it) end with it; running ones end on their
+// own.
+func (r *Run) settleIterations(now time.Time) {
+	parents := map[int64]*TaskRun{}
+	active := map[int64]int{}
+	for _, t := range r.Tasks {
+		switch {
+		case t.ParentID == 0 && t.Exec.Kind == ExecForEach:
+			parents[t.ID] = t
+		case t.ParentID != 0 && !t.Done() && t.LifeCycleState != LifeCyclePending:
+			active[t.ParentID]++
+		}
+	}
+	for _, t := range r.Tasks {
+		if t.ParentID == 0 || !t.waiting() {
+			continue
+		}
+		p := parents[t.ParentID]
+		switch {
+		case p == nil || p.Done():
+			t.end(now, LifeCycleTerminated, ResultCanceled, MsgIterationNotStarted)
+		case t.LifeCycleState != LifeCyclePending:
+		case p.LifeCycleState == LifeCycleRunning && active[p.ID] < max(p.Exec.Concurrency, 1):
+			t.LifeCycleState, t.ReadyAt = LifeCycleQueued, now
+			active[p.ID]++
+		}
+	}
+}
+
+// JobTasks returns the run's tasks of its job: every task but the iterations
+// of for_each tasks.
+func (r *Run) JobTasks() []*TaskRun {
+	out := make([]*TaskRun, 0, len(r.Tasks))
+	for _, t := range r.Tasks {
+		if t.ParentID == 0 {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Iterations returns the iterations of the for_each task run parentID,
+// in order.
+func (r *Run) Iterations(parentID int64) []*TaskRun {
+	var out []*TaskRun
+	for _, t := range r.Tasks {
+		if t.ParentID == parentID && parentID != 0 {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // settleRun derives the run's life cycle, result and message.
@@ -294,9 +355,12 @@ func (r *Run) outcome() (lifeCycle, result, message string) {
 	if r.Stop != "" {
 		return LifeCycleTerminated, r.Stop, r.StateMessage
 	}
+	// The iterations of a for_each task decide nothing here: their parent
+	// fails when one does.
+	tasks := r.JobTasks()
 	var culprit *TaskRun
 	internal, skipped := false, false
-	for _, t := range r.Tasks {
+	for _, t := range tasks {
 		switch {
 		case t.LifeCycleState == LifeCycleInternalErr:
 			internal = true
@@ -318,7 +382,7 @@ func (r *Run) outcome() (lifeCycle, result, message string) {
 	}
 	result = ResultFailed
 	for _, want := range []string{ResultFailed, ResultTimedOut, ResultCanceled} {
-		if anyResult(r.Tasks, want) {
+		if anyResult(tasks, want) {
 			result = want
 			break
 		}
@@ -328,7 +392,7 @@ func (r *Run) outcome() (lifeCycle, result, message string) {
 		lifeCycle, result = LifeCycleInternalErr, ResultFailed
 	}
 	message = culprit.StateMessage
-	if len(r.Tasks) > 1 {
+	if len(tasks) > 1 {
 		message = fmt.Sprintf("Task %s failed with message: %s", culprit.TaskKey, culprit.StateMessage)
 		if skipped {
 			message += " This caused all downstream tasks to get skipped."

@@ -146,7 +146,7 @@ func (s *Server) renderView(r *http.Request, v *service.RunView, version string)
 	if v.Task != nil {
 		return s.taskAsRun(r, v.Run, v.Task)
 	}
-	return s.runJSON(r, v.Run, v.Spec, version, true)
+	return s.runJSON(r, v.Run, v.Spec, v.Attempts, version, true)
 }
 
 func (s *Server) getRunOutput(version string) handlerFunc {
@@ -168,8 +168,8 @@ func (s *Server) getRunOutput(version string) handlerFunc {
 		}
 		t := v.Task
 		out := map[string]any{"logs": t.Logs, "logs_truncated": t.LogsTruncated}
-		if version == "2.0" && len(v.Run.Tasks) == 1 && t.RunID == id {
-			out["metadata"] = s.runJSON(r, v.Run, v.Spec, version, true)
+		if version == "2.0" && len(v.Run.JobTasks()) == 1 && t.RunID == id {
+			out["metadata"] = s.runJSON(r, v.Run, v.Spec, nil, version, true)
 		} else {
 			out["metadata"] = s.taskAsRun(r, v.Run, t)
 		}
@@ -242,7 +242,7 @@ func (s *Server) listRuns(version string) handlerFunc {
 		}
 		runs := make([]map[string]any, 0, len(page.Runs))
 		for _, run := range page.Runs {
-			runs = append(runs, s.runJSON(r, run, service.ParseRunSpec(run), version, lp.ExpandTasks))
+			runs = append(runs, s.runJSON(r, run, service.ParseRunSpec(run), nil, version, lp.ExpandTasks))
 		}
 		writeJSON(w, http.StatusOK, listPage("runs", runs, version, page.HasMore, page.NextPageToken))
 		return nil
@@ -333,7 +333,10 @@ func durations(out map[string]any, created, started, ended time.Time) {
 // runJSON renders a run as runs/get returns it. Jobs API 2.0 shows a
 // single-task run in its legacy shape: the task's fields under "task",
 // its compute under "cluster_spec" and "cluster_instance", no "tasks".
-func (s *Server) runJSON(r *http.Request, run *kiln.Run, spec service.RunSpec, version string, withTasks bool) map[string]any {
+// tasks lists the job's tasks, each retried one's earlier attempts
+// (from attempts) before its latest, as Databricks lists every attempt;
+// the iterations of a for_each task are listed by runs/get on that task.
+func (s *Server) runJSON(r *http.Request, run *kiln.Run, spec service.RunSpec, attempts []*kiln.TaskRun, version string, withTasks bool) map[string]any {
 	out := map[string]any{
 		"job_id": run.JobID, "run_id": run.ID, "number_in_job": run.ID, "original_attempt_run_id": run.ID,
 		"run_name": run.RunName, "run_type": run.RunType, "trigger": run.Trigger(), "attempt_number": 0,
@@ -360,8 +363,8 @@ func (s *Server) runJSON(r *http.Request, run *kiln.Run, spec service.RunSpec, v
 		out["trigger"] = spec.Trigger
 	}
 	durations(out, run.Created, run.Started, run.Ended)
-	if version == "2.0" && len(run.Tasks) == 1 {
-		t := run.Tasks[0]
+	if jobTasks := run.JobTasks(); version == "2.0" && len(jobTasks) == 1 {
+		t := jobTasks[0]
 		def := definitionOf(t)
 		task, cluster := map[string]json.RawMessage{}, map[string]json.RawMessage{}
 		for k, v := range def {
@@ -380,8 +383,15 @@ func (s *Server) runJSON(r *http.Request, run *kiln.Run, spec service.RunSpec, v
 		return out
 	}
 	if withTasks {
-		tasks := make([]map[string]any, 0, len(run.Tasks))
-		for _, t := range run.Tasks {
+		earlier := map[int64][]*kiln.TaskRun{}
+		for _, a := range attempts {
+			earlier[a.AttemptOf] = append(earlier[a.AttemptOf], a)
+		}
+		tasks := make([]map[string]any, 0, len(run.Tasks)+len(attempts))
+		for _, t := range run.JobTasks() {
+			for _, a := range earlier[t.ID] {
+				tasks = append(tasks, s.taskJSON(r, run, a))
+			}
 			tasks = append(tasks, s.taskJSON(r, run, t))
 		}
 		out["tasks"] = tasks
@@ -413,7 +423,10 @@ func (s *Server) taskJSON(r *http.Request, run *kiln.Run, t *kiln.TaskRun) map[s
 	for k, v := range definitionOf(t) {
 		out[k] = v
 	}
-	out["run_id"], out["task_key"], out["attempt_number"] = t.ID, t.TaskKey, t.Attempt
+	if t.ParentID == 0 {
+		out["task_key"] = t.TaskKey
+	}
+	out["run_id"], out["attempt_number"] = t.ID, t.Attempt
 	out["state"] = stateJSON(t.LifeCycleState, t.ResultState, t.StateMessage)
 	out["start_time"], out["end_time"] = kiln.MillisOf(t.Started), kiln.MillisOf(t.Ended)
 	out["run_page_url"] = s.runPageURL(r, run.JobID, t.ID)
@@ -424,7 +437,46 @@ func (s *Server) taskJSON(r *http.Request, run *kiln.Run, t *kiln.TaskRun) map[s
 	if t.Exec.Kind == kiln.ExecCondition && t.Outcome != "" {
 		out["condition_task"] = withField(out["condition_task"], "outcome", t.Outcome)
 	}
+	if t.Exec.Kind == kiln.ExecForEach && t.AttemptOf == 0 {
+		out["for_each_task"] = withField(out["for_each_task"], "stats", forEachStats(run.Iterations(t.ID)))
+	}
+	if t.ParentID != 0 {
+		// An iteration shows its nested task's key (its own key in the
+		// store is the parent's with its index) and its index.
+		if key, ok := out["task_key"].(json.RawMessage); ok {
+			var k string
+			if json.Unmarshal(key, &k) == nil && k != "" {
+				out["task_key"] = k
+			}
+		}
+		out["iteration"] = t.Iteration
+	}
 	return out
+}
+
+// forEachStats is a for_each task's ForEachStats: how its iterations
+// stand (task_run_stats).
+func forEachStats(iters []*kiln.TaskRun) map[string]any {
+	var scheduled, active, completed, succeeded, failed int
+	for _, it := range iters {
+		if it.LifeCycleState != kiln.LifeCyclePending {
+			scheduled++
+		}
+		switch {
+		case it.Done() && it.ResultState == kiln.ResultSuccess:
+			completed++
+			succeeded++
+		case it.Done():
+			completed++
+			failed++
+		case it.LifeCycleState != kiln.LifeCyclePending:
+			active++
+		}
+	}
+	return map[string]any{"task_run_stats": map[string]int{
+		"total_iterations": len(iters), "scheduled_iterations": scheduled, "active_iterations": active,
+		"completed_iterations": completed, "succeeded_iterations": succeeded, "failed_iterations": failed,
+	}}
 }
 
 // withField returns a task type object of a definition (raw JSON) with
@@ -442,7 +494,17 @@ func withField(def any, key string, value any) map[string]any {
 // run id, and get-output's metadata).
 func (s *Server) taskAsRun(r *http.Request, run *kiln.Run, t *kiln.TaskRun) map[string]any {
 	out := s.taskJSON(r, run, t)
-	out["job_id"], out["number_in_job"], out["original_attempt_run_id"] = run.JobID, t.ID, t.ID
+	out["job_id"], out["number_in_job"] = run.JobID, t.ID
+	if t.AttemptOf == 0 {
+		out["original_attempt_run_id"] = t.ID
+	}
+	if t.Exec.Kind == kiln.ExecForEach && t.AttemptOf == 0 {
+		iters := []map[string]any{}
+		for _, it := range run.Iterations(t.ID) {
+			iters = append(iters, s.taskJSON(r, run, it))
+		}
+		out["iterations"] = iters
+	}
 	out["parent_run_id"], out["run_name"], out["run_type"] = run.ID, run.RunName, run.RunType
 	if run.OwnerName != "" {
 		out["creator_user_name"] = run.OwnerName

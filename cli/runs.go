@@ -312,9 +312,20 @@ run that already ended changes nothing.`,
 }
 
 // selectTasks returns the task runs of a run (or the task run RUN_ID
-// names), all or the one keyed key.
+// names), all or the one keyed key: of a retried task its latest attempt
+// alone (runs/get lists the earlier ones before it).
 func selectTasks(run *client.Run, key string) ([]client.RunTask, error) {
-	tasks := run.TaskRuns()
+	all := run.TaskRuns()
+	last := make(map[string]int, len(all))
+	for i, t := range all {
+		last[t.TaskKey] = i
+	}
+	tasks := make([]client.RunTask, 0, len(last))
+	for i, t := range all {
+		if last[t.TaskKey] == i {
+			tasks = append(tasks, t)
+		}
+	}
 	if key == "" {
 		return tasks, nil
 	}

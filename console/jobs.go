@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -537,6 +538,28 @@ type taskRow struct {
 	// Link selects the task on its run's page; Selected marks it.
 	Link     string
 	Selected bool
+	// Stats sums up a for_each task's iterations ("" for other tasks).
+	Stats string
+}
+
+// maxIterationRows bounds the iterations of a for_each task listed on a
+// run's page (a for_each task may have thousands).
+const maxIterationRows = 100
+
+// iterationStats sums up the iterations of a for_each task for its row.
+func iterationStats(iters []*kiln.TaskRun) string {
+	var succeeded, failed, active int
+	for _, it := range iters {
+		switch {
+		case it.Done() && it.ResultState == kiln.ResultSuccess:
+			succeeded++
+		case it.Done():
+			failed++
+		case it.LifeCycleState != kiln.LifeCyclePending:
+			active++
+		}
+	}
+	return fmt.Sprintf("%d iterations: %d succeeded, %d failed, %d active", len(iters), succeeded, failed, active)
 }
 
 func execKind(kind string) string {
@@ -547,6 +570,8 @@ func execKind(kind string) string {
 		return "Python file"
 	case kiln.ExecWheel:
 		return "Python wheel"
+	case kiln.ExecForEach:
+		return "For each"
 	}
 	return kind
 }
@@ -704,29 +729,56 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request) error {
 		}
 		d.SelfURL += "?task=" + strconv.FormatInt(selected.ID, 10)
 	}
-	for _, t := range run.Tasks {
+	jobTasks := run.JobTasks()
+	for _, t := range jobTasks {
 		if selected == nil && (t.ResultState == kiln.ResultFailed || t.ResultState == kiln.ResultTimedOut || t.LifeCycleState == kiln.LifeCycleInternalErr) {
 			selected = t
 		}
 	}
-	if selected == nil && len(run.Tasks) > 0 {
-		selected = run.Tasks[0]
+	if selected == nil && len(jobTasks) > 0 {
+		selected = jobTasks[0]
+	}
+	// The job's tasks, and the iterations of the for_each task selected
+	// (or of the iteration selected) after it; the graph shows the job's
+	// tasks alone.
+	var open int64
+	if selected != nil {
+		open = selected.ID
+		if selected.ParentID != 0 {
+			open = selected.ParentID
+		}
+	}
+	var rows []*kiln.TaskRun
+	for _, t := range jobTasks {
+		rows = append(rows, t)
+		if t.ID == open {
+			iters := run.Iterations(t.ID)
+			rows = append(rows, iters[:min(len(iters), maxIterationRows)]...)
+		}
+	}
+	if selected != nil && selected.ParentID != 0 && !slices.Contains(rows, selected) {
+		rows = append(rows, selected)
 	}
 	var graph []graphTask
-	for _, t := range run.Tasks {
+	for _, t := range rows {
 		row := taskRow{
 			ID: t.ID, Key: t.TaskKey, Kind: execKind(t.Exec.Kind), Path: t.Exec.Path, DependsOn: t.DependsOn,
 			State: stateOf(t.LifeCycleState, t.ResultState, t.StateMessage), Attempt: t.Attempt,
 			Started: stampOf(t.Started, "Not yet"), Duration: span(t.Started, t.Ended, now),
 			Link: d.Path + "?task=" + strconv.FormatInt(t.ID, 10) + "#output-title", Selected: t == selected,
 		}
+		if t.Exec.Kind == kiln.ExecForEach {
+			row.Stats = iterationStats(run.Iterations(t.ID))
+		}
 		if t.LifeCycleState == kiln.LifeCycleWaitingForRetry {
 			row.Duration = "" // Started and Ended are the failed attempt's
 		}
 		d.Tasks = append(d.Tasks, row)
-		gt := graphTask{ID: t.ID, Key: t.TaskKey, DependsOn: t.DependsOn, Link: row.Link, Selected: row.Selected}
-		gt.State, gt.StateLabel = graphStateOf(t.LifeCycleState, t.ResultState)
-		graph = append(graph, gt)
+		if t.ParentID == 0 {
+			gt := graphTask{ID: t.ID, Key: t.TaskKey, DependsOn: t.DependsOn, Link: row.Link, Selected: row.Selected}
+			gt.State, gt.StateLabel = graphStateOf(t.LifeCycleState, t.ResultState)
+			graph = append(graph, gt)
+		}
 		if t == selected {
 			if d.Selected, err = c.taskOutput(r, d, row, t); err != nil {
 				return err
@@ -883,7 +935,7 @@ func repairable(run *kiln.Run) bool {
 	if run.Active() {
 		return false
 	}
-	for _, t := range run.Tasks {
+	for _, t := range run.JobTasks() {
 		if t.Unsuccessful() {
 			return true
 		}
@@ -898,7 +950,7 @@ func repairConfirmation(v *service.RunView) confirmation {
 	run := v.Run
 	path := runPath(run.JobID, run.ID)
 	var failed []string
-	for _, t := range run.Tasks {
+	for _, t := range run.JobTasks() {
 		if t.Unsuccessful() {
 			failed = append(failed, t.TaskKey)
 		}

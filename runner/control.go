@@ -12,7 +12,8 @@ import (
 )
 
 // This file runs the control tasks, the ones the server evaluates itself
-// (kiln.TaskExec.Control): condition_task and run_job_task. They run no
+// (kiln.TaskExec.Control): condition_task and run_job_task (for_each_task
+// is in foreach.go). They run no
 // user code, so they run outside the sandbox, and take no executor slot:
 // a run_job_task waits for its child run, which needs the slots.
 
@@ -27,6 +28,9 @@ const childPoll = 200 * time.Millisecond
 
 // control runs one attempt of a control task.
 func (r *Runner) control(ctx context.Context, run *kiln.Run, task *kiln.TaskRun) kiln.TaskOutcome {
+	if task.Exec.Kind == kiln.ExecForEach {
+		return r.forEach(ctx, run, task)
+	}
 	refs := references(run, task)
 	r.addTaskValueRefs(ctx, run, task, refs)
 	switch task.Exec.Kind {

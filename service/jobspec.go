@@ -35,7 +35,7 @@ var taskTypes = []string{"notebook_task", "spark_python_task", "python_wheel_tas
 
 // runnable says which task types kiln executes.
 var runnable = map[string]bool{"notebook_task": true, "spark_python_task": true, "python_wheel_task": true,
-	"condition_task": true, "run_job_task": true}
+	"condition_task": true, "run_job_task": true, "for_each_task": true}
 
 // settings is the part of JobSettings (and of a SubmitRun body) kiln
 // interprets.
@@ -81,6 +81,7 @@ type task struct {
 	Libraries         []library       `json:"libraries"`
 	ConditionTask     *conditionTask  `json:"condition_task"`
 	RunJobTask        *runJobTask     `json:"run_job_task"`
+	ForEachTask       *forEachTask    `json:"for_each_task"`
 	ExistingClusterID string          `json:"existing_cluster_id"`
 	JobClusterKey     string          `json:"job_cluster_key"`
 	NewCluster        json.RawMessage `json:"new_cluster"`
@@ -119,6 +120,16 @@ type runJobTask struct {
 	JobID         int64             `json:"job_id"`
 	JobParameters map[string]string `json:"job_parameters"`
 	legacyParams  []string
+}
+
+// forEachTask is a Databricks ForEachTask: the nested task, run once per
+// element of inputs (a JSON array, or a reference to one), concurrency at
+// a time.
+type forEachTask struct {
+	Inputs      string          `json:"inputs"`
+	Concurrency *int64          `json:"concurrency"`
+	Task        json.RawMessage `json:"task"`
+	nested      *task
 }
 
 // runJobLegacyParams are the RunJobTask fields of the legacy parameter
@@ -241,6 +252,13 @@ func parseTask(raw json.RawMessage, where string) (*task, error) {
 				t.RunJobTask.legacyParams = append(t.RunJobTask.legacyParams, f)
 			}
 		}
+	}
+	if fe := t.ForEachTask; fe != nil && len(fe.Task) > 0 && string(fe.Task) != "null" {
+		nested, err := parseTask(fe.Task, "for_each_task.task fields")
+		if err != nil {
+			return nil, err
+		}
+		fe.nested = nested
 	}
 	return &t, nil
 }
@@ -404,6 +422,8 @@ func checkTaskBody(t *task, git bool) error {
 		if len(w.Parameters) > 0 && len(w.NamedParameters) > 0 {
 			return kiln.Errorf(kiln.EInvalid, "Task %s: python_wheel_task takes parameters or named_parameters, not both.", t.TaskKey)
 		}
+	case "for_each_task":
+		return checkForEachTask(t, git)
 	case "spark_python_task":
 		if t.SparkPythonTask.PythonFile == "" {
 			return kiln.Errorf(kiln.EInvalid, "Task %s: spark_python_task.python_file is required.", t.TaskKey)
@@ -411,6 +431,51 @@ func checkTaskBody(t *task, git bool) error {
 		if t.SparkPythonTask.Source == "GIT" || (git && t.SparkPythonTask.Source == "") {
 			return kiln.Errorf(kiln.EInvalid, "Task %s: kiln cannot run Python files from Git (source GIT).", t.TaskKey)
 		}
+	}
+	return nil
+}
+
+// checkForEachTask checks a for_each_task and its nested task. Inputs
+// without a reference must be a JSON array already; a nested for_each is
+// refused, as on Databricks.
+func checkForEachTask(t *task, git bool) error {
+	fe := t.ForEachTask
+	if strings.TrimSpace(fe.Inputs) == "" {
+		return kiln.Errorf(kiln.EInvalid, "Task %s: for_each_task.inputs is required: a JSON array, or a reference to one.", t.TaskKey)
+	}
+	if !strings.Contains(fe.Inputs, "{{") {
+		var elems []json.RawMessage
+		if err := json.Unmarshal([]byte(fe.Inputs), &elems); err != nil || elems == nil {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: for_each_task.inputs is not a JSON array.", t.TaskKey)
+		}
+		if len(elems) > kiln.MaxForEachInputs {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: for_each_task.inputs holds %d elements; at most %d are allowed.", t.TaskKey, len(elems), kiln.MaxForEachInputs)
+		}
+	}
+	if c := fe.Concurrency; c != nil && (*c < 1 || *c > kiln.MaxForEachConcurrency) {
+		return kiln.Errorf(kiln.EInvalid, "Task %s: for_each_task.concurrency must be between 1 and %d.", t.TaskKey, kiln.MaxForEachConcurrency)
+	}
+	if t.MaxRetries != 0 {
+		return kiln.Errorf(kiln.EInvalid, "Task %s: a for_each_task is not retried itself (max_retries): set max_retries on its nested task, which applies to each iteration.", t.TaskKey)
+	}
+	n := fe.nested
+	switch {
+	case n == nil:
+		return kiln.Errorf(kiln.EInvalid, "Task %s: for_each_task.task is required: the task to run for each input.", t.TaskKey)
+	case n.kind == "for_each_task":
+		return kiln.Errorf(kiln.EInvalid, "Task %s: the nested task of a for_each_task cannot be another for_each_task.", t.TaskKey)
+	case n.kind == "":
+		return kiln.Errorf(kiln.EInvalid, "Task %s: the nested task of its for_each_task has nothing to run.", t.TaskKey)
+	case len(n.DependsOn) > 0:
+		return kiln.Errorf(kiln.EInvalid, "Task %s: the nested task of a for_each_task cannot have depends_on.", t.TaskKey)
+	case n.TimeoutSeconds < 0 || n.MaxRetries < -1 || n.MinRetryInterval < 0:
+		return kiln.Errorf(kiln.EInvalid, "Task %s: the nested task's timeout_seconds and min_retry_interval_millis must not be negative, max_retries not below -1.", t.TaskKey)
+	}
+	if n.TaskKey == "" {
+		n.TaskKey = t.TaskKey
+	}
+	if err := checkTaskBody(n, git); err != nil {
+		return err
 	}
 	return nil
 }
@@ -465,7 +530,10 @@ func checkRunnable(tasks []*task) error {
 	}
 	for _, t := range tasks {
 		if !runnable[t.kind] {
-			return kiln.Errorf(kiln.EInvalid, "Task %s is a %s, which kiln cannot run: kiln runs notebook_task, spark_python_task, python_wheel_task, condition_task and run_job_task.", t.TaskKey, t.kind)
+			return kiln.Errorf(kiln.EInvalid, "Task %s is a %s, which kiln cannot run: kiln runs notebook_task, spark_python_task, python_wheel_task, condition_task, run_job_task and for_each_task.", t.TaskKey, t.kind)
+		}
+		if fe := t.ForEachTask; fe != nil && fe.nested != nil && !runnable[fe.nested.kind] {
+			return kiln.Errorf(kiln.EInvalid, "Task %s: its for_each_task runs a %s, which kiln cannot run.", t.TaskKey, fe.nested.kind)
 		}
 		if t.kind == "python_wheel_task" {
 			if err := checkWheels(t); err != nil {
@@ -593,62 +661,7 @@ func runTasks(s *settings, tasks []*task, p RunParams) ([]*kiln.TaskRun, []JobPa
 				tr.DependsOnOutcome[d.TaskKey] = d.Outcome
 			}
 		}
-		switch t.kind {
-		case "condition_task":
-			c := t.ConditionTask
-			tr.Exec = kiln.TaskExec{Kind: kiln.ExecCondition, Op: c.Op,
-				Args: []string{substituteJobParams(*c.Left, refs), substituteJobParams(*c.Right, refs)}}
-		case "run_job_task":
-			params := make(map[string]string, len(t.RunJobTask.JobParameters))
-			for k, v := range t.RunJobTask.JobParameters {
-				params[k] = substituteJobParams(v, refs)
-			}
-			tr.Exec = kiln.TaskExec{Kind: kiln.ExecRunJob, JobID: t.RunJobTask.JobID, Params: params}
-		case "notebook_task":
-			widgets := map[string]string{}
-			for k, v := range t.NotebookTask.BaseParameters {
-				widgets[k] = substituteJobParams(v, refs)
-			}
-			for _, jp := range params {
-				widgets[jp.Name] = jp.Value
-			}
-			for k, v := range p.NotebookParams {
-				widgets[k] = v
-			}
-			tr.Exec = kiln.TaskExec{Kind: kiln.ExecNotebook, Path: t.NotebookTask.NotebookPath, Params: widgets}
-		case "spark_python_task":
-			args := t.SparkPythonTask.Parameters
-			if p.PythonParams != nil {
-				args = p.PythonParams
-			}
-			resolved := make([]string, len(args))
-			for i, a := range args {
-				resolved[i] = substituteJobParams(a, refs)
-			}
-			tr.Exec = kiln.TaskExec{Kind: kiln.ExecPythonFile, Path: t.SparkPythonTask.PythonFile, Args: resolved}
-		case "python_wheel_task":
-			w := t.PythonWheelTask
-			args := wheelArgs(w)
-			switch {
-			case p.PythonNamedParams != nil:
-				args = wheelArgs(&wheelTask{NamedParameters: p.PythonNamedParams})
-			case p.PythonParams != nil:
-				args = p.PythonParams
-			}
-			resolved := make([]string, len(args))
-			for i, a := range args {
-				resolved[i] = substituteJobParams(a, refs)
-			}
-			tr.Exec = kiln.TaskExec{Kind: kiln.ExecWheel, Path: w.PackageName, Package: w.PackageName,
-				EntryPoint: w.EntryPoint, Wheels: t.wheels(), Args: resolved}
-		}
-		// Control tasks run in the server itself, on no cluster.
-		if !tr.Exec.Control() {
-			tr.Exec.ClusterID = t.ExistingClusterID
-			if tr.Exec.ClusterID == "" {
-				tr.Exec.ClusterID = kiln.LocalClusterID
-			}
-		}
+		tr.Exec = taskExec(t, params, refs, p)
 		out = append(out, tr)
 	}
 	if len(only) > 0 {
@@ -674,6 +687,78 @@ func wheelArgs(w *wheelTask) []string {
 		args[i] = "--" + k + "=" + w.NamedParameters[k]
 	}
 	return args
+}
+
+// taskExec is what a task runs, with job parameters resolved.
+func taskExec(t *task, params []JobParameterValue, refs map[string]string, p RunParams) kiln.TaskExec {
+	var e kiln.TaskExec
+	switch t.kind {
+	case "condition_task":
+		c := t.ConditionTask
+		e = kiln.TaskExec{Kind: kiln.ExecCondition, Op: c.Op,
+			Args: []string{substituteJobParams(*c.Left, refs), substituteJobParams(*c.Right, refs)}}
+	case "run_job_task":
+		params := make(map[string]string, len(t.RunJobTask.JobParameters))
+		for k, v := range t.RunJobTask.JobParameters {
+			params[k] = substituteJobParams(v, refs)
+		}
+		e = kiln.TaskExec{Kind: kiln.ExecRunJob, JobID: t.RunJobTask.JobID, Params: params}
+	case "for_each_task":
+		fe, n := t.ForEachTask, t.ForEachTask.nested
+		conc := 1
+		if fe.Concurrency != nil {
+			conc = int(*fe.Concurrency)
+		}
+		e = kiln.TaskExec{Kind: kiln.ExecForEach, Inputs: substituteJobParams(fe.Inputs, refs), Concurrency: conc,
+			Nested: &kiln.NestedTask{Exec: taskExec(n, params, refs, p), Definition: n.raw,
+				TimeoutMS: n.TimeoutSeconds * 1000, MaxRetries: int(n.MaxRetries),
+				MinRetryIntervalMS: n.MinRetryInterval, RetryOnTimeout: n.RetryOnTimeout}}
+	case "notebook_task":
+		widgets := map[string]string{}
+		for k, v := range t.NotebookTask.BaseParameters {
+			widgets[k] = substituteJobParams(v, refs)
+		}
+		for _, jp := range params {
+			widgets[jp.Name] = jp.Value
+		}
+		for k, v := range p.NotebookParams {
+			widgets[k] = v
+		}
+		e = kiln.TaskExec{Kind: kiln.ExecNotebook, Path: t.NotebookTask.NotebookPath, Params: widgets}
+	case "spark_python_task":
+		args := t.SparkPythonTask.Parameters
+		if p.PythonParams != nil {
+			args = p.PythonParams
+		}
+		resolved := make([]string, len(args))
+		for i, a := range args {
+			resolved[i] = substituteJobParams(a, refs)
+		}
+		e = kiln.TaskExec{Kind: kiln.ExecPythonFile, Path: t.SparkPythonTask.PythonFile, Args: resolved}
+	case "python_wheel_task":
+		w := t.PythonWheelTask
+		args := wheelArgs(w)
+		switch {
+		case p.PythonNamedParams != nil:
+			args = wheelArgs(&wheelTask{NamedParameters: p.PythonNamedParams})
+		case p.PythonParams != nil:
+			args = p.PythonParams
+		}
+		resolved := make([]string, len(args))
+		for i, a := range args {
+			resolved[i] = substituteJobParams(a, refs)
+		}
+		e = kiln.TaskExec{Kind: kiln.ExecWheel, Path: w.PackageName, Package: w.PackageName,
+			EntryPoint: w.EntryPoint, Wheels: t.wheels(), Args: resolved}
+	}
+	// Control tasks run in the server itself, on no cluster.
+	if !e.Control() {
+		e.ClusterID = t.ExistingClusterID
+		if e.ClusterID == "" {
+			e.ClusterID = kiln.LocalClusterID
+		}
+	}
+	return e
 }
 
 // excludeTasks marks the tasks outside only (run-now's "only") as

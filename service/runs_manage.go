@@ -22,6 +22,10 @@ type RunView struct {
 	// include_history (GetRun fills it for runs, not task runs): the
 	// ORIGINAL item, then one REPAIR item per repair.
 	Repairs []*kiln.RunRepair
+	// Attempts are the earlier attempts of the run's retried tasks
+	// (kiln.RunTx.EarlierAttempts), which runs/get lists beside the
+	// latest ones; GetRun fills it for runs, not task runs.
+	Attempts []*kiln.TaskRun
 }
 
 // LatestRepairID is the id of the run's latest repair, 0 when it was
@@ -44,7 +48,7 @@ func fillRepairs(tx kiln.Tx, v *RunView) error {
 		r := v.Run
 		orig := &kiln.RunRepair{Type: kiln.RepairTypeOriginal, Started: r.Created, Ended: r.Ended,
 			LifeCycleState: r.LifeCycleState, ResultState: r.ResultState, StateMessage: r.StateMessage}
-		for _, t := range r.Tasks {
+		for _, t := range r.JobTasks() {
 			orig.TaskRunIDs = append(orig.TaskRunIDs, t.ID)
 		}
 		reps = []*kiln.RunRepair{orig}
@@ -105,6 +109,9 @@ func (s *Service) GetRun(ctx context.Context, id int64) (*RunView, error) {
 		if v, err = lookupRun(tx, c, id, rankView); err != nil || v.Task != nil {
 			return err
 		}
+		if v.Attempts, err = tx.EarlierAttempts(v.Run.ID); err != nil {
+			return err
+		}
 		return fillRepairs(tx, v)
 	})
 	return v, err
@@ -130,10 +137,10 @@ func (s *Service) RunOutput(ctx context.Context, id int64, singleTaskParent bool
 		}
 		taskID := id
 		if v.Task == nil {
-			if !singleTaskParent || len(v.Run.Tasks) != 1 {
+			if !singleTaskParent || len(v.Run.JobTasks()) != 1 {
 				return kiln.Errorf(kiln.EInvalid, MsgMultiTaskOutput)
 			}
-			taskID = v.Run.Tasks[0].ID
+			taskID = v.Run.JobTasks()[0].ID
 		}
 		v.Task, err = tx.TaskRun(taskID)
 		return err

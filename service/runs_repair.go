@@ -140,8 +140,8 @@ func checkLatestRepair(runID int64, history []*kiln.RunRepair, given int64) erro
 // asked for (or every one that did not succeed), and their dependents
 // that did not succeed, or all of them with RerunDependentTasks.
 func repairKeys(run *kiln.Run, p RepairParams) ([]string, error) {
-	byKey := make(map[string]*kiln.TaskRun, len(run.Tasks))
-	for _, t := range run.Tasks {
+	byKey := make(map[string]*kiln.TaskRun, len(run.JobTasks()))
+	for _, t := range run.JobTasks() {
 		byKey[t.TaskKey] = t
 	}
 	seeds := p.RerunTasks
@@ -151,7 +151,7 @@ func repairKeys(run *kiln.Run, p RepairParams) ([]string, error) {
 		}
 	}
 	if p.RerunAllFailedTasks {
-		for _, t := range run.Tasks {
+		for _, t := range run.JobTasks() {
 			if t.Unsuccessful() {
 				seeds = append(seeds, t.TaskKey)
 			}
@@ -170,7 +170,7 @@ func repairKeys(run *kiln.Run, p RepairParams) ([]string, error) {
 		}
 	}
 	var keys []string
-	for _, t := range run.Tasks {
+	for _, t := range run.JobTasks() {
 		if rerun[t.TaskKey] {
 			keys = append(keys, t.TaskKey)
 		}
@@ -200,7 +200,7 @@ func repairOverrides(run *kiln.Run, spec RunSpec, keys []string, p RunParams) (m
 		given[k] = v
 	}
 	var tasks []*task
-	for _, t := range run.Tasks {
+	for _, t := range run.JobTasks() {
 		if !rerun[t.TaskKey] {
 			continue
 		}

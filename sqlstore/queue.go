@@ -177,8 +177,7 @@ func (t *tx) FinishTask(taskID int64, owner string, o kiln.TaskOutcome) error {
 		return err
 	}
 	task := r.Task(taskID)
-	r.Finish(task, o, t.now)
-	return t.persistRun(op, r, task)
+	return t.finishAttempt(op, r, task, o, func() { r.Finish(task, o, t.now) })
 }
 
 // StopRun ends an active run early; a finished run is left alone.
@@ -220,8 +219,8 @@ func (t *tx) SweepRuns(s kiln.LeaseSweep) (kiln.SweepResult, error) {
 			return res, err
 		}
 		task := r.Task(p[0])
-		r.LoseLease(task, now)
-		if err := t.persistRun(op, r, task); err != nil {
+		lost := kiln.TaskOutcome{LifeCycleState: kiln.LifeCycleInternalErr, ResultState: kiln.ResultFailed, StateMessage: kiln.MsgLeaseExpired}
+		if err := t.finishAttempt(op, r, task, lost, func() { r.LoseLease(task, now) }); err != nil {
 			return res, err
 		}
 		res.Expired++
@@ -267,7 +266,8 @@ func (t *tx) idPairs(op, query string, args ...any) ([][2]int64, error) {
 	return out, nil
 }
 
-// persistRun writes a run's state and every task's state back. The
+// persistRun writes a run's state and every task's changed state back
+// (the ones that differ from what this transaction read or wrote). The
 // outputs (result, error, logs) only change for the task an executor just
 // claimed or finished, so only that one's are written: the others were
 // never read (see taskCols).
@@ -278,6 +278,9 @@ func (t *tx) persistRun(op string, r *kiln.Run, outputs *kiln.TaskRun) error {
 		return internal(op, err)
 	}
 	for _, task := range r.Tasks {
+		if st, ok := t.persisted[task.ID]; ok && st == stateOfTask(task) {
+			continue // unchanged since this transaction read it
+		}
 		if _, err := t.exec(`UPDATE task_runs SET attempt = ?, state = ?, result_state = ?, state_message = ?,
 			ready_at = ?, started_at = ?, ended_at = ?, lease_owner = ?, lease_until = ? WHERE id = ?`,
 			task.Attempt, task.LifeCycleState, task.ResultState, task.StateMessage,
@@ -285,6 +288,7 @@ func (t *tx) persistRun(op string, r *kiln.Run, outputs *kiln.TaskRun) error {
 			task.LeaseOwner, nullMillis(task.LeaseUntil), task.ID); err != nil {
 			return internal(op, err)
 		}
+		t.remember(task)
 	}
 	if outputs != nil {
 		if _, err := t.exec(`UPDATE task_runs SET result = ?, truncated = ?, error = ?, error_trace = ?,

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/kiln-dev/kiln"
 )
@@ -18,7 +19,7 @@ const replacedCols = `id, run_id, position, task_key, depends_on, run_if, defini
 	timeout_ms, max_retries, min_retry_interval_ms, retry_on_timeout, attempt,
 	state, result_state, state_message, ready_at, started_at, ended_at,
 	result, truncated, error, error_trace, logs, logs_truncated, lease_owner, lease_until,
-	depends_outcome, outcome, child_run_id`
+	depends_outcome, outcome, child_run_id, parent_id, iteration`
 
 // RepairRun reruns the tasks s names in a finished run under new task run
 // ids and records the repair.
@@ -40,6 +41,9 @@ func (t *tx) RepairRun(s kiln.RepairSpec) (*kiln.RunRepair, error) {
 	byKey := make(map[string]*kiln.TaskRun, len(r.Tasks))
 	var originalIDs []int64
 	for _, task := range r.Tasks {
+		if task.ParentID != 0 {
+			continue // an iteration: no task of the job, reran with its for_each task
+		}
 		byKey[task.TaskKey] = task
 		originalIDs = append(originalIDs, task.ID)
 	}
@@ -74,10 +78,16 @@ func (t *tx) RepairRun(s kiln.RepairSpec) (*kiln.RunRepair, error) {
 	rep := &kiln.RunRepair{Type: kiln.RepairTypeRepair, Started: t.now}
 	for _, k := range s.TaskKeys {
 		task := byKey[k]
+		// A rerun for_each task makes its iterations afresh: the old ones
+		// are kept as replaced, under their ids.
 		if _, err := t.exec(`INSERT INTO replaced_task_runs (`+replacedCols+`) SELECT `+replacedCols+
-			` FROM task_runs WHERE id = ?`, task.ID); err != nil {
+			` FROM task_runs WHERE id = ? OR (run_id = ? AND parent_id = ?)`, task.ID, r.ID, task.ID); err != nil {
 			return nil, internal(op, err)
 		}
+		if _, err := t.exec(`DELETE FROM task_runs WHERE run_id = ? AND parent_id = ?`, r.ID, task.ID); err != nil {
+			return nil, internal(op, err)
+		}
+		r.Tasks = slices.DeleteFunc(r.Tasks, func(it *kiln.TaskRun) bool { return it.ParentID == task.ID })
 		newID, err := t.newRunID(op)
 		if err != nil {
 			return nil, err

@@ -24,7 +24,7 @@ const taskCols = `t.id, t.run_id, t.position, t.task_key, t.depends_on, t.run_if
 	t.timeout_ms, t.max_retries, t.min_retry_interval_ms, t.retry_on_timeout, t.attempt,
 	t.state, t.result_state, t.state_message, t.ready_at, t.started_at, t.ended_at,
 	t.truncated, t.error, t.logs_truncated, t.lease_owner, t.lease_until,
-	t.depends_outcome, t.outcome, t.child_run_id`
+	t.depends_outcome, t.outcome, t.child_run_id, t.parent_id, t.iteration`
 
 // activeStates are the life cycle states of a run that is not finished.
 const activeStates = `('QUEUED', 'PENDING', 'BLOCKED', 'WAITING_FOR_RETRY', 'RUNNING', 'TERMINATING')`
@@ -56,8 +56,9 @@ func scanRun(r scanner) (*kiln.Run, error) {
 	return run, nil
 }
 
-// scanTask reads taskCols, plus the bulky outputs when full.
-func scanTask(r scanner, full bool) (*kiln.TaskRun, error) {
+// scanTask reads taskCols, plus the bulky outputs when full, then
+// into extra whatever further columns the query selects.
+func scanTask(r scanner, full bool, extra ...any) (*kiln.TaskRun, error) {
 	t := &kiln.TaskRun{}
 	var deps, def, exec, depOutcomes string
 	var timeoutMS, intervalMS int64
@@ -66,10 +67,11 @@ func scanTask(r scanner, full bool) (*kiln.TaskRun, error) {
 		&timeoutMS, &t.MaxRetries, &intervalMS, &t.RetryOnTimeout, &t.Attempt,
 		&t.LifeCycleState, &t.ResultState, &t.StateMessage, &ready, &started, &ended,
 		&t.Truncated, &t.Error, &t.LogsTruncated, &t.LeaseOwner, &leaseUntil,
-		&depOutcomes, &t.Outcome, &t.ChildRunID}
+		&depOutcomes, &t.Outcome, &t.ChildRunID, &t.ParentID, &t.Iteration}
 	if full {
 		dest = append(dest, &t.Result, &t.ErrorTrace, &t.Logs)
 	}
+	dest = append(dest, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -185,27 +187,37 @@ func (t *tx) CreateRun(r *kiln.Run) error {
 		return t.fail(op, err, nil, conflict)
 	}
 	for _, task := range r.Tasks {
-		deps, err := json.Marshal(nonNilStrings(task.DependsOn))
-		if err != nil {
-			return internal(op, err)
+		if err := t.insertTask(op, task); err != nil {
+			return err
 		}
-		exec, err := json.Marshal(task.Exec)
-		if err != nil {
-			return internal(op, err)
-		}
-		depOutcomes, err := json.Marshal(task.DependsOnOutcome)
-		if err != nil || task.DependsOnOutcome == nil {
-			depOutcomes = []byte("{}")
-		}
-		if _, err := t.exec(`INSERT INTO task_runs (id, run_id, position, task_key, depends_on, run_if, definition, exec,
-			timeout_ms, max_retries, min_retry_interval_ms, retry_on_timeout, attempt, state, result_state, state_message,
-			ready_at, started_at, ended_at, depends_outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			task.ID, task.RunID, task.Position, task.TaskKey, string(deps), task.RunIf, jsonText(task.Definition), string(exec),
-			task.Timeout.Milliseconds(), task.MaxRetries, task.MinRetryInterval.Milliseconds(), task.RetryOnTimeout,
-			task.Attempt, task.LifeCycleState, task.ResultState, task.StateMessage,
-			nullMillis(task.ReadyAt), nullMillis(task.Started), nullMillis(task.Ended), string(depOutcomes)); err != nil {
-			return t.fail(op, err, nil, kiln.Errorf(kiln.EInvalid, "Task key %s is used more than once.", task.TaskKey))
-		}
+	}
+	return nil
+}
+
+// insertTask writes a new task run row.
+func (t *tx) insertTask(op string, task *kiln.TaskRun) error {
+	deps, err := json.Marshal(nonNilStrings(task.DependsOn))
+	if err != nil {
+		return internal(op, err)
+	}
+	exec, err := json.Marshal(task.Exec)
+	if err != nil {
+		return internal(op, err)
+	}
+	depOutcomes, err := json.Marshal(task.DependsOnOutcome)
+	if err != nil || task.DependsOnOutcome == nil {
+		depOutcomes = []byte("{}")
+	}
+	if _, err := t.exec(`INSERT INTO task_runs (id, run_id, position, task_key, depends_on, run_if, definition, exec,
+		timeout_ms, max_retries, min_retry_interval_ms, retry_on_timeout, attempt, state, result_state, state_message,
+		ready_at, started_at, ended_at, depends_outcome, parent_id, iteration)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		task.ID, task.RunID, task.Position, task.TaskKey, string(deps), task.RunIf, jsonText(task.Definition), string(exec),
+		task.Timeout.Milliseconds(), task.MaxRetries, task.MinRetryInterval.Milliseconds(), task.RetryOnTimeout,
+		task.Attempt, task.LifeCycleState, task.ResultState, task.StateMessage,
+		nullMillis(task.ReadyAt), nullMillis(task.Started), nullMillis(task.Ended), string(depOutcomes),
+		task.ParentID, task.Iteration); err != nil {
+		return t.fail(op, err, nil, kiln.Errorf(kiln.EInvalid, "Task key %s is used more than once.", task.TaskKey))
 	}
 	return nil
 }
@@ -267,6 +279,7 @@ func (t *tx) fillTasks(op string, runs []*kiln.Run) error {
 		}
 		r := byID[task.RunID]
 		r.Tasks = append(r.Tasks, task)
+		t.remember(task)
 	}
 	if err := rows.Err(); err != nil {
 		return internal(op, err)
@@ -275,11 +288,16 @@ func (t *tx) fillTasks(op string, runs []*kiln.Run) error {
 }
 
 // TaskRun returns one task run with its outputs, or ENotFound: a live
-// one, else one a repair replaced.
+// one, else one a repair replaced or an earlier attempt of a retried one.
 func (t *tx) TaskRun(id int64) (*kiln.TaskRun, error) {
 	task, err := scanTask(t.queryRow(`SELECT `+taskCols+`, t.result, t.error_trace, t.logs FROM task_runs t WHERE t.id = ?`, id), true)
 	if errors.Is(err, sql.ErrNoRows) {
-		task, err = scanTask(t.queryRow(`SELECT `+taskCols+`, t.result, t.error_trace, t.logs FROM replaced_task_runs t WHERE t.id = ?`, id), true)
+		var attemptOf int64
+		task, err = scanTask(t.queryRow(`SELECT `+taskCols+`, t.result, t.error_trace, t.logs, t.attempt_of
+			FROM replaced_task_runs t WHERE t.id = ?`, id), true, &attemptOf)
+		if err == nil {
+			task.AttemptOf = attemptOf
+		}
 	}
 	if err != nil {
 		return nil, t.fail("read task run", err, runNotFound(id), nil)

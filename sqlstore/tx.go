@@ -23,6 +23,32 @@ type tx struct {
 	guard bool
 	// notified records that the dialect's notifyQuery ran.
 	notified bool
+	// persisted is the state of each task run as this transaction last
+	// read or wrote it, so persistRun writes only the rows a state change
+	// moved: a for_each task's run has up to kiln.MaxForEachInputs of
+	// them, and each iteration's end settles the whole run.
+	persisted map[int64]taskState
+}
+
+// taskState is what persistRun writes of a task run.
+type taskState struct {
+	attempt                      int
+	state, result, message       string
+	ready, started, ended, lease int64
+	leaseOwner                   string
+}
+
+func stateOfTask(t *kiln.TaskRun) taskState {
+	return taskState{t.Attempt, t.LifeCycleState, t.ResultState, t.StateMessage,
+		kiln.MillisOf(t.ReadyAt), kiln.MillisOf(t.Started), kiln.MillisOf(t.Ended), kiln.MillisOf(t.LeaseUntil), t.LeaseOwner}
+}
+
+// remember records task as the store now holds it.
+func (t *tx) remember(task *kiln.TaskRun) {
+	if t.persisted == nil {
+		t.persisted = map[int64]taskState{}
+	}
+	t.persisted[task.ID] = stateOfTask(task)
 }
 
 var _ kiln.Tx = (*tx)(nil)

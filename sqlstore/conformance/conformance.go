@@ -60,6 +60,7 @@ func suite() []test {
 		repairTests,
 		queueTests,
 		controlTests,
+		iterationTests,
 		queueReadTests,
 		changeTests,
 		retentionTests,
