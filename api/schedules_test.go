@@ -244,3 +244,57 @@ func TestAdoptSchedules(t *testing.T) {
 		t.Errorf("AdoptSchedules again: %d, %v; want 0", n, err)
 	}
 }
+
+// TestSetJobPause: pausing and resuming change only pause_status of the
+// job's schedule, trigger or continuous setting; a second identical call
+// changes nothing; a job with none of them has nothing to pause.
+func TestSetJobPause(t *testing.T) {
+	e := kilntest.Start(t)
+	tok := e.AdminToken(t)
+	admin, err := e.Svc().PrincipalByName(kilntest.Offline(), kilntest.AdminEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := kiln.NewContextWithCaller(t.Context(), &kiln.Caller{Principal: admin, Method: "session"})
+	cron := map[string]any{"quartz_cron_expression": "0 15 3 * * ?", "timezone_id": "Europe/Paris"}
+	for _, tc := range []struct {
+		name, setting string
+		value         map[string]any
+	}{
+		{"Schedule", "schedule", cron},
+		{"Trigger", "trigger", map[string]any{"periodic": map[string]any{"interval": 4, "unit": "HOURS"}}},
+		{"Continuous", "continuous", map[string]any{"pause_status": "PAUSED"}},
+		{"None", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			job := scheduledJob(tc.name, nil)
+			delete(job, "max_concurrent_runs") // a continuous job has one run at a time
+			if tc.setting != "" {
+				job[tc.setting] = tc.value
+			}
+			id := idOf(t, call(t, e, tok, "POST", "/api/2.1/jobs/create", job), "job_id")
+			for _, step := range []struct {
+				paused  bool
+				changed bool
+			}{{true, tc.setting != "continuous"}, {true, false}, {false, true}} {
+				setting, changed, err := e.Svc().SetJobPause(ctx, id, step.paused)
+				if err != nil || setting != tc.setting || changed != (step.changed && tc.setting != "") {
+					t.Fatalf("SetJobPause(%v) = %q, %v, %v; want %q, %v", step.paused, setting, changed, err, tc.setting, step.changed)
+				}
+				if tc.setting == "" {
+					continue
+				}
+				got := call(t, e, tok, "GET", fmt.Sprintf("/api/2.1/jobs/get?job_id=%d", id), nil)["settings"].(map[string]any)[tc.setting].(map[string]any)
+				want := map[bool]string{true: "PAUSED", false: "UNPAUSED"}[step.paused]
+				if got["pause_status"] != want {
+					t.Errorf("after SetJobPause(%v): %v", step.paused, got)
+				}
+				for k, v := range tc.value {
+					if k != "pause_status" && fmt.Sprint(got[k]) != fmt.Sprint(v) {
+						t.Errorf("%s.%s changed: %v, was %v", tc.setting, k, got[k], v)
+					}
+				}
+			}
+		})
+	}
+}

@@ -9,9 +9,9 @@ package console
 // compares with its clock, so the page and the scheduler cannot disagree.
 // A paused schedule shows the tick Resume would set, by the same timer.
 //
-// Pause and Resume change pause_status through the service's jobs/update
-// path (UpdateJob), which needs CAN_MANAGE and re-syncs the stored tick
-// in the same transaction, so the scheduler follows at its next poll (a
+// Pause and Resume change only pause_status (SetJobPause, jobs/update's
+// save path in one transaction), which needs CAN_MANAGE and re-syncs the
+// stored tick in that transaction, so the scheduler follows at its next poll (a
 // fraction of a second). Run now goes through the service's run-now path
 // (RunNow), which needs CAN_MANAGE_RUN. The page offers each action only
 // to who may take it and says in words why not; a forged post is refused
@@ -306,8 +306,8 @@ func (c *Console) runJobNow(w http.ResponseWriter, r *http.Request) error {
 var timerNouns = map[string]string{"schedule": "schedule", "trigger": "trigger", "continuous": "continuous run"}
 
 // setSchedulePause pauses or resumes the job's schedule (or trigger, or
-// continuous setting) through jobs/update: the schedule object is sent back whole
-// with only its pause_status changed, as the API replaces it whole.
+// continuous setting) with the service's SetJobPause, which changes only
+// its pause_status in one transaction, with jobs/update's checks.
 func (c *Console) setSchedulePause(w http.ResponseWriter, r *http.Request) error {
 	j, err := c.visibleJob(r)
 	if err != nil {
@@ -322,49 +322,25 @@ func (c *Console) setSchedulePause(w http.ResponseWriter, r *http.Request) error
 	default:
 		return errNoSuchPage
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(j.Settings, &top); err != nil {
-		return kiln.Internal(err)
-	}
-	key := ""
-	for _, k := range []string{"schedule", "trigger", "continuous"} {
-		if raw, ok := top[k]; ok && string(raw) != "null" {
-			key = k
-			break
-		}
-	}
 	back := jobPath(j.ID) + "#schedule-title"
+	key, changed, err := c.svc.SetJobPause(r.Context(), j.ID, want == service.PausePaused)
+	if err != nil {
+		if jobGone(err, j.ID) {
+			return jobMissing(j.ID) // deleted in between
+		}
+		return err
+	}
 	if key == "" {
 		c.redirectWith(w, r, back, "error", fmt.Sprintf("Job %s has no schedule, trigger or continuous setting to pause or resume. Nothing was changed.", j.Name))
 		return nil
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(top[key], &obj); err != nil || obj == nil {
-		return kiln.Internal(fmt.Errorf("job %d: %s is not an object", j.ID, key))
-	}
-	var cur string
-	json.Unmarshal(obj["pause_status"], &cur)
-	if cur == "" {
-		cur = service.PauseUnpaused
-	}
-	if cur == want {
+	if !changed {
 		state := "running"
 		if want == service.PausePaused {
 			state = "paused"
 		}
 		c.redirectWith(w, r, back, "error", fmt.Sprintf("The %s of %s is already %s. Nothing was changed.", timerNouns[key], j.Name, state))
 		return nil
-	}
-	obj["pause_status"], _ = json.Marshal(want)
-	patch, err := json.Marshal(map[string]any{key: obj})
-	if err != nil {
-		return kiln.Internal(err)
-	}
-	if err := c.svc.UpdateJob(r.Context(), j.ID, patch, nil); err != nil {
-		if jobGone(err, j.ID) {
-			return jobMissing(j.ID) // deleted in between
-		}
-		return err
 	}
 	msg := fmt.Sprintf("The %s of %s is paused: it starts no runs until it is resumed.", timerNouns[key], j.Name)
 	if want == service.PauseUnpaused {

@@ -264,15 +264,46 @@ func (s *Service) ResetJob(ctx context.Context, id int64, raw json.RawMessage) e
 // removes top-level fields or, as "tasks/<key>" and
 // "job_clusters/<key>", single tasks and job clusters.
 func (s *Service) UpdateJob(ctx context.Context, id int64, newSettings json.RawMessage, fieldsToRemove []string) error {
-	c, err := callerOf(ctx)
-	if err != nil {
-		return err
-	}
 	var patch map[string]json.RawMessage
 	if len(newSettings) > 0 && string(newSettings) != "null" {
 		if err := json.Unmarshal(newSettings, &patch); err != nil {
 			return kiln.Errorf(kiln.EInvalid, "new_settings must be a JSON object.")
 		}
+	}
+	return s.editJob(ctx, id, func(cur map[string]json.RawMessage) (bool, error) {
+		var err error
+		for k, v := range patch {
+			switch k {
+			case "tasks":
+				if cur[k], err = mergeByKey(cur[k], v, "task_key"); err != nil {
+					return false, err
+				}
+			case "job_clusters":
+				if cur[k], err = mergeByKey(cur[k], v, "job_cluster_key"); err != nil {
+					return false, err
+				}
+			default:
+				cur[k] = v
+			}
+		}
+		for _, f := range fieldsToRemove {
+			if err := removeField(cur, f); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	})
+}
+
+// editJob changes the settings of job id with edit, which changes cur
+// (the top-level settings) in place and says whether it changed
+// anything, in one transaction that needs CAN_MANAGE: the settings are
+// checked as jobs/update checks them, saved, the schedule's firing state
+// follows, and the change is audited.
+func (s *Service) editJob(ctx context.Context, id int64, edit func(cur map[string]json.RawMessage) (bool, error)) error {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return err
 	}
 	return s.store.Update(ctx, func(tx kiln.Tx) error {
 		j, err := jobFor(tx, c, id, rankManage)
@@ -283,24 +314,8 @@ func (s *Service) UpdateJob(ctx context.Context, id int64, newSettings json.RawM
 		if err := json.Unmarshal(j.Settings, &cur); err != nil {
 			return kiln.Internal(err)
 		}
-		for k, v := range patch {
-			switch k {
-			case "tasks":
-				if cur[k], err = mergeByKey(cur[k], v, "task_key"); err != nil {
-					return err
-				}
-			case "job_clusters":
-				if cur[k], err = mergeByKey(cur[k], v, "job_cluster_key"); err != nil {
-					return err
-				}
-			default:
-				cur[k] = v
-			}
-		}
-		for _, f := range fieldsToRemove {
-			if err := removeField(cur, f); err != nil {
-				return err
-			}
+		if changed, err := edit(cur); err != nil || !changed {
+			return err
 		}
 		merged, err := json.Marshal(cur)
 		if err != nil {
@@ -322,6 +337,54 @@ func (s *Service) UpdateJob(ctx context.Context, id int64, newSettings json.RawM
 		}
 		return tx.Audit(auditEvent(c, AuditJobUpdate, jobTarget(id)))
 	})
+}
+
+// timerSettings are the settings that fire a job's runs on their own,
+// in the order SetJobPause looks for one.
+var timerSettings = []string{"schedule", "trigger", "continuous"}
+
+// SetJobPause pauses (or resumes) whichever of schedule, trigger and
+// continuous job id has, changing only its pause_status, in one
+// transaction: a change to the setting made meanwhile is never
+// overwritten. It returns which setting it was ("" when the job has
+// none) and whether the pause status changed. Needs CAN_MANAGE.
+func (s *Service) SetJobPause(ctx context.Context, id int64, paused bool) (setting string, changed bool, err error) {
+	want := PauseUnpaused
+	if paused {
+		want = PausePaused
+	}
+	err = s.editJob(ctx, id, func(cur map[string]json.RawMessage) (bool, error) {
+		setting, changed = "", false
+		for _, k := range timerSettings {
+			if raw, ok := cur[k]; ok && string(raw) != "null" {
+				setting = k
+				break
+			}
+		}
+		if setting == "" {
+			return false, nil
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(cur[setting], &obj); err != nil || obj == nil {
+			return false, kiln.Errorf(kiln.EInvalid, "The job's %s is not an object.", setting)
+		}
+		var now string
+		json.Unmarshal(obj["pause_status"], &now)
+		if now == "" {
+			now = PauseUnpaused
+		}
+		if now == want {
+			return false, nil
+		}
+		obj["pause_status"], _ = json.Marshal(want)
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return false, kiln.Internal(err)
+		}
+		cur[setting], changed = b, true
+		return true, nil
+	})
+	return setting, changed, err
 }
 
 // mergeByKey merges two JSON arrays of objects by the value of key: an
