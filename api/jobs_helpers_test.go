@@ -12,8 +12,11 @@ import (
 	"github.com/kiln-dev/kiln/server"
 )
 
-// jobsEnv starts a server whose executor is tuned for tests (short
-// leases, polls and grace periods) and returns it with an admin token.
+// jobsEnv starts a server whose executor is tuned for tests (short polls
+// and grace periods) and returns it with an admin token. The lease is
+// 15 s: no test here waits for one to lapse, and a shorter one can lapse
+// on a loaded machine (a renewal late by a few seconds), ending a healthy
+// task as INTERNAL_ERROR.
 // It fails, never skips, without python3.
 func jobsEnv(t testing.TB, adjust ...func(*server.Config)) (*kilntest.Env, string) {
 	t.Helper()
@@ -23,7 +26,7 @@ func jobsEnv(t testing.TB, adjust ...func(*server.Config)) (*kilntest.Env, strin
 	e := kilntest.Start(t, kilntest.WithConfig(func(c *server.Config) {
 		c.ShutdownTimeout = 3 * time.Second
 		c.Runner = func(rc *runner.Config) {
-			rc.PollInterval, rc.SweepInterval, rc.KillGrace, rc.LeaseTTL = 50*time.Millisecond, 200*time.Millisecond, 500*time.Millisecond, 3*time.Second
+			rc.PollInterval, rc.SweepInterval, rc.KillGrace, rc.LeaseTTL = 50*time.Millisecond, 200*time.Millisecond, 500*time.Millisecond, 15*time.Second
 		}
 		for _, a := range adjust {
 			a(c)

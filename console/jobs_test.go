@@ -57,8 +57,9 @@ print("THE LAST LINE")
 `
 )
 
-// startJobsEnv starts kiln with an executor tuned for tests (short polls,
-// leases and grace periods).
+// startJobsEnv starts kiln with an executor tuned for tests (short polls
+// and grace periods; a 15 s lease, which a loaded machine cannot let lapse
+// by a late renewal).
 func startJobsEnv(t *testing.T) *env {
 	t.Helper()
 	if _, err := exec.LookPath("python3"); err != nil {
@@ -67,7 +68,7 @@ func startJobsEnv(t *testing.T) *env {
 	return startEnv(t, kilntest.WithConfig(func(c *server.Config) {
 		c.ShutdownTimeout = 3 * time.Second
 		c.Runner = func(rc *runner.Config) {
-			rc.PollInterval, rc.SweepInterval, rc.KillGrace, rc.LeaseTTL = 50*time.Millisecond, 200*time.Millisecond, 500*time.Millisecond, 3*time.Second
+			rc.PollInterval, rc.SweepInterval, rc.KillGrace, rc.LeaseTTL = 50*time.Millisecond, 200*time.Millisecond, 500*time.Millisecond, 15*time.Second
 		}
 	}))
 }
