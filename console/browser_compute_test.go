@@ -42,7 +42,7 @@ func testCompute(t *testing.T, b *browser) {
 	e.EnableTokens(t)
 	e.NewUser(t, "cora@example.com", false)
 	e.NewUser(t, "otto@example.com", false)
-	e.NewUser(t, "pia@example.com", false)
+	e.NewUser(t, "pim@example.com", false)
 	tok := e.Token(t, "cora@example.com", 0)
 	res := e.Do(t, "POST", "/api/2.1/clusters/create", tok, map[string]any{
 		"cluster_name": "nightly-etl", "spark_version": "15.4.x-scala2.12", "node_type_id": "m5d.large", "num_workers": 1})
@@ -150,7 +150,7 @@ func testCompute(t *testing.T, b *browser) {
 
 	// 7. pia holds nothing on it: not listed, and closed in words.
 	q := b.newTab(t)
-	q.signIn("pia@example.com", "user-password-123")
+	q.signIn("pim@example.com", "user-password-123")
 	q.open("/compute")
 	q.waitTitle("Compute · kiln")
 	q.waitText("No clusters you may attach to.")
@@ -159,6 +159,6 @@ func testCompute(t *testing.T, b *browser) {
 	}
 	q.open("/compute/" + id)
 	q.waitTitle("Not allowed · kiln")
-	q.waitText("User pia@example.com does not have Attach permission on cluster " + id)
+	q.waitText("User pim@example.com does not have Attach permission on cluster " + id)
 	q.shot("compute-09-not-allowed")
 }

@@ -202,7 +202,7 @@ func (d *Deliverer) Run(ctx context.Context) {
 // the retention; Run calls it hourly.
 func (d *Deliverer) Prune(ctx context.Context) {
 	err := d.c.Store.Update(ctx, func(tx kiln.Tx) error {
-		_, err := tx.PruneWebhooks(time.Now().Add(-d.c.Retention))
+		_, err := tx.PruneWebhooks(tx.Now().Add(-d.c.Retention))
 		return err
 	})
 	if err != nil && ctx.Err() == nil {
@@ -217,7 +217,8 @@ func (d *Deliverer) claim(ctx context.Context, n int) ([]job, error) {
 	// write lock four times a second.
 	var due []*kiln.WebhookDelivery
 	err := d.c.Store.View(ctx, func(tx kiln.Tx) (err error) {
-		due, err = tx.WebhookDeliveries(kiln.WebhookDeliveryFilter{DueAt: time.Now(), Limit: 1})
+		// The store's clock, which stamped the deliveries.
+		due, err = tx.WebhookDeliveries(kiln.WebhookDeliveryFilter{DueAt: tx.Now(), Limit: 1})
 		return err
 	})
 	if err != nil || len(due) == 0 {
@@ -257,7 +258,7 @@ func (d *Deliverer) claim(ctx context.Context, n int) ([]job, error) {
 		return nil, err
 	}
 	for _, id := range broken {
-		d.finish(ctx, id, "", kiln.DeliveryOutcome{Error: "kiln could not open the webhook's secret"})
+		d.finish(ctx, id, "", kiln.DeliveryOutcome{Error: "kiln could not open the webhook's secret"}, 0)
 	}
 	return jobs, nil
 }
@@ -273,11 +274,12 @@ func (d *Deliverer) attempt(ctx context.Context, j job) {
 			// lease runs out, here or on another replica.
 			return
 		}
-		if j.del.Attempts+1 < d.c.MaxAttempts {
-			o.Retry = time.Now().Add(d.c.Backoff(j.del.Attempts + 1))
-		}
 	}
-	d.finish(ctx, j.del.ID, j.del.Event, o)
+	var backoff time.Duration
+	if err != nil && j.del.Attempts+1 < d.c.MaxAttempts {
+		backoff = d.c.Backoff(j.del.Attempts + 1)
+	}
+	d.finish(ctx, j.del.ID, j.del.Event, o, backoff)
 }
 
 // send POSTs the delivery and returns the receiver's status; an error
@@ -317,12 +319,19 @@ func transportReason(err error) string {
 	return "request failed"
 }
 
-// finish records an outcome, and reports it.
-func (d *Deliverer) finish(ctx context.Context, id, event string, o kiln.DeliveryOutcome) {
+// finish records an outcome, to be retried retryAfter from now (by the
+// store's clock) when that is above zero, and reports it.
+func (d *Deliverer) finish(ctx context.Context, id, event string, o kiln.DeliveryOutcome, retryAfter time.Duration) {
 	// Recorded even while shutting down: the attempt happened.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := d.c.Store.Update(fctx, func(tx kiln.Tx) error { return tx.FinishDelivery(id, o) }); err != nil {
+	err := d.c.Store.Update(fctx, func(tx kiln.Tx) error {
+		if retryAfter > 0 {
+			o.Retry = tx.Now().Add(retryAfter) // by the clock due times are read with
+		}
+		return tx.FinishDelivery(id, o)
+	})
+	if err != nil {
 		d.c.Log.Warn("recording a webhook delivery", "delivery", id, "err", err)
 	}
 	if d.c.OnResult != nil && event != "" {

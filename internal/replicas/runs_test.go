@@ -95,11 +95,17 @@ func (c *cluster) waitRun(r *replica, token string, runID int64, d time.Duration
 // output returns the notebook's exit value of the run's single task.
 func (c *cluster) output(r *replica, token string, run map[string]any) string {
 	c.t.Helper()
+	// runs/get lists a retried task's earlier attempts first: the last
+	// entry is the latest attempt.
 	tasks, _ := run["tasks"].([]any)
-	if len(tasks) != 1 {
+	if len(tasks) == 0 {
 		c.t.Fatalf("run without its task: %v", run)
 	}
-	taskRunID := int64(tasks[0].(map[string]any)["run_id"].(float64))
+	latest := tasks[len(tasks)-1].(map[string]any)
+	if want := float64(len(tasks) - 1); latest["attempt_number"] != want {
+		c.t.Fatalf("the last of %d task entries is attempt %v, want %v: %v", len(tasks), latest["attempt_number"], want, run)
+	}
+	taskRunID := int64(latest["run_id"].(float64))
 	m := c.must(r, 200, "GET", "/api/2.1/jobs/runs/get-output?run_id="+strconv.FormatInt(taskRunID, 10), token, nil).json(c.t)
 	nb, _ := m["notebook_output"].(map[string]any)
 	res, _ := nb["result"].(string)
