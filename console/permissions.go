@@ -254,12 +254,17 @@ func removeTarget(r *http.Request) (string, string, error) {
 	return kind, name, nil
 }
 
-func (c *Console) confirmRemoveGrant(w http.ResponseWriter, r *http.Request) error {
-	typ, id, err := permTarget(r)
-	if err != nil {
-		return err
+// grantTarget reads the object (path) and the grantee (query) of a
+// Remove.
+func grantTarget(r *http.Request) (typ, id, kind, name string, err error) {
+	if typ, id, err = permTarget(r); err == nil {
+		kind, name, err = removeTarget(r)
 	}
-	kind, name, err := removeTarget(r)
+	return typ, id, kind, name, err
+}
+
+func (c *Console) confirmRemoveGrant(w http.ResponseWriter, r *http.Request) error {
+	typ, id, kind, name, err := grantTarget(r)
 	if err != nil {
 		return err
 	}
@@ -278,11 +283,7 @@ func (c *Console) confirmRemoveGrant(w http.ResponseWriter, r *http.Request) err
 }
 
 func (c *Console) removeGrant(w http.ResponseWriter, r *http.Request) error {
-	typ, id, err := permTarget(r)
-	if err != nil {
-		return err
-	}
-	kind, name, err := removeTarget(r)
+	typ, id, kind, name, err := grantTarget(r)
 	if err != nil {
 		return err
 	}
