@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -377,13 +378,42 @@ func tail(path string, logf func(string), done <-chan struct{}) {
 	}
 }
 
+// freePort picks a free loopback port below the kernel's ephemeral range.
+// A port from that range (what listening on :0 gives) is free only until
+// some outgoing connection or other test takes it: harmless while postgres
+// holds it, but a server [Server.Stop]ped for an outage test must find its
+// port still free when it resumes, and on a busy machine running many test
+// packages one did not.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	low := ephemeralLow()
+	const floor = 10000
+	if low <= floor+100 {
+		return 0, fmt.Errorf("pgtest: the ephemeral port range starts at %d, leaving no room below it", low)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	for range 200 {
+		port := floor + mathrand.IntN(low-floor)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return port, nil
+	}
+	return 0, fmt.Errorf("pgtest: no free port found between %d and %d", floor, low)
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range, or
+// Linux's default when the range cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				return n
+			}
+		}
+	}
+	return 32768
 }
 
 // Close stops a server this process started; a no-op for an external one.
