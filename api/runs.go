@@ -114,6 +114,7 @@ type repairRequest struct {
 	JobParameters       map[string]string `json:"job_parameters"`
 	NotebookParams      map[string]string `json:"notebook_params"`
 	PythonParams        []string          `json:"python_params"`
+	PythonNamedParams   map[string]string `json:"python_named_params"`
 	JarParams           []string          `json:"jar_params"`
 }
 
@@ -132,7 +133,7 @@ func (s *Server) repairRun(w http.ResponseWriter, r *http.Request) error {
 	repairID, err := s.svc.RepairRun(r.Context(), service.RepairParams{RunID: id, RerunTasks: req.RerunTasks,
 		RerunAllFailedTasks: req.RerunAllFailedTasks, RerunDependentTasks: req.RerunDependentTasks,
 		LatestRepairID: req.LatestRepairID, RunParams: service.RunParams{NotebookParams: req.NotebookParams,
-			PythonParams: req.PythonParams, JobParameters: req.JobParameters}})
+			PythonParams: req.PythonParams, PythonNamedParams: req.PythonNamedParams, JobParameters: req.JobParameters}})
 	if err != nil {
 		return err
 	}

@@ -220,6 +220,20 @@ func TestPythonWheelTask(t *testing.T) {
 	if op, _ := run2["overriding_parameters"].(map[string]any); asJSON(op["python_named_params"]) != `{"who":"run-now"}` {
 		t.Errorf("overriding_parameters: %v", run2["overriding_parameters"])
 	}
+	// runs/repair takes python_named_params too, as Airflow's repair
+	// sends them.
+	old := taskRunIDs(t, run2)["app"]
+	call(t, e, admin, "POST", "/api/2.2/jobs/runs/repair", map[string]any{"run_id": runID2, "rerun_tasks": []string{"app"},
+		"python_named_params": map[string]any{"who": "repair"}})
+	run2 = pollRun(t, e, admin, "2.2", runID2, 60*time.Second)
+	repaired := taskRunIDs(t, run2)["app"]
+	out = call(t, e, admin, "GET", fmt.Sprintf("/api/2.2/jobs/runs/get-output?run_id=%d", repaired), nil)
+	if logs, _ := out["logs"].(string); repaired == old || stateOf(run2) != "TERMINATED/SUCCESS" || !strings.Contains(logs, "APP! ['--who=repair']") {
+		t.Errorf("app repaired with python_named_params (task run %d, was %d): %s %s", repaired, old, stateOf(run2), asJSON(out))
+	}
+	if op, _ := run2["overriding_parameters"].(map[string]any); asJSON(op["python_named_params"]) != `{"who":"repair"}` {
+		t.Errorf("overriding_parameters after the repair: %v", run2["overriding_parameters"])
+	}
 
 	// Nothing of the hostile wheels was written: not outside the attempt
 	// directories, and not even their harmless first entries inside.

@@ -608,6 +608,16 @@ type RunParams struct {
 	trigger string
 }
 
+// overriding is what of p a run records as its overriding_parameters (the
+// task-type parameters, not job_parameters), or nil when p has none.
+func (p RunParams) overriding() *OverridingParameters {
+	if p.NotebookParams == nil && p.PythonParams == nil && p.PythonNamedParams == nil {
+		return nil
+	}
+	return &OverridingParameters{NotebookParams: p.NotebookParams, PythonParams: p.PythonParams,
+		PythonNamedParams: p.PythonNamedParams}
+}
+
 // runParent is the run_job_task a run is queued for.
 type runParent struct {
 	taskRunID int64

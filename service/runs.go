@@ -240,10 +240,7 @@ func (s *Service) queueJobRun(tx kiln.Tx, j *kiln.Job, p RunParams, token string
 	}
 	trs, jobParams := runTasks(st, tasks, p)
 	spec := RunSpec{Format: formatOf(st), JobParameters: jobParams}
-	if p.NotebookParams != nil || p.PythonParams != nil || p.PythonNamedParams != nil {
-		spec.OverridingParameters = &OverridingParameters{NotebookParams: p.NotebookParams, PythonParams: p.PythonParams,
-			PythonNamedParams: p.PythonNamedParams}
-	}
+	spec.OverridingParameters = p.overriding()
 	if p.parent != nil {
 		spec.ParentTaskRunID, spec.Depth = p.parent.taskRunID, p.parent.depth
 	}
@@ -324,7 +321,7 @@ func checkRunParams(p RunParams, token string) error {
 	if len(token) > maxIdempotencyToken {
 		return kiln.Errorf(kiln.EInvalid, "idempotency_token is longer than %d characters.", maxIdempotencyToken)
 	}
-	if p.JobParameters != nil && (p.NotebookParams != nil || p.PythonParams != nil || p.PythonNamedParams != nil) {
+	if p.JobParameters != nil && p.overriding() != nil {
 		return kiln.Errorf(kiln.EInvalid, "job_parameters cannot be combined with notebook_params, python_params or python_named_params.")
 	}
 	for name, v := range map[string]any{"notebook_params": p.NotebookParams, "python_params": p.PythonParams,

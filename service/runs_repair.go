@@ -94,7 +94,7 @@ func (s *Service) RepairRun(ctx context.Context, p RepairParams) (int64, error) 
 			return err
 		}
 		spec := kiln.RepairSpec{RunID: run.ID, TaskKeys: keys}
-		if p.NotebookParams != nil || p.PythonParams != nil || p.JobParameters != nil {
+		if p.overriding() != nil || p.JobParameters != nil {
 			if spec.Exec, spec.Spec, err = repairOverrides(run, v.Spec, keys, p.RunParams); err != nil {
 				return err
 			}
@@ -210,14 +210,15 @@ func repairOverrides(run *kiln.Run, spec RunSpec, keys []string, p RunParams) (m
 		}
 		tasks = append(tasks, pt)
 	}
-	trs, params := runTasks(st, tasks, RunParams{NotebookParams: p.NotebookParams, PythonParams: p.PythonParams, JobParameters: given})
+	trs, params := runTasks(st, tasks, RunParams{NotebookParams: p.NotebookParams, PythonParams: p.PythonParams,
+		PythonNamedParams: p.PythonNamedParams, JobParameters: given})
 	exec := make(map[string]kiln.TaskExec, len(trs))
 	for _, tr := range trs {
 		exec[tr.TaskKey] = tr.Exec
 	}
 	spec.JobParameters = params
-	if p.NotebookParams != nil || p.PythonParams != nil {
-		spec.OverridingParameters = &OverridingParameters{NotebookParams: p.NotebookParams, PythonParams: p.PythonParams}
+	if o := p.overriding(); o != nil {
+		spec.OverridingParameters = o
 	}
 	b, err := json.Marshal(spec)
 	if err != nil {
