@@ -243,7 +243,7 @@ func (s *Server) listRuns(version string) handlerFunc {
 		}
 		runs := make([]map[string]any, 0, len(page.Runs))
 		for _, run := range page.Runs {
-			runs = append(runs, s.runJSON(r, run, service.ParseRunSpec(run), nil, version, lp.ExpandTasks))
+			runs = append(runs, s.runJSON(r, run, service.ParseRunSpec(run), page.Attempts[run.ID], version, lp.ExpandTasks))
 		}
 		writeJSON(w, http.StatusOK, listPage("runs", runs, version, page.HasMore, page.NextPageToken))
 		return nil

@@ -255,6 +255,11 @@ dbutils.notebook.exit("succeeded on attempt %%d" %% n)
 	if flaky != 2 {
 		t.Errorf("flaky lists %d earlier attempts, want 2", flaky)
 	}
+	// runs/list with expand_tasks lists the same attempts as runs/get.
+	list := call(t, e, tok, "GET", "/api/2.1/jobs/runs/list?expand_tasks=true&limit=1", nil)
+	if runs, _ := list["runs"].([]any); len(runs) != 1 || asJSON(taskRunIDsInOrder(runs[0].(map[string]any))) != asJSON(taskRunIDsInOrder(run)) {
+		t.Errorf("runs/list expand_tasks: %s, want the tasks of runs/get: %s", asJSON(list["runs"]), asJSON(run["tasks"]))
+	}
 	if msg := run["state"].(map[string]any)["state_message"].(string); !strings.HasPrefix(msg, "Task bad failed with message:") {
 		t.Errorf("state_message: %q", msg)
 	}
@@ -640,4 +645,16 @@ dbutils.notebook.exit(json.dumps([dbutils.widgets.get("rows"), json.loads(dbutil
 			t.Errorf("%s's output %v; want %s", task["task_key"], out["notebook_output"], want)
 		}
 	}
+}
+
+// taskRunIDsInOrder are a run's tasks as "key/attempt/run_id", in the order
+// they are listed.
+func taskRunIDsInOrder(run map[string]any) []string {
+	var out []string
+	tasks, _ := run["tasks"].([]any)
+	for _, t := range tasks {
+		m := t.(map[string]any)
+		out = append(out, fmt.Sprintf("%v/%v/%v", m["task_key"], m["attempt_number"], m["run_id"]))
+	}
+	return out
 }

@@ -164,7 +164,11 @@ type RunListParams struct {
 // RunPage is one page of runs, newest first. NextPageToken is "" on the
 // last page.
 type RunPage struct {
-	Runs          []*kiln.Run
+	Runs []*kiln.Run
+	// Attempts are, with ExpandTasks, each run's earlier attempts of its
+	// retried tasks (kiln.RunTx.EarlierAttempts) by run id, which
+	// runs/list lists as runs/get does.
+	Attempts      map[int64][]*kiln.TaskRun
 	HasMore       bool
 	NextPageToken string
 }
@@ -215,8 +219,16 @@ func (s *Service) ListRuns(ctx context.Context, p RunListParams) (*RunPage, erro
 				}
 			}
 		}
-		page.Runs, err = tx.Runs(f)
-		return err
+		if page.Runs, err = tx.Runs(f); err != nil || !p.ExpandTasks {
+			return err
+		}
+		page.Attempts = map[int64][]*kiln.TaskRun{}
+		for _, run := range page.Runs[:min(len(page.Runs), limit)] {
+			if page.Attempts[run.ID], err = tx.EarlierAttempts(run.ID); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
