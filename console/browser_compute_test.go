@@ -15,18 +15,16 @@ import (
 	"github.com/kiln-dev/kiln/service"
 )
 
-// refreshUntil clicks the page's Refresh link until a visible element
-// with the role and name is on it: a cluster's passing states end on the
-// server's sweep, and the page does not update itself.
-func (tb *btab) refreshUntil(r, name string) {
+// waitUpdated waits, without reloading, until a visible element with the
+// role and name is on the page: a cluster's passing states end on the
+// server's sweep, and the page must update itself to show them.
+func (tb *btab) waitUpdated(r, name string) {
 	tb.t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); !tb.present(r, name); {
 		if time.Now().After(deadline) {
-			tb.t.Fatalf("%s never appeared; the page reads:\n%s", role(r, name), tb.text())
+			tb.t.Fatalf("%s never appeared without a reload; the page reads:\n%s", role(r, name), tb.text())
 		}
 		time.Sleep(200 * time.Millisecond)
-		tb.click("link", "Refresh")
-		tb.do("waiting for the page", chromedp.WaitReady("body"))
 	}
 }
 
@@ -76,7 +74,7 @@ func testCompute(t *testing.T, b *browser) {
 	// 2. The cluster's page, once it runs.
 	p.click("link", "nightly-etl")
 	p.waitTitle("nightly-etl · Compute · kiln")
-	p.refreshUntil("button", "Restart")
+	p.waitUpdated("button", "Restart")
 	if !strings.Contains(p.text(), id) || !p.present("button", "Terminate") || p.present("button", "Start") {
 		t.Errorf("the running cluster's page lacks its id or Terminate, or offers Start:\n%s", p.text())
 	}
@@ -92,12 +90,19 @@ func testCompute(t *testing.T, b *browser) {
 	p.shot("compute-04-terminate-confirmation")
 	p.click("button", "Confirm")
 	p.waitText("Cluster " + id + " is terminating.")
-	if state := p.eval("document.getElementById('cluster-state').textContent"); state != "Terminating" && state != "Terminated" {
-		t.Errorf("after Terminate the state reads %q", state)
+	after := p.eval("document.getElementById('cluster-state').textContent")
+	if after != "Terminating" && after != "Terminated" {
+		t.Errorf("after Terminate the state reads %q", after)
 	}
-	p.refreshUntil("button", "Start")
+	p.waitUpdated("button", "Start")
 	if state := p.eval("document.getElementById('cluster-state').textContent"); state != "Terminated" {
 		t.Errorf("with Start offered the state reads %q", state)
+	}
+	// The page read Terminating (the state lasts a second at least, and
+	// the page loaded at once), so the update that showed Terminated was
+	// a live one, and announced.
+	if msg := p.eval("document.getElementById('cluster-live-status').textContent"); after == "Terminating" && msg != "The cluster is now Terminated." {
+		t.Errorf("the change to Terminated was announced as %q", msg)
 	}
 	if p.present("button", "Terminate") || p.present("button", "Restart") {
 		t.Error("a terminated cluster offers Terminate or Restart")
@@ -109,7 +114,7 @@ func testCompute(t *testing.T, b *browser) {
 	p.waitText("Cluster " + id + " is starting.")
 	// Restart is offered to a running cluster only (Terminate already to
 	// a pending one).
-	p.refreshUntil("button", "Restart")
+	p.waitUpdated("button", "Restart")
 	if state := p.eval("document.getElementById('cluster-state').textContent"); state != "Running" {
 		t.Errorf("after Start the state reads %q", state)
 	}

@@ -199,6 +199,8 @@ type clusterData struct {
 	Tasks     []clusterTaskRow
 	Hidden    int
 	Truncated bool
+	// RefreshSeconds is how often, with scripts, the page updates itself.
+	RefreshSeconds int
 
 	// The local executor's resources.
 	Slots, Cores  int
@@ -253,6 +255,10 @@ func terminateConfirmation(row clusterRow) *confirmation {
 		Text: "Terminate the cluster " + row.Name + " (" + row.ID + ")? Its configuration is kept, and it can be started again; a job run that names it starts it."}
 }
 
+// clusterRefreshSeconds is how often, with scripts, a cluster's page
+// updates itself: a state change or a task run shows up without a reload.
+const clusterRefreshSeconds = 3
+
 func (c *Console) clusterPage(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id, err := clusterID(r)
@@ -263,7 +269,7 @@ func (c *Console) clusterPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d := &clusterData{Truncated: act.Truncated}
+	d := &clusterData{Truncated: act.Truncated, RefreshSeconds: clusterRefreshSeconds}
 	if id == kiln.LocalClusterID {
 		compute, err := c.svc.LocalCluster(ctx)
 		if err != nil {

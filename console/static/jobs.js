@@ -1,10 +1,11 @@
-// kiln console, Jobs pages: the page of an active run updates itself.
+// kiln console: the page of an active run, or of a cluster, updates itself.
 //
 // The page works without scripts: its Refresh link reloads it. With
 // scripts, every few seconds the page is fetched again and the part that
-// changes ([data-live-run]) is replaced by the fresh copy, until the run
-// ends. Focus and the scroll position of logs are kept, and a change of
-// the run's state is announced to screen readers.
+// changes ([data-live], whose value names what it shows) is replaced by
+// the fresh copy, while its data-active is "true" (a run: until it
+// ends). Focus and the scroll position of logs are kept, and a change of
+// its state is announced to screen readers.
 //
 // Updates pause while a dialog is open (Cancel run's confirmation stays
 // put), while the tab is hidden, and after ten minutes without input: each
@@ -13,14 +14,14 @@
 "use strict";
 
 (function () {
-  var live = document.querySelector("[data-live-run]");
+  var live = document.querySelector("[data-live]");
   if (!live || !window.fetch || !window.DOMParser) {
     return;
   }
   var every = Math.max(1, parseInt(live.dataset.refreshSeconds, 10) || 3) * 1000;
   var idleLimit = 10 * 60 * 1000;
   var note = document.querySelector("[data-refresh-note]");
-  var status = document.getElementById("run-live-status");
+  var status = document.querySelector("[data-live-status]");
   var lastInput = Date.now();
   var timer = 0;
   var failures = 0;
@@ -74,7 +75,7 @@
       }
     }
     if (status && live.dataset.state !== before) {
-      status.textContent = "The run is now " + live.dataset.state + ".";
+      status.textContent = "The " + (live.dataset.live || "page") + " is now " + live.dataset.state + ".";
     }
     showNote();
   }
@@ -101,9 +102,9 @@
         return resp.text();
       })
       .then(function (html) {
-        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live-run]");
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live]");
         if (!fresh) {
-          throw new Error("no run in the page");
+          throw new Error("no live region in the page");
         }
         failures = 0;
         if (!document.querySelector("dialog[open]")) {
