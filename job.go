@@ -534,6 +534,12 @@ type RunTx interface {
 	// already has (an earlier attempt's) are returned instead, and iters
 	// ignored. ENotFound when owner no longer holds the parent's lease.
 	AddIterations(parentID int64, owner string, iters []*TaskRun) ([]*TaskRun, error)
+	// IterationsEnded reports whether every iteration of the for_each
+	// task run parentID has ended and, once they all have, how many ended
+	// without success. A for_each task polls it while its iterations run:
+	// until the last one ends, a poll costs one index lookup, whatever the
+	// size of the loop.
+	IterationsEnded(parentID int64) (ended bool, failed int, err error)
 	// EarlierAttempts returns the earlier attempts of the run's current
 	// task runs (one per failed attempt that was retried), each with
 	// AttemptOf set, by task then attempt; nothing for a run without

@@ -54,11 +54,12 @@ func (r *Runner) forEach(ctx context.Context, run *kiln.Run, task *kiln.TaskRun)
 	tick := time.NewTicker(iterationPoll)
 	defer tick.Stop()
 	for {
-		var now *kiln.Run
-		err := r.store.View(ctx, func(tx kiln.Tx) (err error) { now, err = tx.Run(run.ID); return err })
+		var ended bool
+		var failed int
+		err := r.store.View(ctx, func(tx kiln.Tx) (err error) { ended, failed, err = tx.IterationsEnded(task.ID); return err })
 		if err == nil {
-			if o, done := iterationsOutcome(now.Iterations(task.ID), logs); done {
-				return o
+			if ended {
+				return iterationsOutcome(len(iters), failed, logs)
 			}
 		} else if ctx.Err() == nil {
 			r.log.Warn("reading the iterations of a for_each task", "run_id", run.ID, "err", err)
@@ -74,24 +75,16 @@ func (r *Runner) forEach(ctx context.Context, run *kiln.Run, task *kiln.TaskRun)
 	}
 }
 
-// iterationsOutcome is how a for_each task ends once every iteration
-// has: a success when all succeeded, else a failure counting them.
-func iterationsOutcome(iters []*kiln.TaskRun, logs string) (kiln.TaskOutcome, bool) {
-	failed := 0
-	for _, it := range iters {
-		if !it.Done() {
-			return kiln.TaskOutcome{}, false
-		}
-		if it.ResultState != kiln.ResultSuccess {
-			failed++
-		}
-	}
+// iterationsOutcome is how a for_each task ends once all its total
+// iterations have: a success when none failed, else a failure counting
+// them.
+func iterationsOutcome(total, failed int, logs string) kiln.TaskOutcome {
 	if failed == 0 {
-		return kiln.TaskOutcome{LifeCycleState: kiln.LifeCycleTerminated, ResultState: kiln.ResultSuccess, Logs: logs}, true
+		return kiln.TaskOutcome{LifeCycleState: kiln.LifeCycleTerminated, ResultState: kiln.ResultSuccess, Logs: logs}
 	}
-	o := failedOutcome(fmt.Sprintf("%d of %d iterations did not succeed.", failed, len(iters)))
+	o := failedOutcome(fmt.Sprintf("%d of %d iterations did not succeed.", failed, total))
 	o.Logs = logs
-	return o, true
+	return o
 }
 
 // ParseForEachInputs reads a for_each task's inputs, resolved: a JSON

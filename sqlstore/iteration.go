@@ -66,6 +66,26 @@ func (t *tx) AddIterations(parentID int64, owner string, iters []*kiln.TaskRun) 
 	return iters, nil
 }
 
+// IterationsEnded reports whether the iterations of the for_each task
+// parentID have all ended, and then how many did not succeed. The first
+// read is a lookup per unfinished state in task_runs_parent_state; the
+// count runs once, when none is left.
+func (t *tx) IterationsEnded(parentID int64) (bool, int, error) {
+	const op = "read the iterations' states"
+	left, err := t.exists(`SELECT 1 FROM task_runs WHERE parent_id = ? AND state IN `+unfinishedStates+` LIMIT 1`, parentID)
+	if err != nil {
+		return false, 0, internal(op, err)
+	}
+	if left {
+		return false, 0, nil
+	}
+	var failed int
+	if err := t.queryRow(`SELECT COUNT(*) FROM task_runs WHERE parent_id = ? AND result_state <> 'SUCCESS'`, parentID).Scan(&failed); err != nil {
+		return false, 0, internal(op, err)
+	}
+	return true, failed, nil
+}
+
 // EarlierAttempts returns the earlier attempts of the run's current task
 // runs, by task position then attempt.
 func (t *tx) EarlierAttempts(runID int64) ([]*kiln.TaskRun, error) {

@@ -37,7 +37,7 @@ const (
 		OR (SELECT COUNT(*) FROM runs a WHERE a.job_id = r.job_id AND a.state IN ('RUNNING', 'TERMINATING')) < r.max_concurrent)`
 	busyOwners = ` LEFT JOIN (SELECT br.owner_id, COUNT(*) AS running FROM task_runs bt JOIN runs br ON br.id = bt.run_id
 		WHERE bt.state = 'RUNNING' GROUP BY br.owner_id) busy ON busy.owner_id = r.owner_id`
-	qClaim = `SELECT t.id, t.run_id` + claimFrom + busyOwners + claimWhere +
+	qClaim = `SELECT t.id, t.run_id, t.parent_id` + claimFrom + busyOwners + claimWhere +
 		` ORDER BY COALESCE(busy.running, 0), t.ready_at, r.seq, t.position LIMIT 1`
 	qHasClaimable = `SELECT 1` + claimFrom + claimWhere + ` LIMIT 1`
 )
@@ -108,14 +108,19 @@ func (t *tx) ClaimTask(c kiln.Claim) (*kiln.Run, *kiln.TaskRun, error) {
 	if err := t.writable(op); err != nil {
 		return nil, nil, err
 	}
-	var taskID, runID int64
-	if err := t.queryRow(qClaim, t.now.UnixMilli()).Scan(&taskID, &runID); err != nil {
+	var taskID, runID, parentID int64
+	if err := t.queryRow(qClaim, t.now.UnixMilli()).Scan(&taskID, &runID, &parentID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil, nil
 		}
 		return nil, nil, internal(op, err)
 	}
-	r, err := t.Run(runID)
+	read := t.Run
+	if parentID != 0 {
+		// Claiming an iteration ends nothing: the live tasks will do.
+		read = func(id int64) (*kiln.Run, error) { return t.liveRun(op, id) }
+	}
+	r, err := read(runID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -166,13 +171,20 @@ func (t *tx) FinishTask(taskID int64, owner string, o kiln.TaskOutcome) error {
 	if err := t.writable(op); err != nil {
 		return err
 	}
-	var runID int64
-	err := t.queryRow(`SELECT run_id FROM task_runs WHERE id = ? AND lease_owner = ? AND state = 'RUNNING'`,
-		taskID, owner).Scan(&runID)
+	var runID, parentID int64
+	err := t.queryRow(`SELECT run_id, parent_id FROM task_runs WHERE id = ? AND lease_owner = ? AND state = 'RUNNING'`,
+		taskID, owner).Scan(&runID, &parentID)
 	if err != nil {
 		return t.fail(op, err, leaseLost(taskID), nil)
 	}
-	r, err := t.Run(runID)
+	var r *kiln.Run
+	if parentID != 0 && !o.RunTimedOut {
+		// An iteration's end ends no other task (a run timeout stops the
+		// whole run, and reads it whole).
+		r, err = t.liveRun(op, runID)
+	} else {
+		r, err = t.Run(runID)
+	}
 	if err != nil {
 		return err
 	}

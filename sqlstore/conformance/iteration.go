@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -91,6 +93,87 @@ var iterationTests = []test{
 		}
 		if r.ResultState != kiln.ResultFailed || !strings.HasPrefix(r.StateMessage, "Task loop failed") {
 			t.Errorf("run: %s %q", r.ResultState, r.StateMessage)
+		}
+	}},
+	{"Iterations/ALongLoopEndsEveryOne", func(t *testing.T, s kiln.Store) {
+		// More iterations than the store reads at a time while claiming
+		// and finishing them (kiln.MaxForEachConcurrency pending ones).
+		const n, conc = 250, 3
+		r, parent, iters := forEachRun(t, s, conc, n)
+		type endedCount struct {
+			ended  bool
+			failed int
+		}
+		ended := func(parentID int64) endedCount {
+			var c endedCount
+			view(t, s, func(tx kiln.Tx) (err error) { c.ended, c.failed, err = tx.IterationsEnded(parentID); return err })
+			return c
+		}
+		if c := ended(parent.ID); c != (endedCount{}) {
+			t.Fatalf("IterationsEnded before any ran: %+v", c)
+		}
+		for step := 0; ; step++ {
+			_, task := claim(t, s, "node/1")
+			if task == nil {
+				break
+			}
+			if task.ParentID != parent.ID {
+				t.Fatalf("step %d claimed %s", step, task.TaskKey)
+			}
+			o := success
+			if task.Iteration%50 == 7 {
+				o = failure // and again on its retry
+			}
+			finish(t, s, task, "node/1", o)
+			if c := ended(parent.ID); c != (endedCount{}) && step < n+n/50-1 {
+				t.Fatalf("step %d: IterationsEnded %+v with iterations left", step, c)
+			}
+			if step%40 == 0 {
+				started := 0
+				for _, it := range readRun(t, s, r.ID).Iterations(parent.ID) {
+					if !it.Done() && it.LifeCycleState != kiln.LifeCyclePending {
+						started++
+					}
+				}
+				if started > conc {
+					t.Fatalf("step %d: %d iterations queued or running, concurrency %d", step, started, conc)
+				}
+			}
+		}
+		if c := ended(parent.ID); c != (endedCount{true, n / 50}) {
+			t.Errorf("IterationsEnded at the end: %+v, want %d failed", c, n/50)
+		}
+		for i, it := range readRun(t, s, r.ID).Iterations(parent.ID) {
+			want := kiln.ResultSuccess
+			if i%50 == 7 {
+				want = kiln.ResultFailed
+			}
+			if it.ID != iters[i].ID || it.LifeCycleState != kiln.LifeCycleTerminated || it.ResultState != want {
+				t.Fatalf("iteration %d: %s/%s, want TERMINATED/%s", i, it.LifeCycleState, it.ResultState, want)
+			}
+		}
+		if c := ended(parent.ID + 1000); c != (endedCount{ended: true}) {
+			t.Errorf("IterationsEnded of no for_each task: %+v", c)
+		}
+	}},
+	{"Iterations/AParentEndingMidLoopEndsEveryOneLeft", func(t *testing.T, s kiln.Store) {
+		r, parent, _ := forEachRun(t, s, 2, 250)
+		for i := range 5 {
+			finish(t, s, wantClaim(t, s, "node/1", fmt.Sprintf("loop[%d]", i)), "node/1", success)
+		}
+		running := wantClaim(t, s, "node/1", "loop[5]")
+		finish(t, s, parent, "node/1", failure)
+		finish(t, s, running, "node/1", success) // a running one ends on its own
+		r = readRun(t, s, r.ID)
+		ended := map[string]int{}
+		for _, it := range r.Iterations(parent.ID) {
+			ended[it.LifeCycleState+"/"+it.ResultState]++
+		}
+		if want := map[string]int{"TERMINATED/SUCCESS": 6, "TERMINATED/CANCELED": 244}; !maps.Equal(ended, want) {
+			t.Errorf("iterations after their parent failed mid-loop: %v, want %v", ended, want)
+		}
+		if r.Active() || r.ResultState != kiln.ResultFailed {
+			t.Errorf("run: %s/%s", r.LifeCycleState, r.ResultState)
 		}
 	}},
 	{"Iterations/RepairMakesThemAfresh", func(t *testing.T, s kiln.Store) {
