@@ -71,6 +71,7 @@ type Server struct {
 
 	stop    func() error
 	exited  <-chan struct{} // closed when the wrapper has ended
+	stderr  *tailBuffer     // the wrapper's: why postgres ended
 	counter int
 	mu      sync.Mutex
 }
@@ -154,7 +155,10 @@ func version(binDir string) float64 {
 // does, so a server that failed to start leaves nothing running, except
 // while the file "paused" exists ([Server.Stop]): then it waits for the
 // file to go ([Server.Resume]) and starts postgres again on the same
-// directory and port. pg.pid holds the running postgres's pid.
+// directory and port, up to five more times should that start fail. When
+// postgres ends by itself, the end of its log goes to the wrapper's
+// standard error, which errors quote. pg.pid holds the running
+// postgres's pid.
 const wrapper = `
 bin=$1 dir=$2 port=$3
 shift 3
@@ -167,13 +171,25 @@ exec 3<&0
   while :; do kill -INT "$(cat "$dir/pg.pid" 2>/dev/null)" 2>/dev/null; sleep 0.1; done ) &
 watcher=$!
 exec 3<&-
+resumed= tries=0
 while [ ! -e "$dir/closing" ]; do
   "$bin/postgres" -D "$dir/data" -p "$port" "$@" >>"$dir/log" 2>&1 </dev/null &
   echo $! >"$dir/pg.pid"
   wait $!
   rm -f "$dir/pg.pid"
-  [ -e "$dir/paused" ] || break
-  while [ -e "$dir/paused" ] && [ ! -e "$dir/closing" ]; do sleep 0.05; done
+  if [ -e "$dir/paused" ]; then
+    while [ -e "$dir/paused" ] && [ ! -e "$dir/closing" ]; do sleep 0.05; done
+    resumed=1 tries=0
+    continue
+  fi
+  [ -e "$dir/closing" ] && break
+  # postgres ended by itself: say why on stderr (the directory goes).
+  # After a resume the data and port are the test's, so a failed start
+  # is tried again a few times rather than ending the server.
+  tail -n 20 "$dir/log" >&2
+  [ -n "$resumed" ] && [ "$tries" -lt 5 ] || break
+  tries=$((tries + 1))
+  sleep 0.5
 done
 kill "$watcher" 2>/dev/null
 rm -rf "$dir"
@@ -246,6 +262,8 @@ func startOnce(ctx context.Context, bin string, runAs *syscall.Credential, o Opt
 	if err != nil {
 		return fail(err)
 	}
+	stderr := &tailBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return fail(fmt.Errorf("starting postgres: %w", err))
 	}
@@ -254,6 +272,7 @@ func startOnce(ctx context.Context, bin string, runAs *syscall.Credential, o Opt
 	s := &Server{
 		AdminURL: fmt.Sprintf("postgres://kiln@127.0.0.1:%d/postgres?sslmode=disable", port),
 		Dir:      dir,
+		stderr:   stderr,
 	}
 	var once sync.Once
 	s.stop = func() error {
@@ -298,8 +317,7 @@ func (s *Server) waitAccepting(ctx context.Context) error {
 		}
 		select {
 		case <-s.exited:
-			log, _ := os.ReadFile(filepath.Join(s.Dir, "log")) // usually removed already
-			return fmt.Errorf("postgres exited: %v\n%s", err, log)
+			return fmt.Errorf("postgres exited: %v\n%s", err, s.stderr)
 		default:
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -356,6 +374,29 @@ func (s *Server) Resume(ctx context.Context) error {
 		return err
 	}
 	return s.waitAccepting(ctx)
+}
+
+// tailBuffer keeps the last 8 KiB written to it, for any goroutine.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - 8<<10; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+// String returns what the buffer holds.
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
 
 // tail forwards the server log until the server exits.

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -153,5 +155,47 @@ func TestStopAndResume(t *testing.T) {
 	s.Close()
 	if _, err := os.Stat(s.Dir); !os.IsNotExist(err) {
 		t.Errorf("%s after Close: %v, want it removed", s.Dir, err)
+	}
+}
+
+// TestResumeRetriesAndSaysWhy: a resumed server whose start fails (its
+// port taken meanwhile) is started again a few times, so a port freed
+// soon after is used; one that never starts ends with the reason from
+// postgres's log in the error.
+func TestResumeRetriesAndSaysWhy(t *testing.T) {
+	ctx := context.Background()
+	s, err := Start(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	u, err := url.Parse(s.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	take := func() net.Listener {
+		ln, err := net.Listen("tcp", u.Host)
+		if err != nil {
+			t.Fatalf("taking the stopped server's port: %v", err)
+		}
+		return ln
+	}
+
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	ln := take()
+	go func() { time.Sleep(time.Second); ln.Close() }()
+	if err := s.Resume(ctx); err != nil {
+		t.Fatalf("Resume with the port freed after a second: %v", err)
+	}
+
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	defer take().Close()
+	err = s.Resume(ctx)
+	if err == nil || !strings.Contains(err.Error(), "could not bind") {
+		t.Fatalf("Resume with the port taken for good: %v, want postgres's reason", err)
 	}
 }
