@@ -194,7 +194,8 @@ func axeScript(t *testing.T) string {
 }
 
 // TestAccessibility audits every page of a11yPages with axe-core, in the
-// light and dark colour schemes, and walks the main ones with Tab.
+// light and dark colour schemes, and walks the main ones with Tab and
+// audits them again at a phone's width.
 func TestAccessibility(t *testing.T) {
 	start := time.Now()
 	axe := axeScript(t)
@@ -243,6 +244,11 @@ func TestAccessibility(t *testing.T) {
 		tb.colorScheme("light")
 		if p.keys {
 			tb.checkKeyboard(what)
+			// The main pages at a phone's width too, where tables become
+			// cards and the header wraps.
+			tb.phone(true)
+			report("phone", tb.axe(axe))
+			tb.phone(false)
 		}
 	}
 	t.Logf("audited %d pages in %v", len(a11yPages), time.Since(start).Round(time.Millisecond))
