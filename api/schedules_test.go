@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -296,5 +297,51 @@ func TestSetJobPause(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestScheduleThatNeverFiresSavedByAnOlderKiln: a job whose stored
+// schedule kiln now refuses (30 February, which an older kiln took) loses
+// its firing state at its next tick, rather than failing every tick.
+func TestScheduleThatNeverFiresSavedByAnOlderKiln(t *testing.T) {
+	e, tok := jobsEnv(t)
+	importNotebook(t, e, tok, "/Shared/tick", "print('tick')\n")
+	// A schedule of 2099, so nothing fires before the settings change.
+	job := idOf(t, call(t, e, tok, "POST", "/api/2.1/jobs/create", scheduledJob("old", map[string]any{
+		"quartz_cron_expression": "0 0 0 1 1 ? 2099", "timezone_id": "UTC"})), "job_id")
+	dead := scheduledJob("old", map[string]any{"quartz_cron_expression": "0 0 0 30 2 ?", "timezone_id": "UTC"})
+	if r := e.Do(t, "POST", "/api/2.1/jobs/create", tok, dead); r.Status != 400 || !strings.Contains(string(r.Body), "never fire") {
+		t.Fatalf("creating a job of 30 February: %d %s, want a 400 saying it never fires", r.Status, r.Body)
+	}
+	// As an older kiln saved it: the settings changed, the firing state
+	// due now.
+	settings, err := json.Marshal(dead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Srv.Store.Update(t.Context(), func(tx kiln.Tx) error {
+		j, err := tx.Job(job)
+		if err != nil {
+			return err
+		}
+		j.Settings = settings
+		if err := tx.UpdateJob(j); err != nil {
+			return err
+		}
+		st, err := tx.JobSchedule(job)
+		if err != nil {
+			return err
+		}
+		st.NextFire = tx.Now()
+		return tx.SetJobSchedule(*st)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	kilntest.Eventually(t, 10*time.Second, "the dead schedule's firing state to go", func() bool {
+		err := e.Srv.Store.View(t.Context(), func(tx kiln.Tx) error { _, err := tx.JobSchedule(job); return err })
+		return kiln.IsCode(err, kiln.ENotFound)
+	})
+	if n := countRuns(t, e, tok, job); n != 0 {
+		t.Errorf("%d runs of a schedule that never fires", n)
 	}
 }

@@ -88,6 +88,11 @@ type timer struct {
 	cron       *quartz.CronTrigger
 	every      time.Duration
 	continuous bool
+	// dayOfMonth is the cron expression's day of month when it is one
+	// plain number (0 otherwise), and loc its time zone: a tick on another
+	// day is go-quartz rolling a day the month lacks into the next month.
+	dayOfMonth int
+	loc        *time.Location
 }
 
 // continuousSpec is the spec of every continuous timer.
@@ -112,13 +117,18 @@ func (t *timer) after(tick, from time.Time) (time.Time, bool) {
 			return time.Time{}, false
 		}
 		next := time.Unix(0, n).UTC()
+		prev = next
 		// go-quartz can roll a day a month lacks into the next month (31
-		// April as 1 May); such a time is no tick of the expression, which
-		// shows as not finding it again from just before it.
+		// April as 1 May, 30 February as 1 March); such a time is no tick
+		// of the expression. It shows as a day other than the one the
+		// expression names or, for a list or range of days, as not finding
+		// the time again from just before it.
+		if t.dayOfMonth > 0 && next.In(t.loc).Day() != t.dayOfMonth {
+			continue
+		}
 		if again, err := t.cron.NextFireTime(next.Add(-time.Second).UnixNano()); err == nil && again == n {
 			return next, true
 		}
-		prev = next
 	}
 	return time.Time{}, false
 }
@@ -254,7 +264,18 @@ func parseCron(expr, zone string) (*timer, error) {
 		msg = strings.TrimPrefix(msg, "parse cron expression: ")
 		return nil, bad(msg)
 	}
-	return &timer{spec: "cron " + expr + " " + loc.String(), cron: ct}, nil
+	t := &timer{spec: "cron " + expr + " " + loc.String(), cron: ct, loc: loc}
+	if d, err := strconv.Atoi(fields[3]); err == nil {
+		t.dayOfMonth = d
+	}
+	// A day no month of the expression has (30 February) never comes:
+	// refused, as Quartz refuses a trigger that will never fire, rather
+	// than saved as a schedule that is silently dead. (From 1970, so that
+	// a schedule whose years are past is still accepted, as before.)
+	if _, ok := t.after(time.Time{}, time.Unix(0, 0)); !ok && t.dayOfMonth > 0 {
+		return nil, bad(fmt.Sprintf("day %d of month %s never occurs, so the schedule would never fire", t.dayOfMonth, fields[4]))
+	}
+	return t, nil
 }
 
 // loadZone loads a Java time zone id from the IANA database.
@@ -391,7 +412,12 @@ func (s *Service) fireSchedule(ctx context.Context, d *kiln.JobSchedule, now tim
 			return err
 		}
 		t, err := parseTimer(st)
-		if err != nil {
+		if kiln.IsCode(err, kiln.EInvalid) {
+			// Saved by an older kiln that took it (30 February): it
+			// never fires, so its firing state goes rather than fail
+			// every tick.
+			return tx.DeleteJobSchedule(j.ID)
+		} else if err != nil {
 			return err
 		}
 		if t == nil || t.spec != d.Spec {

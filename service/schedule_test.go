@@ -38,6 +38,8 @@ func TestScheduleParse(t *testing.T) {
 		{"SecondOutOfRange", `{"schedule":{"quartz_cron_expression":"61 * * * * ?","timezone_id":"UTC"}}`, "61", false},
 		{"DayOfWeekOutOfRange", `{"schedule":{"quartz_cron_expression":"0 0 0 ? * 8","timezone_id":"UTC"}}`, "8", false},
 		{"BothDays", `{"schedule":{"quartz_cron_expression":"0 0 12 * * MON","timezone_id":"UTC"}}`, "exactly one of day-of-month and day-of-week", false},
+		{"February30th", `{"schedule":{"quartz_cron_expression":"0 0 0 30 2 ?","timezone_id":"UTC"}}`, "day 30 of month 2 never occurs", false},
+		{"April31st", `{"schedule":{"quartz_cron_expression":"0 0 0 31 APR ?","timezone_id":"UTC"}}`, "day 31 of month APR never occurs", false},
 		{"NeitherDayIsAny", `{"schedule":{"quartz_cron_expression":"0 0 12 ? * ?","timezone_id":"UTC"}}`, "exactly one of", false},
 		{"Garbage", `{"schedule":{"quartz_cron_expression":"every day at noon","timezone_id":"UTC"}}`, "Invalid Quartz cron expression", false},
 		{"UnknownZone", `{"schedule":{"quartz_cron_expression":"0 0 12 * * ?","timezone_id":"Mars/Olympus_Mons"}}`, "Unknown time zone", false},
@@ -114,9 +116,10 @@ func TestScheduleNextFire(t *testing.T) {
 		// go-quartz rolls 31 into the next month's first days; kiln skips
 		// such non-ticks.
 		{"The31st", "0 0 0 31 * ?", "UTC", "2027-01-31 12:00:00", []string{"2027-03-31 00:00:00", "2027-05-31 00:00:00"}},
-		// A day no such month has: go-quartz rolls it into 1 March, which
-		// kiln can only tell from a tick in leap years (documented).
-		{"February30th", "0 0 0 30 2 ?", "UTC", "2027-01-01 00:00:00", []string{"2028-03-01 00:00:00"}},
+		// go-quartz rolls 29 February into 1 March in other years, and 30
+		// into 1 March of a leap year; kiln skips both.
+		{"February29th", "0 0 0 29 2 ?", "UTC", "2026-12-01 00:00:00", []string{"2028-02-29 00:00:00", "2032-02-29 00:00:00"}},
+		{"The30thInALeapYear", "0 0 0 30 * ?", "UTC", "2028-01-30 12:00:00", []string{"2028-03-30 00:00:00", "2028-04-30 00:00:00"}},
 		{"Year", "0 0 12 1 1 ? 2030", "UTC", "2026-12-04 00:00:00", []string{"2030-01-01 12:00:00"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
