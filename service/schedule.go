@@ -416,6 +416,7 @@ func (s *Service) fireSchedule(ctx context.Context, d *kiln.JobSchedule, now tim
 			// Saved by an older kiln that took it (30 February): it
 			// never fires, so its firing state goes rather than fail
 			// every tick.
+			s.log.Warn("schedule dropped: kiln no longer accepts it", "job_id", j.ID, "reason", kiln.ErrorMessage(err))
 			return tx.DeleteJobSchedule(j.ID)
 		} else if err != nil {
 			return err

@@ -115,12 +115,8 @@ func (t *tx) ClaimTask(c kiln.Claim) (*kiln.Run, *kiln.TaskRun, error) {
 		}
 		return nil, nil, internal(op, err)
 	}
-	read := t.Run
-	if parentID != 0 {
-		// Claiming an iteration ends nothing: the live tasks will do.
-		read = func(id int64) (*kiln.Run, error) { return t.liveRun(op, id) }
-	}
-	r, err := read(runID)
+	// Claiming an iteration ends nothing: the live tasks will do.
+	r, err := t.runToSettle(op, runID, parentID != 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -130,6 +126,16 @@ func (t *tx) ClaimTask(c kiln.Claim) (*kiln.Run, *kiln.TaskRun, error) {
 		return nil, nil, err
 	}
 	return r, task, nil
+}
+
+// runToSettle reads the run that a change of one of its tasks settles: its
+// live tasks only (liveRun) when the change is an iteration's and can end
+// no other task, else the whole run.
+func (t *tx) runToSettle(op string, runID int64, iterationOnly bool) (*kiln.Run, error) {
+	if iterationOnly {
+		return t.liveRun(op, runID)
+	}
+	return t.Run(runID)
 }
 
 // RenewLease extends owner's lease on a running task and returns the
@@ -177,14 +183,9 @@ func (t *tx) FinishTask(taskID int64, owner string, o kiln.TaskOutcome) error {
 	if err != nil {
 		return t.fail(op, err, leaseLost(taskID), nil)
 	}
-	var r *kiln.Run
-	if parentID != 0 && !o.RunTimedOut {
-		// An iteration's end ends no other task (a run timeout stops the
-		// whole run, and reads it whole).
-		r, err = t.liveRun(op, runID)
-	} else {
-		r, err = t.Run(runID)
-	}
+	// An iteration's end ends no other task (a run timeout stops the
+	// whole run, and reads it whole).
+	r, err := t.runToSettle(op, runID, parentID != 0 && !o.RunTimedOut)
 	if err != nil {
 		return err
 	}
