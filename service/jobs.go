@@ -244,18 +244,26 @@ func (s *Service) ResetJob(ctx context.Context, id int64, raw json.RawMessage) e
 		if err != nil {
 			return err
 		}
-		if err := checkSavedSettings(tx, c, settings); err != nil {
-			return err
-		}
-		j.Name, j.Settings = name, settings
-		if err := tx.UpdateJob(j); err != nil {
-			return err
-		}
-		if err := s.syncSchedule(tx, j, s.now()); err != nil {
-			return err
-		}
-		return tx.Audit(auditEvent(c, AuditJobUpdate, jobTarget(id)))
+		return s.saveSettings(tx, c, j, settings, name)
 	})
+}
+
+// saveSettings saves normalized settings (and the name they give) as job
+// j's once checkSavedSettings accepts the clusters and run_as they name,
+// makes the schedule's firing state follow them, and audits the change:
+// the save of jobs/reset, jobs/update and SetJobPause.
+func (s *Service) saveSettings(tx kiln.Tx, c *kiln.Caller, j *kiln.Job, settings []byte, name string) error {
+	if err := checkSavedSettings(tx, c, settings); err != nil {
+		return err
+	}
+	j.Name, j.Settings = name, settings
+	if err := tx.UpdateJob(j); err != nil {
+		return err
+	}
+	if err := s.syncSchedule(tx, j, s.now()); err != nil {
+		return err
+	}
+	return tx.Audit(auditEvent(c, AuditJobUpdate, jobTarget(j.ID)))
 }
 
 // UpdateJob changes some of a job's settings (jobs/update): top-level
@@ -325,17 +333,7 @@ func (s *Service) editJob(ctx context.Context, id int64, edit func(cur map[strin
 		if err != nil {
 			return err
 		}
-		if err := checkSavedSettings(tx, c, settings); err != nil {
-			return err
-		}
-		j.Name, j.Settings = name, settings
-		if err := tx.UpdateJob(j); err != nil {
-			return err
-		}
-		if err := s.syncSchedule(tx, j, s.now()); err != nil {
-			return err
-		}
-		return tx.Audit(auditEvent(c, AuditJobUpdate, jobTarget(id)))
+		return s.saveSettings(tx, c, j, settings, name)
 	})
 }
 
